@@ -1,0 +1,71 @@
+"""Where things live locally: tenantml's home, run folders, and datastore/URI mapping.
+
+``azureml://datastores/<name>/paths/<p>`` maps to a local folder per datastore: from
+``--datastore name=PATH``, a ``tenantml.yml`` beside the pipeline (``datastores:``), else
+``<home>/datastores/<name>``. A path never escapes its datastore root.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tenantml.errors import UserError
+
+DATASTORE_URI = re.compile(r"^azureml://datastores/(?P<name>[^/]+)/paths/(?P<path>.*)$")
+DEFAULT_DATASTORE = "workspaceblobstore"
+
+
+def home() -> Path:
+    """``$TENANTML_HOME`` or ``./.tenantml``."""
+    env = os.environ.get("TENANTML_HOME")
+    return Path(env).expanduser().absolute() if env else Path.cwd() / ".tenantml"
+
+
+@dataclass(frozen=True)
+class Datastores:
+    home: Path
+    roots: dict[str, Path] = field(default_factory=dict)
+
+    def root(self, name: str) -> Path:
+        return (self.roots.get(name) or self.home / "datastores" / name).absolute()
+
+    def resolve(self, uri: str, *, file: object = None, key: str | None = None) -> Path:
+        match = DATASTORE_URI.match(uri)
+        if not match:
+            raise UserError(f"'{uri}' is not a datastore path.", file=file, key=key,
+                            fix="write azureml://datastores/<name>/paths/<path>")
+        root = self.root(match["name"])
+        target = Path(os.path.normpath(root / match["path"]))
+        if target != root and root not in target.parents:
+            raise UserError(f"'{uri}' leaves the root of datastore '{match['name']}' ({root}).",
+                            file=file, key=key, fix="remove the '..' parts of the path")
+        return target
+
+
+def parse_datastore_option(text: str) -> tuple[str, Path]:
+    name, sep, path = text.partition("=")
+    if not sep or not name or not path:
+        raise UserError(f"--datastore '{text}' is not NAME=PATH.", fix="write e.g. --datastore datalake=./data")
+    return name, Path(path).expanduser().absolute()
+
+
+def local_path(value: str, *, base: Path, datastores: Datastores, file: object = None,
+               key: str | None = None) -> Path:
+    """A YAML path (relative, absolute, ``file:``, datastore URI) as an absolute local path."""
+    if value.startswith("azureml://"):
+        return datastores.resolve(value, file=file, key=key)
+    if value.startswith("azureml:"):
+        raise UserError(f"'{value}' names an Azure ML data asset, which has no local copy.", file=file,
+                        key=key, fix="point the input at a local path (data asset mapping comes with tenantml.yml)")
+    if re.match(r"^(https?|wasbs?|abfss?|adl)://", value):
+        raise UserError(f"'{value}' is a remote URL, which tenantml cannot read locally.", file=file, key=key,
+                        fix="download the data and use a local path or a datastore path")
+    if value.startswith("file:"):
+        value = value[len("file:"):]
+        if value.startswith("//"):
+            value = value[2:]
+    path = Path(value).expanduser()
+    return Path(os.path.normpath(path if path.is_absolute() else base / path))

@@ -1,0 +1,120 @@
+"""Typed model of the parts of an Azure ML CLI v2 job that tenantml executes.
+
+These are plain frozen dataclasses built by :mod:`tenantml.loader` from the YAML, after every
+``${{...}}`` binding that can be resolved statically has been resolved. Paths are absolute
+local paths. Nothing here reads files or starts processes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+DataType = Literal["uri_file", "uri_folder", "mltable"]
+DATA_TYPES: tuple[str, ...] = ("uri_file", "uri_folder", "mltable")
+LITERAL_TYPES: tuple[str, ...] = ("string", "integer", "number", "boolean")
+INPUT_MODES: tuple[str, ...] = ("ro_mount", "download", "direct", "eval_mount", "eval_download")
+OUTPUT_MODES: tuple[str, ...] = ("rw_mount", "upload", "direct")
+LOGGING_LEVELS: tuple[str, ...] = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a value came from in the user's YAML, for error messages."""
+
+    file: Path
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else str(self.file)
+
+
+@dataclass(frozen=True)
+class DataInput:
+    """An input that is data: a local file or folder."""
+
+    name: str
+    type: str  # one of DATA_TYPES
+    path: Path
+    mode: str | None = None
+    where: Where | None = None
+
+
+@dataclass(frozen=True)
+class LiteralInput:
+    """An input that is a value (string, number, boolean)."""
+
+    name: str
+    value: Any
+    where: Where | None = None
+
+
+Input = DataInput | LiteralInput
+
+
+@dataclass(frozen=True)
+class DataOutput:
+    name: str
+    type: str  # one of DATA_TYPES
+    path: Path  # local path the job writes to (folder, or the file for uri_file)
+    mode: str | None = None
+    where: Where | None = None
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    max_retries: int = 2
+    timeout: float = 60.0
+
+
+@dataclass(frozen=True)
+class RunnerArguments:
+    """The runner's own flags that Azure ML reads from ``program_arguments``."""
+
+    error_threshold: int | None = None
+    allowed_failed_percent: float = 100.0
+    task_overhead_timeout: float = 600.0
+    progress_update_timeout: float | None = None
+    first_task_creation_timeout: float = 600.0
+    resource_monitor_interval: float = 0.0
+
+
+@dataclass(frozen=True)
+class ParallelJob:
+    """One ``type: parallel`` job, resolved for local execution."""
+
+    name: str
+    source: Path  # the YAML file that defines it
+    code: Path  # task.code, absolute
+    entry_script: str  # task.entry_script, relative to code
+    inputs: dict[str, Input]
+    outputs: dict[str, DataOutput]
+    input_data: str  # name of the input that is divided into mini-batches
+    mini_batch_size: str | None = None  # raw YAML value, e.g. "1", "10kb"
+    partition_keys: tuple[str, ...] = ()
+    instance_count: int = 1
+    max_concurrency_per_instance: int = 1
+    retry_settings: RetrySettings = field(default_factory=RetrySettings)
+    mini_batch_error_threshold: int = -1
+    error_threshold: int = -1
+    logging_level: str = "INFO"
+    program_arguments: tuple[str, ...] = ()  # shell-split, bindings resolved
+    runner_arguments: RunnerArguments = field(default_factory=RunnerArguments)
+    append_row_to: str | None = None  # output name
+    environment_variables: dict[str, str] = field(default_factory=dict)
+    where: Where | None = None
+
+    @property
+    def entry_script_path(self) -> Path:
+        return self.code / self.entry_script
+
+    @property
+    def data_input(self) -> DataInput:
+        value = self.inputs[self.input_data]
+        assert isinstance(value, DataInput)
+        return value
+
+    @property
+    def total_workers(self) -> int:
+        return self.instance_count * self.max_concurrency_per_instance

@@ -1,0 +1,113 @@
+"""Reading user YAML safely, keeping the line of every key for error messages.
+
+- Only plain data: ``yaml.SafeLoader`` never constructs objects from tags.
+- Bounded: documents over ``MAX_BYTES`` and alias graphs that expand past ``MAX_NODES``
+  (billion-laughs) are refused before they cost memory.
+- Every mapping is a :class:`YamlMap`, a ``dict`` that also knows the line of each key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tenantml.errors import UserError
+
+MAX_BYTES = 5 * 1024 * 1024
+MAX_NODES = 200_000
+
+
+class YamlMap(dict):
+    """A mapping from YAML that remembers where its keys are (1-based lines)."""
+
+    lines: dict[Any, int]
+    line: int | None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lines = {}
+        self.line = None
+
+    def line_of(self, key: Any) -> int | None:
+        return self.lines.get(key, self.line)
+
+
+class _Loader(yaml.SafeLoader):
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._expanded = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
+        node = super().compose_node(parent, index)
+        self._expanded += _weight(node)
+        if self._expanded > MAX_NODES:
+            raise yaml.YAMLError(f"the document expands to more than {MAX_NODES} nodes (an alias bomb?)")
+        return node
+
+    def construct_yaml_map(self, node: yaml.MappingNode) -> Any:  # type: ignore[override]
+        data = YamlMap()
+        data.line = node.start_mark.line + 1
+        yield data
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                data.lines[key] = key_node.start_mark.line + 1
+            except TypeError:  # unhashable key: the constructor below reports it
+                pass
+        data.update(self.construct_mapping(node, deep=True))
+
+
+def _weight(node: Any) -> int:
+    """Nodes an alias stands for, counted once per use (so shared subtrees are paid for)."""
+    seen = getattr(node, "_tenantml_weight", None)
+    if seen is not None:
+        return seen
+    if isinstance(node, yaml.MappingNode):
+        weight = 1 + sum(_weight(k) + _weight(v) for k, v in node.value)
+    elif isinstance(node, yaml.SequenceNode):
+        weight = 1 + sum(_weight(v) for v in node.value)
+    else:
+        weight = 1
+    node._tenantml_weight = weight  # type: ignore[attr-defined]
+    return min(weight, MAX_NODES + 1)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_yaml_map)
+
+
+def load_yaml(path: Path, *, what: str = "YAML file") -> Any:
+    """Read one YAML document, or raise a UserError that names the file and line."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise UserError(f"{what} not found.", file=path, fix="check the path") from None
+    except OSError as exc:
+        raise UserError(f"cannot read {what}: {exc.strerror}.", file=path) from None
+    if path.is_dir():
+        raise UserError(f"is a folder, expected a {what}.", file=path, fix="name the .yml file")
+    if size > MAX_BYTES:
+        raise UserError(f"{what} is {size} bytes; tenantml reads at most {MAX_BYTES}.", file=path,
+                        fix="a pipeline definition should be small: move data out of the YAML")
+    text = path.read_text(encoding="utf-8", errors="replace")
+    return parse_yaml(text, path)
+
+
+def parse_yaml(text: str, path: Path) -> Any:
+    try:
+        loader = _Loader(text)
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        problem = " ".join(filter(None, [exc.context, exc.problem]))
+        if "could not determine a constructor" in problem:
+            problem = "YAML tags that construct objects are not allowed (" + problem + ")"
+        raise UserError(f"invalid YAML: {problem}.", file=path, line=line,
+                        fix="correct the YAML syntax at that line") from None
+    except yaml.YAMLError as exc:
+        raise UserError(f"invalid YAML: {exc}.", file=path, fix="correct the YAML") from None
