@@ -1,0 +1,94 @@
+"""Shared helpers: build a real pipeline (YAML, entry script, data files) in a temp folder."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+os.environ.setdefault("TENANTML_TEST", "1")
+
+
+@dataclass
+class Project:
+    root: Path
+
+    @property
+    def home(self) -> Path:
+        return self.root / "home"
+
+    @property
+    def pipeline(self) -> Path:
+        return self.root / "pipeline.yml"
+
+    def write(self, relative: str, text: str) -> Path:
+        path = self.root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return path
+
+    def tenants(self, count: int, folder: str = "data", rows: int = 3) -> Path:
+        target = self.root / folder
+        target.mkdir(parents=True, exist_ok=True)
+        for i in range(1, count + 1):
+            lines = ["x,y"] + [f"{j},{2 * j + i}" for j in range(rows)]
+            (target / f"tenant_{i}.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return target
+
+    def parallel_pipeline(self, script: str, *, job: dict[str, Any] | None = None, task: dict[str, Any] | None = None,
+                          data: str = "data", data_type: str = "uri_folder", name: str = "score") -> Path:
+        """A pipeline with one parallel job over ``data`` and a folder output ``out``."""
+        self.write("src/entry.py", script)
+        spec: dict[str, Any] = {
+            "type": "parallel",
+            "inputs": {"data": {"type": data_type, "path": f"./{data}"}},
+            "outputs": {"out": {"type": "uri_folder"}},
+            "input_data": "${{inputs.data}}",
+            "mini_batch_size": "1",
+            "resources": {"instance_count": 1},
+            "max_concurrency_per_instance": 1,
+            "retry_settings": {"max_retries": 2, "timeout": 30},
+            "task": {"type": "run_function", "code": "./src", "entry_script": "entry.py",
+                     "append_row_to": "${{outputs.out}}"},
+        }
+        for key, value in (job or {}).items():
+            if value is None:
+                spec.pop(key, None)
+            else:
+                spec[key] = value
+        for key, value in (task or {}).items():
+            if value is None:
+                spec["task"].pop(key, None)
+            else:
+                spec["task"][key] = value
+        document = {"$schema": "https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json",
+                    "type": "pipeline", "jobs": {name: spec}}
+        self.pipeline.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+        return self.pipeline
+
+    def run(self, **options: Any):
+        import tenantml
+
+        options.setdefault("home", self.home)
+        return tenantml.run(self.pipeline, **options)
+
+    def cli(self, *args: str, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        full_env = {**os.environ, "TENANTML_HOME": str(self.home), **(env or {})}
+        return subprocess.run([sys.executable, "-m", "tenantml.cli", *args], cwd=self.root, env=full_env,
+                              capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    return Project(tmp_path)
+
+
+def job_dir(run, job: str = "score") -> Path:
+    return run.run_dir / job
