@@ -1,0 +1,592 @@
+"""Divide a parallel job's ``input_data`` into mini-batches, streaming.
+
+Data flow. :func:`iter_mini_batches` validates the input (path, MLTable file, ``mini_batch_size``)
+when called, then yields :class:`MiniBatch` records lazily, in index order. A record is small and
+JSON-serialisable (:meth:`MiniBatch.to_json`): the runner queues it and a worker turns it back
+into what ``run()`` receives with :func:`load_mini_batch`. Workers never touch mltable.
+
+- **File input** (``uri_folder``, ``uri_file``, an MLTable without a read transformation): the
+  files are listed (``os.walk`` for a folder; mltable itself resolves an MLTable's ``paths:``
+  entries, ``file``/``folder``/``pattern``, relative to the MLTable folder), de-duplicated,
+  sorted by path string (Azure ML logged ``tenant_1, tenant_10, tenant_11, tenant_2``), and cut
+  into runs of ``mini_batch_size`` files. Only path strings are held; a folder of 100,000 files
+  is listed and yielded in well under a second. The ``MLTable`` file itself is never data:
+  ``paths: - folder: ./`` lists it, and it is dropped.
+- **Tabular input** (an MLTable with ``read_delimited``/``read_json_lines``/``read_parquet``):
+  rows are read through mltable, one mini-batch's rows at a time, and pickled to a spill file
+  under ``spill_dir`` (pickle keeps dtypes exactly); the record carries the spill path.
+- **partition_keys**: the table is read once, file by file; each file's rows are grouped by the
+  keys (``dropna=False``) and every group is appended to its partition's spill file (one file
+  per partition, named by a counter, never by a key value). Once all files are read, one
+  mini-batch per distinct key combination is yielded, sorted by key values: numbers before
+  strings, missing values (None/NaN/NaT) last, key by key. Azure ML gives no order; a sorted one
+  is deterministic and easy to scan in summaries. A file MLTable whose
+  ``extract_columns_from_partition_format`` derives columns from paths is partitioned the same
+  way, and its mini-batches are file lists.
+
+How tabular input is cut, and why mltable's own partitioning is used. Azure ML's parallel run
+runtime does not cut tables itself: its task provider (v1 ParallelRunStep runtime,
+``TabularDatasetProvider.get_tasks``, public copy read here) calls
+``dataflow._with_partition_size(mini_batch_size)``, then ``get_partition_count()``, and makes
+one task per partition, which the worker reads with ``select_partitions([i])``. Experiments with
+mltable 1.7 / rslex 2.26 show what that partitioning is: delimited and JSON-lines files are cut
+into byte ranges of ``partition_size`` (a file of ``B`` bytes gives exactly ``ceil(B / size)``
+partitions, rows belong to the range they start in, so a range can hold 0 rows when lines are
+longer than the size), never across files; multi-line CSV (``support_multi_line: true``) is
+never cut; parquet is partitioned by row group and cannot be re-partitioned
+(``_with_partition_size`` raises for ``read_parquet``). So tenantml uses mltable's partitioning,
+which reproduces Azure ML's boundaries, not only its counts. Three details matter:
+
+- ``MLTable._with_partition_size`` (rslex ``set_partition_size``) fails with "found multiple
+  instances of read_delimited & read_json_lines" as soon as any transformation follows the read
+  (``keep_columns``, ``convert_column_types``, ``filter``, ``take``...). tenantml instead writes
+  the loaded MLTable (``str(table)``: mltable's own resolution of ``paths`` to absolute URIs) with
+  ``partition_size`` set in the read step to ``spill_dir/_mltable/MLTable`` and loads that, which
+  is what mltable's own fallback in ``_with_partition_size`` does with the YAML dict.
+- Rows are read from the whole table's dataflow with ``select_partitions``, never by re-loading
+  an MLTable per source file: column type inference (``infer_column_types``) samples the whole
+  table, so a per-file MLTable can give other dtypes (measured: a file of integers read alone is
+  ``int64``; inside a table whose next file has ``2.5`` it is ``float64``, which is what
+  ``run()`` gets on Azure ML).
+- Which partitions belong to which file comes from the engine's ``get_partition_info`` (private,
+  used in one function below and checked against the partition count). Files are taken in
+  sorted path order, as on Azure ML's blob listing (mltable lists a local ``folder:`` in
+  directory order).
+
+For parquet, consecutive row groups of one file are grouped into ``ceil(file_bytes / size)``
+mini-batches of about equal row-group counts (at most one per row group), so a file with one
+row group is never split. An empty range is still a mini-batch with ``items=0``; the runner
+counts it as succeeded without calling ``run()``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import os
+import pickle
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Literal, Sequence
+
+import yaml
+
+from tenantml.errors import UserError
+from tenantml.minibatch_size import parse_mini_batch_size
+from tenantml.spec import DataInput
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+MLTABLE_FILE = "MLTable"
+TABULAR_READERS = ("read_delimited", "read_parquet", "read_json_lines")
+_SIZED_READERS = ("read_delimited", "read_json_lines")  # mltable partitions these by byte size
+_OTHER_READERS = ("read_delta_lake", "read_files")
+_PARTITION_FORMAT = "extract_columns_from_partition_format"
+_URI_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+@dataclass(frozen=True)
+class MiniBatch:
+    """One unit of work: what one ``run()`` call receives, described without the data."""
+
+    index: int  # 0-based, dense, in order
+    kind: Literal["files", "table"]
+    items: int  # number of files, or exact number of rows
+    files: tuple[str, ...] = ()  # kind=files: absolute local paths, what run() receives
+    data_path: str | None = None  # kind=table: spill file holding the rows
+    sources: tuple[str, ...] = ()  # kind=table: source data files the rows came from
+    partition_key_value: dict[str, Any] | None = None  # JSON-able python scalars
+    label: str = ""  # human name for summaries
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+    @staticmethod
+    def from_json(s: str) -> MiniBatch:
+        raw = json.loads(s)
+        raw["files"] = tuple(raw["files"])
+        raw["sources"] = tuple(raw["sources"])
+        return MiniBatch(**raw)
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def is_tabular(data: DataInput) -> bool:
+    """True for an mltable input whose MLTable file has a tabular read transformation."""
+    if data.type != "mltable":
+        return False
+    return _reader(_mltable_spec(data, None)) in TABULAR_READERS
+
+
+def iter_mini_batches(data: DataInput, *, mini_batch_size: str | int | None,
+                      partition_keys: Sequence[str] = (), spill_dir: Path,
+                      source_file: object = None) -> Iterator[MiniBatch]:
+    """Yield the mini-batches of ``data`` in index order (see the module docstring).
+
+    Configuration errors (missing path, bad ``mini_batch_size``, ``partition_keys`` on input
+    that has no columns) raise :class:`UserError` here, before iteration. Errors found while
+    reading (a partition key that is not a column, unreadable data) raise from the iterator,
+    before the mini-batch concerned is yielded. ``mini_batch_size`` is ignored, not validated,
+    when ``partition_keys`` is given (``partition_keys`` wins; the caller warns).
+    """
+    _check_input_path(data, source_file)
+    spec = _mltable_spec(data, source_file) if data.type == "mltable" else None
+    reader = _reader(spec) if spec is not None else None
+    if spec is not None:
+        _check_mltable_paths(data, spec, source_file)
+    if reader in _OTHER_READERS:
+        raise UserError(f"input {data.name!r}: the MLTable uses {reader}, which tenantml does not "
+                        "read.", file=_where(data, source_file), key=f"inputs.{data.name}",
+                        fix="use read_delimited, read_parquet or read_json_lines")
+    spill = Path(spill_dir)
+    tabular = reader in TABULAR_READERS
+    if partition_keys:
+        keys = _check_partition_keys(partition_keys, data, spec, tabular, source_file)
+        spill.mkdir(parents=True, exist_ok=True)
+        if tabular:
+            return _partitioned_table(data, keys, spill, source_file)
+        return _partitioned_files(data, keys, source_file)
+    size = parse_mini_batch_size(mini_batch_size, tabular=tabular, file=_where(data, source_file))
+    if tabular:
+        spill.mkdir(parents=True, exist_ok=True)
+        return _table_mini_batches(data, reader, size, spill, source_file)
+    return _file_mini_batches(_list_files(data, source_file), size)
+
+
+def load_mini_batch(mb: MiniBatch) -> list[str] | pd.DataFrame:
+    """What ``run()`` receives for ``mb``: a list of paths, or the rows as one DataFrame."""
+    if mb.kind == "files":
+        return list(mb.files)
+    if mb.data_path is None:
+        raise ValueError(f"mini-batch {mb.index} of kind 'table' has no data_path")
+    return _read_spill(Path(mb.data_path))
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _where(data: DataInput, source_file: object) -> object:
+    if source_file is not None:
+        return source_file
+    return data.where.file if data.where is not None else None
+
+
+def _fail(data: DataInput, source_file: object, message: str, fix: str, key: str = "") -> UserError:
+    line = data.where.line if data.where is not None and source_file is None else None
+    return UserError(message, file=_where(data, source_file), key=key or f"inputs.{data.name}",
+                     line=line, fix=fix)
+
+
+def _check_input_path(data: DataInput, source_file: object) -> None:
+    if data.type not in ("uri_file", "uri_folder", "mltable"):
+        raise _fail(data, source_file, f"input {data.name!r} has type {data.type!r}, which cannot "
+                    "be divided into mini-batches.", "use uri_folder, uri_file or mltable")
+    path = Path(data.path)
+    if not path.exists():
+        raise _fail(data, source_file, f"input {data.name!r} ({data.type}): path does not exist: "
+                    f"{path}", "check the path; relative paths are resolved against the folder "
+                    "of the YAML file that declares them", key=f"inputs.{data.name}.path")
+    if data.type == "uri_file" and not path.is_file():
+        raise _fail(data, source_file, f"input {data.name!r} is a uri_file but {path} is not a "
+                    "file.", "use type: uri_folder for a folder")
+    if data.type in ("uri_folder", "mltable") and not path.is_dir():
+        fix = ("use type: uri_file for a single file" if data.type == "uri_folder"
+               else f"point path at the folder that holds the MLTable file ({path.parent})")
+        raise _fail(data, source_file, f"input {data.name!r} is a {data.type} but {path} is not "
+                    "a folder.", fix)
+
+
+def _mltable_spec(data: DataInput, source_file: object) -> dict[str, Any]:
+    file = Path(data.path) / MLTABLE_FILE
+    if not file.is_file():
+        raise _fail(data, source_file, f"input {data.name!r} is an mltable but {file} does not "
+                    "exist.", "add an MLTable file to the folder, or use type: uri_folder")
+    try:
+        spec = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise UserError(f"not valid YAML: {exc}", file=file,
+                        fix="fix the MLTable file's YAML syntax") from exc
+    if not isinstance(spec, dict):
+        raise UserError("an MLTable file must be a YAML mapping with a 'paths' list.", file=file,
+                        fix="start the file with 'paths:'")
+    return spec
+
+
+def _transformation_names(spec: dict[str, Any]) -> list[str]:
+    steps = spec.get("transformations") or []
+    names: list[str] = []
+    for step in steps if isinstance(steps, list) else []:
+        names.extend(step.keys() if isinstance(step, dict) else [str(step)])
+    return names
+
+
+def _reader(spec: dict[str, Any] | None) -> str | None:
+    names = _transformation_names(spec) if spec is not None else []
+    return next((n for n in names if n in TABULAR_READERS + _OTHER_READERS), None)
+
+
+def _check_mltable_paths(data: DataInput, spec: dict[str, Any], source_file: object) -> None:
+    """Local ``file``/``folder`` entries must exist (mltable's own errors are cryptic)."""
+    mltable_file = Path(data.path) / MLTABLE_FILE
+    entries = spec.get("paths")
+    if not isinstance(entries, list) or not entries:
+        raise UserError("the MLTable has no 'paths' list.", file=mltable_file, key="paths",
+                        fix="add e.g. 'paths: [{pattern: ./*.csv}]'")
+    for entry in entries:
+        for kind, value in (entry.items() if isinstance(entry, dict) else []):
+            local = _local_path(str(value), Path(data.path))
+            if kind in ("file", "folder") and local is not None and not local.exists():
+                raise UserError(f"{kind} {value!r} does not exist ({local}).", file=mltable_file,
+                                key="paths", fix="fix the path; it is relative to the MLTable "
+                                "file's folder")
+
+
+def _local_path(value: str, base: Path) -> Path | None:
+    if value.startswith("file://"):
+        value = value[len("file://"):]
+    elif _URI_SCHEME.match(value):
+        return None
+    return Path(os.path.normpath(base / value))
+
+
+def _check_partition_keys(keys: Sequence[str], data: DataInput, spec: dict[str, Any] | None,
+                          tabular: bool, source_file: object) -> tuple[str, ...]:
+    if isinstance(keys, str) or not all(isinstance(k, str) and k for k in keys):
+        raise UserError(f"expected a list of column names, got {keys!r}.",
+                        file=_where(data, source_file), key="partition_keys",
+                        fix="write partition_keys: [column_a, column_b]")
+    has_columns = tabular or (spec is not None and _PARTITION_FORMAT in _transformation_names(spec))
+    if not has_columns:
+        raise UserError(f"partition_keys needs a tabular MLTable input, but input {data.name!r} "
+                        f"is a {data.type} without columns.", file=_where(data, source_file),
+                        key="partition_keys", fix="use an mltable input with read_delimited, "
+                        "read_parquet or read_json_lines (or extract_columns_from_partition_format "
+                        "for files), or remove partition_keys and use mini_batch_size")
+    return tuple(keys)
+
+
+def _check_columns(keys: Sequence[str], columns: Iterable[str], data: DataInput,
+                   source_file: object) -> None:
+    present = [str(c) for c in columns]
+    for key in keys:
+        if key not in present:
+            near = difflib.get_close_matches(key, present, n=1, cutoff=0.5)
+            fix = f"did you mean {near[0]!r}?" if near else "use one of the columns listed"
+            raise UserError(f"partition key {key!r} is not a column of input {data.name!r}; its "
+                            f"columns are: {', '.join(present)}.", file=_where(data, source_file),
+                            key="partition_keys", fix=fix)
+
+
+# --------------------------------------------------------------------------- file input
+
+
+def _list_files(data: DataInput, source_file: object) -> list[str]:
+    root = os.path.abspath(data.path)
+    if data.type == "uri_file":
+        return [root]
+    if data.type == "uri_folder":
+        return _walk(root)
+    frame = _mltable_frame(data, source_file)
+    return sorted(_stream_paths(frame["Path"], root))
+
+
+def _walk(root: str) -> list[str]:
+    found: list[str] = []
+    for folder, _dirs, names in os.walk(root):
+        found.extend(os.path.join(folder, name) for name in names)
+    found.sort()
+    return found
+
+
+def _mltable_frame(data: DataInput, source_file: object) -> pd.DataFrame:
+    """A file MLTable as mltable resolves it: a ``Path`` column (plus partition columns)."""
+    import mltable
+
+    try:
+        return mltable.load(str(data.path)).to_pandas_dataframe()
+    except Exception as exc:  # mltable raises its own exception types
+        raise _fail(data, source_file, f"mltable could not list the files of input "
+                    f"{data.name!r}: {_short(exc)}", "check the MLTable 'paths' entries: a "
+                    "pattern that matches no file is an error") from exc
+
+
+def _stream_paths(values: Iterable[Any], root: str) -> set[str]:
+    """Local paths of mltable stream values, without the MLTable file itself."""
+    mltable_file = os.path.join(root, MLTABLE_FILE)
+    paths = {_stream_path(v) for v in values}
+    paths.discard(mltable_file)
+    return paths
+
+
+def _stream_path(value: Any) -> str:
+    text = str(getattr(value, "resource_identifier", value))
+    return text[len("file://"):] if text.startswith("file://") else text
+
+
+def _file_mini_batches(paths: list[str], size: int) -> Iterator[MiniBatch]:
+    for index, start in enumerate(range(0, len(paths), size)):
+        chunk = tuple(paths[start:start + size])
+        yield MiniBatch(index=index, kind="files", items=len(chunk), files=chunk,
+                        label=_files_label(chunk))
+
+
+def _files_label(paths: Sequence[str]) -> str:
+    names = [os.path.basename(p) for p in paths[:2]]
+    more = f" (+{len(paths) - 2})" if len(paths) > 2 else ""
+    return ", ".join(names) + more
+
+
+# --------------------------------------------------------------------------- tabular input
+
+
+@dataclass(frozen=True)
+class _Stream:
+    """One source file of a table and the engine partitions it was cut into."""
+
+    path: str
+    first: int
+    count: int
+
+    @property
+    def partitions(self) -> list[int]:
+        return list(range(self.first, self.first + self.count))
+
+
+def _table_mini_batches(data: DataInput, reader: str | None, size: int, spill_dir: Path,
+                        source_file: object) -> Iterator[MiniBatch]:
+    table = _load_table(data, reader, size, spill_dir, source_file)
+    index = 0
+    for stream in _streams(table, data, source_file):
+        if reader in _SIZED_READERS:
+            groups = [[i] for i in stream.partitions]
+        else:
+            groups = _split_evenly(stream.partitions, math.ceil(os.path.getsize(stream.path) / size))
+        row = 0
+        for part, group in enumerate(groups):
+            frame = _read(table, group, stream.path, data, source_file)
+            spill = spill_dir / f"minibatch{index:06d}.pkl"
+            _write_spill(frame, spill)
+            label = _rows_label(stream.path, row, len(frame), part, len(groups))
+            yield MiniBatch(index=index, kind="table", items=len(frame), data_path=str(spill),
+                            sources=(stream.path,), label=label)
+            row += len(frame)
+            index += 1
+
+
+def _load_table(data: DataInput, reader: str | None, size: int | None, spill_dir: Path,
+                source_file: object) -> Any:
+    """The input's MLTable; for byte-sized readers with ``partition_size`` set to ``size``."""
+    import mltable
+
+    try:
+        table = mltable.load(str(data.path))
+        if size is None or reader not in _SIZED_READERS:
+            return table
+        spec = yaml.safe_load(str(table))  # paths already resolved to absolute URIs by mltable
+        for step in spec["transformations"]:
+            if isinstance(step, dict) and reader in step:
+                step[reader]["partition_size"] = size
+        folder = spill_dir / "_mltable"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / MLTABLE_FILE).write_text(yaml.safe_dump(spec), encoding="utf-8")
+        return mltable.load(str(folder))
+    except Exception as exc:
+        raise _fail(data, source_file, f"mltable could not load input {data.name!r}: "
+                    f"{_short(exc)}", "check the MLTable file against the MLTable schema") from exc
+
+
+def _streams(table: Any, data: DataInput, source_file: object) -> list[_Stream]:
+    """Source files of ``table`` in sorted path order, with their partition index ranges."""
+    from azureml.dataprep.api._rslex_executor import get_rslex_executor  # private, see docstring
+
+    try:
+        total, per_stream = get_rslex_executor().get_partition_info(table._dataflow)
+    except Exception as exc:
+        raise _fail(data, source_file, f"mltable could not list the files of input "
+                    f"{data.name!r}: {_short(exc)}", "check the MLTable 'paths' entries: a "
+                    "pattern that matches no file is an error") from exc
+    streams, first = [], 0
+    for info, count in per_stream or []:
+        streams.append(_Stream(_stream_path(info), first, int(count)))
+        first += int(count)
+    if first != total:
+        raise RuntimeError(f"mltable reported {total} partitions but {first} per file")
+    _refuse_mltable_file_as_data(streams, data)
+    return sorted(streams, key=lambda s: s.path)
+
+
+def _refuse_mltable_file_as_data(streams: list[_Stream], data: DataInput) -> None:
+    mltable_file = os.path.join(os.path.abspath(data.path), MLTABLE_FILE)
+    if any(s.path == mltable_file for s in streams):
+        raise UserError("the MLTable's paths include the MLTable file itself, which would be read "
+                        "as data (on Azure ML too).", file=mltable_file, key="paths",
+                        fix="list the data files, e.g. 'paths: [{pattern: ./*.csv}]', instead of "
+                        "'folder: ./'")
+
+
+def _split_evenly(items: list[int], chunks: int) -> list[list[int]]:
+    """Cut ``items`` into ``chunks`` contiguous runs of about equal length (at most one each)."""
+    if not items:
+        return []
+    chunks = max(1, min(len(items), chunks))
+    bounds = [len(items) * k // chunks for k in range(chunks + 1)]
+    return [items[bounds[k]:bounds[k + 1]] for k in range(chunks)]
+
+
+def _read(table: Any, partitions: list[int], path: str, data: DataInput,
+          source_file: object) -> pd.DataFrame:
+    try:
+        return table.select_partitions(partitions).to_pandas_dataframe()
+    except Exception as exc:
+        raise _fail(data, source_file, f"mltable could not read {path} of input {data.name!r}: "
+                    f"{_short(exc)}", "check that the file matches the MLTable's read "
+                    "transformation (delimiter, header, encoding)") from exc
+
+
+def _rows_label(path: str, start: int, rows: int, part: int, parts: int) -> str:
+    name = os.path.basename(path)
+    if rows:
+        return f"{name} rows {start}-{start + rows - 1}"
+    return f"{name} no rows (range {part + 1} of {parts})"
+
+
+def _short(exc: BaseException) -> str:
+    """mltable errors span many lines; keep the lines that say what went wrong."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    picked = [ln for ln in lines if ln.startswith(("Error Code", "Error Message"))] or lines[:1]
+    return " ".join(picked)[:400] or type(exc).__name__
+
+
+# --------------------------------------------------------------------------- spill files
+
+
+def _write_spill(frame: pd.DataFrame, path: Path) -> None:
+    with open(path, "wb") as fh:
+        pickle.dump(frame, fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _append_spill(frame: pd.DataFrame, path: Path) -> None:
+    with open(path, "ab") as fh:
+        pickle.dump(frame, fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _read_spill(path: Path) -> pd.DataFrame:
+    import pandas as pd
+
+    frames = []
+    with open(path, "rb") as fh:
+        while True:
+            try:
+                frames.append(pickle.load(fh))
+            except EOFError:
+                break
+    if len(frames) == 1:
+        return frames[0]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+# --------------------------------------------------------------------------- partition_keys
+
+
+@dataclass
+class _Partition:
+    number: int  # order of first appearance: names the spill file
+    rows: int = 0
+    sources: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+
+def _partitioned_table(data: DataInput, keys: tuple[str, ...], spill_dir: Path,
+                       source_file: object) -> Iterator[MiniBatch]:
+    table = _load_table(data, None, None, spill_dir, source_file)
+    parts: dict[tuple[Any, ...], _Partition] = {}
+    for stream in _streams(table, data, source_file):
+        if not stream.count:
+            continue
+        frame = _read(table, stream.partitions, stream.path, data, source_file)
+        _check_columns(keys, frame.columns, data, source_file)
+        for values, group in frame.groupby(list(keys), dropna=False, sort=False):
+            part = _partition(parts, _json_key(values), spill_dir)
+            _append_spill(group.reset_index(drop=True), _partition_spill(spill_dir, part))
+            part.rows += len(group)
+            if stream.path not in part.sources:
+                part.sources.append(stream.path)
+    for index, (key, part) in enumerate(sorted(parts.items(), key=lambda kv: _sort_key(kv[0]))):
+        yield MiniBatch(index=index, kind="table", items=part.rows,
+                        data_path=str(_partition_spill(spill_dir, part)),
+                        sources=tuple(part.sources), partition_key_value=dict(zip(keys, key)),
+                        label=_partition_label(keys, key))
+
+
+def _partitioned_files(data: DataInput, keys: tuple[str, ...],
+                       source_file: object) -> Iterator[MiniBatch]:
+    frame = _mltable_frame(data, source_file)
+    _check_columns(keys, frame.columns, data, source_file)
+    root = os.path.abspath(data.path)
+    parts: dict[tuple[Any, ...], _Partition] = {}
+    for values, group in frame.groupby(list(keys), dropna=False, sort=False):
+        part = parts.setdefault(_json_key(values), _Partition(len(parts)))
+        part.files.extend(_stream_paths(group["Path"], root))
+    ordered = sorted(parts.items(), key=lambda kv: _sort_key(kv[0]))
+    for index, (key, part) in enumerate(ordered):
+        files = tuple(sorted(set(part.files)))
+        yield MiniBatch(index=index, kind="files", items=len(files), files=files,
+                        partition_key_value=dict(zip(keys, key)), label=_partition_label(keys, key))
+
+
+def _partition(parts: dict[tuple[Any, ...], _Partition], key: tuple[Any, ...],
+               spill_dir: Path) -> _Partition:
+    """The partition for ``key``, created with an empty spill file on first sight."""
+    if key not in parts:
+        parts[key] = _Partition(len(parts))
+        _partition_spill(spill_dir, parts[key]).unlink(missing_ok=True)
+    return parts[key]
+
+
+def _partition_spill(spill_dir: Path, part: _Partition) -> Path:
+    return spill_dir / f"partition{part.number:06d}.pkl"
+
+
+def _json_key(values: Any) -> tuple[Any, ...]:
+    return tuple(_json_scalar(v) for v in (values if isinstance(values, tuple) else (values,)))
+
+
+def _json_scalar(value: Any) -> Any:
+    """A key value as a JSON-able python scalar; every kind of missing value becomes None."""
+    import numpy as np
+    import pandas as pd
+
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, np.datetime64):
+        value = pd.Timestamp(value)
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):  # not a scalar
+        pass
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, (bool, int, float)):
+        return value
+    return str(value)
+
+
+def _sort_key(key: tuple[Any, ...]) -> tuple[tuple[int, Any], ...]:
+    return tuple((2, 0) if v is None else (1, v) if isinstance(v, str) else (0, v) for v in key)
+
+
+def _partition_label(keys: Sequence[str], values: Sequence[Any]) -> str:
+    return ", ".join(f"{k}={_label_value(v)}" for k, v in zip(keys, values))
+
+
+def _label_value(value: Any) -> str:
+    text = "(missing)" if value is None else str(value)
+    return text if text.isprintable() else repr(text)
