@@ -1,0 +1,112 @@
+"""Writing a parallel step's division plan: one JSON line per mini-batch, in index order.
+
+File input is divided in the coordinator (it only lists paths). Tabular input is read through
+``mltable`` in a separate short-lived process (``python -m tenantml.backends.local.divide
+REQUEST.json``): the coordinator never imports pandas or mltable, never holds rows, and neither
+pays mltable's exit pause nor lets its logs reach ``$TMPDIR``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from tenantml.errors import UserError
+from tenantml.spec import DataInput
+
+
+@dataclass(frozen=True)
+class DivisionRequest:
+    input: DataInput
+    mini_batch_size: str | None
+    partition_keys: tuple[str, ...]
+    spill_dir: Path
+    plan: Path
+    source_file: Path
+    mltable_log_dir: Path
+
+    def to_json(self) -> str:
+        return json.dumps({
+            "input": {"name": self.input.name, "type": self.input.type, "path": str(self.input.path),
+                      "mode": self.input.mode},
+            "mini_batch_size": self.mini_batch_size, "partition_keys": list(self.partition_keys),
+            "spill_dir": str(self.spill_dir), "plan": str(self.plan), "source_file": str(self.source_file),
+            "mltable_log_dir": str(self.mltable_log_dir)})
+
+    @staticmethod
+    def from_json(text: str) -> "DivisionRequest":
+        raw = json.loads(text)
+        i = raw["input"]
+        return DivisionRequest(DataInput(i["name"], i["type"], Path(i["path"]), i["mode"]), raw["mini_batch_size"],
+                               tuple(raw["partition_keys"]), Path(raw["spill_dir"]), Path(raw["plan"]),
+                               Path(raw["source_file"]), Path(raw["mltable_log_dir"]))
+
+
+def write_plan(request: DivisionRequest) -> int:
+    """Divide the input and write the plan; return the number of mini-batches."""
+    from tenantml.division import iter_mini_batches
+
+    request.spill_dir.mkdir(parents=True, exist_ok=True)
+    temp = request.plan.with_suffix(".tmp")
+    count = 0
+    with open(temp, "w", encoding="utf-8") as out:
+        for mb in iter_mini_batches(request.input, mini_batch_size=request.mini_batch_size,
+                                    partition_keys=request.partition_keys, spill_dir=request.spill_dir,
+                                    source_file=request.source_file):
+            out.write(mb.to_json() + "\n")
+            count += 1
+    os.replace(temp, request.plan)
+    return count
+
+
+def needs_process(request: DivisionRequest) -> bool:
+    from tenantml.division import is_tabular
+
+    return bool(request.partition_keys) or is_tabular(request.input)
+
+
+def start(request: DivisionRequest, request_file: Path) -> subprocess.Popen[bytes]:
+    """Start the division process (the caller waits for it with :func:`finish`)."""
+    request_file.write_text(request.to_json(), encoding="utf-8")
+    return subprocess.Popen([sys.executable, "-m", "tenantml.backends.local.divide", str(request_file)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+
+
+def finish(proc: subprocess.Popen[bytes], request: DivisionRequest, request_file: Path) -> int:
+    _, err = proc.communicate()
+    error_file = request_file.with_suffix(".error.json")
+    if error_file.exists():
+        raw = json.loads(error_file.read_text(encoding="utf-8"))
+        raise UserError(raw["message"], fix=raw.get("fix"))
+    if proc.returncode != 0:
+        raise RuntimeError(f"the division process failed (exit {proc.returncode}):\n{err.decode(errors='replace')}")
+    return sum(1 for _ in open(request.plan, encoding="utf-8"))
+
+
+def main() -> None:
+    from tenantml.mltable_support import exit_now, route_mltable_logs
+
+    request_file = Path(sys.argv[1])
+    request = DivisionRequest.from_json(request_file.read_text(encoding="utf-8"))
+    route_mltable_logs(request.mltable_log_dir)
+    code = 0
+    try:
+        write_plan(request)
+    except UserError as exc:
+        request_file.with_suffix(".error.json").write_text(json.dumps({"message": exc.message}), encoding="utf-8")
+        code = 2
+    except BaseException:  # noqa: BLE001
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    exit_now(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""The per-attempt ledger (``logs/sys/job_report/processed_mini-batches.csv``).
+
+Append-only and flushed after every attempt, so a coordinator killed at any point leaves an
+exact account of what finished, which ``--resume`` reads back.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import IO
+
+
+@dataclass(frozen=True)
+class AttemptRow:
+    mini_batch: int
+    attempt: int
+    label: str
+    node: str
+    process: str
+    pid: int
+    start: str  # ISO local time
+    duration_s: float
+    items: int
+    succeeded: int
+    failed: int
+    outcome: str
+    final: bool  # this attempt decided the mini-batch (succeeded, or failed after the last retry)
+    error_type: str
+    error_message: str
+
+
+COLUMNS = [f.name for f in fields(AttemptRow)]
+
+
+class LedgerWriter:
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        new = not path.exists() or path.stat().st_size == 0
+        self._file: IO[str] = open(path, "a", encoding="utf-8", newline="")
+        self._csv = csv.writer(self._file)
+        if new:
+            self._csv.writerow(COLUMNS)
+            self._file.flush()
+
+    def write(self, row: AttemptRow) -> None:
+        values = asdict(row)
+        values["duration_s"] = f"{row.duration_s:.3f}"
+        self._csv.writerow([values[c] for c in COLUMNS])
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(ts)) + f".{int(ts % 1 * 1000):03d}"
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    """The ledger as dicts (no pandas needed); tolerates a torn last line from a killed writer."""
+    if not path.exists():
+        return []
+    text = path.read_text(encoding="utf-8")
+    if text and not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]
+    return list(csv.DictReader(io.StringIO(text)))

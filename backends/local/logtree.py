@@ -1,0 +1,99 @@
+"""The log tree of a parallel step, with Azure ML's file names so its users find their way.
+
+    logs/job_result.txt                         Completed/Failed, counts, reason, where to look
+    logs/job_progress_overview.<ts>.txt         scheduled / processed / failed, items
+    logs/readme.txt                             this map
+    logs/sys/coordinator.txt                    the coordinator's own log lines
+    logs/sys/job_report/processed_mini-batches.csv   one row per attempt
+    logs/sys/perf/<node>/<agent>.csv            resource snapshots (--resource_monitor_interval)
+    logs/user/entry_script_log/<node>/<agent>.log.txt   EntryScript().logger
+    logs/user/stdout/<node>/<agent>.stdout.txt  print() of the entry script
+    logs/user/stderr/<node>/<agent>.stderr.txt
+    logs/user/error/<node>/<agent>.txt          tracebacks of init/run/shutdown
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tenantml.policy import Tally
+
+README = __doc__.split("\n\n", 1)[1].strip() + """
+
+Every mini-batch attempt is a row of sys/job_report/processed_mini-batches.csv: its index,
+attempt, node and process, start, duration, items, succeeded and failed items, outcome
+(succeeded, short_return, empty, raised, wrong_type, timeout, crashed, memory_limit,
+interrupted), and the error. For a failed mini-batch, the traceback is in user/error/ under
+the node and process named on its row.
+"""
+
+
+@dataclass(frozen=True)
+class LogTree:
+    root: Path  # <job>/logs
+
+    @property
+    def job_result(self) -> Path:
+        return self.root / "job_result.txt"
+
+    @property
+    def ledger(self) -> Path:
+        return self.root / "sys" / "job_report" / "processed_mini-batches.csv"
+
+    @property
+    def coordinator(self) -> Path:
+        return self.root / "sys" / "coordinator.txt"
+
+    def user(self, kind: str, node: str, agent: str) -> Path:
+        suffix = {"stdout": ".stdout.txt", "stderr": ".stderr.txt", "error": ".txt",
+                  "entry_script_log": ".log.txt"}[kind]
+        return self.root / "user" / kind / node / f"{agent}{suffix}"
+
+    def perf(self, node: str, agent: str) -> Path:
+        return self.root / "sys" / "perf" / node / f"{agent}.csv"
+
+    def create(self) -> None:
+        for part in ("sys/job_report", "user/stdout", "user/stderr", "user/error", "user/entry_script_log"):
+            (self.root / part).mkdir(parents=True, exist_ok=True)
+        self.root.joinpath("readme.txt").write_text(README + "\n", encoding="utf-8")
+
+    def write_progress(self, started: float, tally: Tally, retrying: int, status: str) -> None:
+        stamp = time.strftime("%Y%m%d%H%M%S", time.localtime(started))
+        text = (f"Status: {status}\n"
+                f"Updated: {time.strftime('%Y-%m-%d %H:%M:%S')}\n"
+                f"Total mini-batches scheduled: {tally.total_mini_batches}\n"
+                f"Mini-batches processed: {tally.processed}\n"
+                f"Mini-batches failed: {tally.failed_mini_batches}\n"
+                f"Mini-batches waiting for a retry: {retrying}\n"
+                f"Items processed: {tally.items}\n"
+                f"Items succeeded: {tally.succeeded_items}\n"
+                f"Items failed: {tally.failed_items}\n")
+        _atomic_write(self.root / f"job_progress_overview.{stamp}.txt", text)
+
+    def write_result(self, status: str, reason: str, tally: Tally, failed: list[str], elapsed: float) -> None:
+        lines = [f"Status: {status}"]
+        if reason:
+            lines.append(f"Reason: {reason}")
+        lines += [
+            f"Mini-batches: {tally.total_mini_batches} scheduled, {tally.processed} processed, "
+            f"{tally.processed - tally.failed_mini_batches} succeeded, {tally.failed_mini_batches} failed",
+            f"Items: {tally.items} processed, {tally.succeeded_items} succeeded, {tally.failed_items} failed",
+            f"Elapsed: {elapsed:.1f} s",
+        ]
+        if failed:
+            lines.append("Failed mini-batches (index, label, last error):")
+            lines += [f"  {line}" for line in failed[:200]]
+            if len(failed) > 200:
+                lines.append(f"  ... and {len(failed) - 200} more: see sys/job_report/processed_mini-batches.csv")
+        if status != "Completed":
+            lines.append("Where to look: sys/job_report/processed_mini-batches.csv (every attempt), "
+                         "user/error/<node>/<process>.txt (tracebacks), user/stderr/ (what the script printed).")
+        _atomic_write(self.job_result, "\n".join(lines) + "\n")
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    temp = path.with_name(path.name + ".tmp")
+    temp.write_text(text, encoding="utf-8")
+    temp.replace(path)

@@ -1,0 +1,589 @@
+"""The coordinator of one local parallel step: Azure ML's parallel job on one machine.
+
+Data flow::
+
+    division plan (jsonl) --> fresh queue ---+
+                                             +--> Call --> [pipe] --> worker N: run(mini_batch)
+    retry queue  <-- policy.next_step() <----+<-- Result <-- [pipe] <--'
+                          |
+                          +--> ledger row (every attempt) --> Tally --> policy.breach()/verdict()
+                          +--> rows of the final attempt --> append_row_to output, in index order
+
+The coordinator waits on every worker's pipe at once (``multiprocessing.connection.wait``),
+with a timeout set by the nearest ``run()`` deadline. A pipe that reaches EOF means the worker
+died: its attempt is "crashed" and the slot gets a fresh worker. A deadline that passes means
+the coordinator kills the worker's process group: the attempt is "timeout". Policy (retry or
+not, thresholds, verdict) is asked of :mod:`tenantml.policy`; this module only moves work.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+
+from tenantml.backends.local import divide, procs
+from tenantml.backends.local.ledger import AttemptRow, LedgerWriter, iso
+from tenantml.backends.local.logtree import LogTree
+from tenantml.backends.local.messages import (Call, ErrorInfo, Ready, Result, StartupFailed, Stop, Stopped,
+                                              WorkerConfig)
+from tenantml.backends.local.rows import RowAppender
+from tenantml.division import MiniBatch
+from tenantml.errors import RunInterrupted, UserError
+from tenantml.minibatch_size import parse_mini_batch_size
+from tenantml.policy import (FinalResult, Outcome, Status, Step, Tally, Thresholds, breach, init_failure_limit,
+                             next_step, verdict)
+from tenantml.progress import Reporter, Snapshot
+from tenantml.spec import ParallelJob
+
+SETTINGS_FILE = "parallel_run_step.settings.json"
+
+
+@dataclass(frozen=True)
+class LocalOptions:
+    """How the local backend runs parallel steps (typed, not a dict of magic keys)."""
+
+    max_workers: int | None = None  # cap on real processes; default: CPU count
+    worker_memory_limit: int | None = None  # bytes of RSS; a worker above it is replaced
+    poll_interval: float = 0.5  # how often memory and resource snapshots are taken
+
+    @property
+    def cap(self) -> int:
+        return self.max_workers or os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class Slot:
+    node: str
+    agent: str
+
+
+@dataclass
+class WorkerHandle:
+    slot: Slot
+    proc: subprocess.Popen[bytes]
+    conn: Connection
+    state: str = "starting"  # starting -> idle <-> busy -> stopping -> gone
+    mb: MiniBatch | None = None
+    attempt: int = 0
+    started_at: float = 0.0  # wall clock of the current call
+    deadline: float = float("inf")  # monotonic
+
+
+@dataclass
+class StepReport:
+    """What a parallel step came to; ``tenantml.run`` and the CLI summarise it."""
+
+    job: str
+    status: Status
+    reason: str
+    tally: Tally
+    failed: list[tuple[int, str, str]] = field(default_factory=list)  # (index, label, last error)
+    elapsed: float = 0.0
+    logs: Path | None = None
+    outputs: dict[str, Path] = field(default_factory=dict)
+
+
+class ParallelStep:
+    def __init__(self, job: ParallelJob, job_dir: Path, options: LocalOptions, reporter: Reporter,
+                 cancelled: Callable[[], bool] = lambda: False):
+        self.job = job
+        self.cancelled = cancelled
+        self.job_dir = job_dir
+        self.options = options
+        self.reporter = reporter
+        self.logs = LogTree(job_dir / "logs")
+        self.state_dir = job_dir / "state"
+        self.plan_path = self.state_dir / "mini_batches.jsonl"
+        self.rows_dir = self.state_dir / "rows"
+        self.thresholds = Thresholds(job.retry_settings.max_retries, job.mini_batch_error_threshold,
+                                     job.error_threshold, job.runner_arguments.allowed_failed_percent)
+        self.workers: list[WorkerHandle] = []
+        self.retry: deque[tuple[MiniBatch, int]] = deque()
+        self.fresh: Iterator[MiniBatch] = iter(())
+        self.tally = Tally(0)
+        self.failed: list[tuple[int, str, str]] = []
+        self.init_failures: dict[str, int] = {}
+        self.last_init_error: ErrorInfo | None = None
+        self.stop_reason: str | None = None
+        self.started = time.time()
+        self.last_finish = time.monotonic()
+        self.dispatched_any = False
+        self.next_poll = 0.0
+        self._log_file = None
+
+    # ================================================================== public
+    def run(self) -> StepReport:
+        self.logs.create()
+        self.rows_dir.mkdir(parents=True, exist_ok=True)
+        self._log_file = open(self.logs.coordinator, "a", encoding="utf-8")
+        for output in self.job.outputs.values():
+            (output.path.parent if output.type == "uri_file" else output.path).mkdir(parents=True, exist_ok=True)
+        self.to_csv_options = self._append_row_settings()
+        self.ledger = LedgerWriter(self.logs.ledger)
+        self.appender = RowAppender(self._append_target(), self.rows_dir)
+        try:
+            return self._run()
+        except KeyboardInterrupt:
+            self._interrupt()
+            raise RunInterrupted(f"interrupted; {self.tally.processed} of {self.tally.total_mini_batches} "
+                                 f"mini-batches of '{self.job.name}' were done") from None
+        finally:
+            procs.end_all([w.proc for w in self.workers], grace=1.0)
+            self.workers.clear()
+            self.ledger.close()
+            self.appender.close()
+            self._log_file.close()
+
+    # ================================================================== the loop
+    def _run(self) -> StepReport:
+        job = self.job
+        slots = self._slots()
+        self._say(f"{job.total_workers} worker(s) on Azure ML ({job.instance_count} instance(s) x "
+                  f"{job.max_concurrency_per_instance} process(es)); {len(slots)} local process(es)"
+                  + ("" if len(slots) == job.total_workers else f" (capped by --max-workers {self.options.cap})"))
+        request = divide.DivisionRequest(job.data_input, job.mini_batch_size, job.partition_keys,
+                                         self.state_dir / "spill", self.plan_path, job.source,
+                                         self.logs.root / "sys" / "mltable")
+        division = None
+        if divide.needs_process(request):
+            division = divide.start(request, self.state_dir / "division.request.json")
+        else:
+            total = divide.write_plan(request)
+        for slot in slots:  # workers run init() while the input is divided
+            self._start(slot)
+        if division is not None:
+            try:
+                total = divide.finish(division, request, self.state_dir / "division.request.json")
+            except UserError as exc:
+                raise UserError(f"dividing input '{job.input_data}' of job '{job.name}': {exc.message}") from None
+        self.tally = Tally(total)
+        self._say(f"input '{job.input_data}' divided into {total} mini-batch(es)")
+        self.fresh = self._read_plan()
+        self.started = time.time()
+        self.last_finish = time.monotonic()
+        self.reporter.progress(self._snapshot(), force=True)
+
+        while not self._finished():
+            self._dispatch()
+            self._wait_and_handle()
+            self._police()
+            self.reporter.progress(self._snapshot())
+        self._stop_workers()
+        return self._conclude()
+
+    def _finished(self) -> bool:
+        if self.stop_reason is not None:
+            return True
+        if self.tally.complete:
+            return True
+        if not any(w.state != "gone" for w in self.workers):
+            self.stop_reason = self._no_workers_reason()
+            return True
+        return False
+
+    def _dispatch(self) -> None:
+        for w in self.workers:
+            if w.state != "idle":
+                continue
+            item = self._next_item()
+            if item is None:
+                if not any(x.state == "busy" for x in self.workers):
+                    pass  # nothing left for anybody: the loop ends on tally.complete
+                return
+            mb, attempt = item
+            w.state, w.mb, w.attempt = "busy", mb, attempt
+            w.started_at = time.time()
+            w.deadline = time.monotonic() + self.job.retry_settings.timeout
+            self.dispatched_any = True
+            try:
+                w.conn.send(Call(mb.to_json(), attempt))
+            except OSError:
+                self._worker_died(w)
+
+    def _next_item(self) -> tuple[MiniBatch, int] | None:
+        for mb in self.fresh:
+            return mb, 1
+        if self.retry:
+            return self.retry.popleft()
+        return None
+
+    def _wait_and_handle(self) -> None:
+        live = [w for w in self.workers if w.state != "gone"]
+        now = time.monotonic()
+        deadlines = [w.deadline for w in live if w.state == "busy"]
+        timeout = max(0.0, min(deadlines + [now + self.options.poll_interval]) - now)
+        by_conn = {w.conn: w for w in live}
+        for conn in wait(list(by_conn), timeout):
+            w = by_conn[conn]  # type: ignore[index]
+            try:
+                message = w.conn.recv()
+            except (EOFError, OSError):
+                self._worker_died(w)
+                continue
+            self._handle(w, message)
+
+    def _handle(self, w: WorkerHandle, message: object) -> None:
+        if isinstance(message, Ready):
+            w.state = "idle"
+        elif isinstance(message, Result):
+            self._result(w, message)
+        elif isinstance(message, StartupFailed):
+            self._startup_failed(w, message)
+        elif isinstance(message, Stopped):
+            if message.error is not None:
+                self._say(f"{w.slot.node}/{w.slot.agent}: shutdown() raised {message.error.one_line()}")
+            self._retire(w)
+
+    def _police(self) -> None:
+        """Deadlines, memory limits, resource snapshots, progress timeout."""
+        now = time.monotonic()
+        for w in list(self.workers):
+            if w.state == "busy" and now >= w.deadline:
+                procs.kill_group(w.proc)
+                self._fail_in_flight(w, Outcome.TIMEOUT, ErrorInfo(
+                    "TimeoutError", f"run() did not return within retry_settings.timeout = "
+                    f"{self.job.retry_settings.timeout:g} s; the worker was killed and replaced", ""))
+        if self.cancelled():
+            self._stop_early("the run was cancelled")
+        if now >= self.next_poll:
+            self.next_poll = now + self.options.poll_interval
+            self._poll_resources()
+        args = self.job.runner_arguments
+        if args.progress_update_timeout and now - self.last_finish > args.progress_update_timeout:
+            self._stop_early(f"no mini-batch finished within --progress_update_timeout = "
+                             f"{args.progress_update_timeout:g} s")
+        if (not self.dispatched_any and self.tally.total_mini_batches
+                and time.time() - self.started > args.first_task_creation_timeout):
+            self._stop_early(f"no mini-batch started within --first_task_creation_timeout = "
+                             f"{args.first_task_creation_timeout:g} s")
+
+    # ================================================================== results
+    def _result(self, w: WorkerHandle, r: Result) -> None:
+        assert w.mb is not None and r.index == w.mb.index
+        mb, attempt = w.mb, w.attempt
+        w.state, w.mb, w.deadline = "idle", None, float("inf")
+        if r.warning:
+            self._say(f"mini-batch {mb.index} ({mb.label}): {r.warning}")
+        self._account(w, mb, attempt, Outcome(r.outcome), r.returned, r.duration, r.error)
+
+    def _account(self, w: WorkerHandle, mb: MiniBatch, attempt: int, outcome: Outcome, returned: int,
+                 duration: float, error: ErrorInfo | None) -> None:
+        if outcome is Outcome.INTERRUPTED:
+            self._ledger(w, mb, attempt, outcome, 0, duration, error, final=False)
+            return
+        step = next_step(attempt, outcome, self.thresholds.max_retries)
+        succeeded = min(returned, mb.items) if outcome.is_success else 0
+        self._ledger(w, mb, attempt, outcome, succeeded, duration, error, final=step is not Step.RETRY)
+        if step is Step.RETRY:
+            self.retry.append((mb, attempt + 1))
+            self.reporter.event(self.job.name, f"mini-batch {mb.index} ({mb.label}) attempt {attempt} "
+                                f"{outcome.value}: {error.one_line() if error else ''}; will retry")
+            return
+        failed = step is Step.FAILED
+        self.tally = self.tally.add(FinalResult(mb.items, succeeded, failed))
+        self.last_finish = time.monotonic()
+        self.appender.finalize(mb.index, None if failed else attempt)
+        if failed:
+            last = error.one_line() if error else outcome.value
+            self.failed.append((mb.index, mb.label, last))
+            self.reporter.event(self.job.name, f"mini-batch {mb.index} ({mb.label}) FAILED after {attempt} "
+                                f"attempt(s): {last}")
+        crossed = breach(self.thresholds, self.tally)
+        if crossed is not None:
+            self._stop_early(crossed.describe())
+
+    def _ledger(self, w: WorkerHandle, mb: MiniBatch, attempt: int, outcome: Outcome, succeeded: int,
+                duration: float, error: ErrorInfo | None, *, final: bool) -> None:
+        self.ledger.write(AttemptRow(
+            mini_batch=mb.index, attempt=attempt, label=mb.label, node=w.slot.node, process=w.slot.agent,
+            pid=w.proc.pid, start=iso(w.started_at), duration_s=duration, items=mb.items, succeeded=succeeded,
+            failed=mb.items - succeeded if outcome is not Outcome.INTERRUPTED else 0, outcome=outcome.value,
+            final=final, error_type=error.type if error else "",
+            error_message=error.one_line(1000) if error else ""))
+
+    def _fail_in_flight(self, w: WorkerHandle, outcome: Outcome, error: ErrorInfo) -> None:
+        """The worker's process is gone (killed or crashed) while it ran a mini-batch."""
+        mb, attempt = w.mb, w.attempt
+        duration = time.time() - w.started_at
+        self._retire(w)
+        if mb is not None:
+            self._log_user_error(w, mb, attempt, error)
+            self._account(w, mb, attempt, outcome, 0, duration, error)
+        self._replace(w.slot)
+
+    def _worker_died(self, w: WorkerHandle) -> None:
+        try:
+            w.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            procs.kill_group(w.proc)
+        how = procs.describe_exit(w.proc.returncode)
+        if w.state == "busy":
+            self._fail_in_flight(w, Outcome.CRASHED, ErrorInfo(
+                "WorkerCrashed", f"the worker process {how} while running this mini-batch", ""))
+        elif w.state == "starting":
+            self._startup_failed(w, StartupFailed("init", ErrorInfo(
+                "WorkerCrashed", f"the worker process {how} during import or init()", "")))
+        else:
+            self._retire(w)
+
+    def _startup_failed(self, w: WorkerHandle, message: StartupFailed) -> None:
+        self._retire(w)
+        error = message.error
+        if message.stage in ("import", "no_run"):
+            procs.end_all([x.proc for x in self.workers], grace=0.5)
+            for x in self.workers:
+                x.state = "gone"
+            script = self.job.entry_script_path
+            what = ("failed to import" if message.stage == "import" else "has no run() function")
+            self.logs.write_result("Failed", f"the entry script {what}: {error.one_line()}", self.tally, [], 0.0)
+            raise UserError(f"the entry script {what}: {error.one_line()}.", file=script,
+                            key=f"jobs.{self.job.name}.task.entry_script",
+                            fix="fix the script; its own traceback follows" if error.traceback else
+                            "define def run(mini_batch): ... in the entry script",
+                            details=error.traceback.rstrip() or None)
+        node = w.slot.node
+        self.init_failures[node] = self.init_failures.get(node, 0) + 1
+        self.last_init_error = error
+        limit = init_failure_limit(self.job.max_concurrency_per_instance)
+        self._say(f"{node}/{w.slot.agent}: init() failed ({self.init_failures[node]} of {limit} on {node}): "
+                  f"{error.one_line()}")
+        if self.init_failures[node] >= limit:
+            self._say(f"{node}: {limit} init() failures; this node starts no more workers")
+            return
+        self._replace(w.slot)
+
+    def _retire(self, w: WorkerHandle) -> None:
+        w.state = "gone"
+        try:
+            w.conn.close()
+        except OSError:
+            pass
+        try:
+            w.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            procs.kill_group(w.proc)
+            w.proc.wait()
+
+    def _no_workers_reason(self) -> str:
+        if self.last_init_error is not None:
+            return f"no node can run a worker: init() failed: {self.last_init_error.one_line()}"
+        return "every worker process ended"
+
+    # ================================================================== stopping
+    def _stop_early(self, reason: str) -> None:
+        if self.stop_reason is not None:
+            return
+        self.stop_reason = reason
+        self._say(f"stopping: {reason}")
+        for w in self.workers:
+            if w.state == "busy":
+                procs.kill_group(w.proc)
+                mb, attempt = w.mb, w.attempt
+                self._retire(w)
+                if mb is not None:
+                    self._ledger(w, mb, attempt, Outcome.INTERRUPTED, 0, time.time() - w.started_at,
+                                 ErrorInfo("Stopped", "the job stopped early: " + reason, ""), final=False)
+
+    def _stop_workers(self) -> None:
+        """Ask every live worker to run shutdown() and leave; kill what does not in time."""
+        for w in self.workers:
+            if w.state in ("idle", "starting"):
+                try:
+                    w.conn.send(Stop())
+                    w.state = "stopping"
+                except OSError:
+                    self._retire(w)
+        deadline = time.monotonic() + max(self.job.retry_settings.timeout, 5.0)
+        while any(w.state == "stopping" for w in self.workers) and time.monotonic() < deadline:
+            stopping = {w.conn: w for w in self.workers if w.state == "stopping"}
+            for conn in wait(list(stopping), max(0.0, deadline - time.monotonic())):
+                w = stopping[conn]  # type: ignore[index]
+                try:
+                    message = w.conn.recv()
+                except (EOFError, OSError):
+                    self._retire(w)
+                    continue
+                if isinstance(message, Stopped):
+                    self._handle(w, message)
+                elif isinstance(message, (Ready, StartupFailed)):
+                    continue  # it finished init() after the work ran out; Stop is already queued
+        for w in self.workers:
+            if w.state != "gone":
+                self._say(f"{w.slot.node}/{w.slot.agent}: did not end within the time; killed")
+                procs.kill_group(w.proc)
+                self._retire(w)
+
+    def _interrupt(self) -> None:
+        procs.end_all([w.proc for w in self.workers], grace=1.0)
+        for w in self.workers:
+            if w.state == "busy" and w.mb is not None:
+                self._ledger(w, w.mb, w.attempt, Outcome.INTERRUPTED, 0, time.time() - w.started_at,
+                             ErrorInfo("KeyboardInterrupt", "the run was interrupted", ""), final=False)
+            w.state = "gone"
+        self.logs.write_result("Interrupted", "the run was interrupted (Ctrl-C or SIGTERM); "
+                               "resume it with tenantml run ... --resume RUN_ID", self.tally,
+                               self._failed_lines(), time.time() - self.started)
+        self.logs.write_progress(self.started, self.tally, len(self.retry), "Interrupted")
+
+    def _conclude(self) -> StepReport:
+        result = verdict(self.thresholds, self.tally)
+        reason = result.reason
+        status = result.status
+        if self.stop_reason is not None and status is Status.COMPLETED:
+            status = Status.FAILED
+        if self.stop_reason is not None:
+            reason = self.stop_reason
+        elapsed = time.time() - self.started
+        self.appender.close()
+        self.logs.write_result(status.value, reason, self.tally, self._failed_lines(), elapsed)
+        self.logs.write_progress(self.started, self.tally, len(self.retry), status.value)
+        self.reporter.progress(self._snapshot(), force=True)
+        self.reporter.finish_line()
+        self._say(f"{status.value}" + (f": {reason}" if reason else ""))
+        return StepReport(self.job.name, status, reason, self.tally, sorted(self.failed), elapsed, self.logs.root,
+                          {name: out.path for name, out in self.job.outputs.items()})
+
+    # ================================================================== workers
+    def _slots(self) -> list[Slot]:
+        """Virtual nodes node_0..node_{n-1}, processNNN on each; interleaved so a cap spreads over nodes."""
+        job = self.job
+        slots = [Slot(f"node_{n}", f"process{p:03d}")
+                 for p in range(job.max_concurrency_per_instance) for n in range(job.instance_count)]
+        return slots[: min(len(slots), self.options.cap)]
+
+    def _start(self, slot: Slot) -> WorkerHandle:
+        job = self.job
+        parent_sock, child_sock = socket.socketpair()
+        out_path = self.logs.user("stdout", slot.node, slot.agent)
+        err_path = self.logs.user("stderr", slot.node, slot.agent)
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        err_path.parent.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ)
+        env.update(job.environment_variables)
+        env["AZUREML_BI_OUTPUT_PATH"] = str(self._output_dir())
+        with open(out_path, "ab") as out, open(err_path, "ab") as err:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "tenantml.backends.local.worker", str(child_sock.fileno()), str(os.getpid())],
+                cwd=job.code, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                pass_fds=(child_sock.fileno(),), start_new_session=True)
+        child_sock.close()
+        conn = Connection(parent_sock.detach())
+        handle = WorkerHandle(slot, proc, conn)
+        self.workers.append(handle)
+        conn.send(self._worker_config(slot))
+        return handle
+
+    def _replace(self, slot: Slot) -> None:
+        if self.stop_reason is None and not self.tally.complete:
+            self._start(slot)
+
+    def _worker_config(self, slot: Slot) -> WorkerConfig:
+        job = self.job
+        return WorkerConfig(
+            job_name=job.name, node=slot.node, agent=slot.agent, logs_dir=str(self.logs.root),
+            code_dir=str(job.code), entry_script=str(job.entry_script_path), argv=self._argv(),
+            logging_level=job.logging_level, output_dir=str(self._output_dir()), rows_dir=str(self.rows_dir),
+            append_row=job.append_row_to is not None, to_csv_options=self.to_csv_options,
+            dataset=str(job.data_input.path), mltable_log_dir=str(self.logs.root / "sys" / "mltable"))
+
+    def _argv(self) -> tuple[str, ...]:
+        """The runner's own flags, then the job's program_arguments, as Azure ML passes them."""
+        job = self.job
+        flags = [str(job.entry_script_path)]
+        if job.partition_keys:
+            flags += ["--partition_keys", json.dumps(list(job.partition_keys))]
+        elif job.mini_batch_size is not None:
+            flags += ["--mini_batch_size", str(job.mini_batch_size)]
+        flags += ["--logging_level", job.logging_level,
+                  "--process_count_per_node", str(job.max_concurrency_per_instance),
+                  "--node_count", str(job.instance_count),
+                  "--run_invocation_timeout", f"{job.retry_settings.timeout:g}",
+                  "--run_max_try", str(job.retry_settings.max_retries + 1)]
+        return tuple(flags) + job.program_arguments
+
+    def _output_dir(self) -> Path:
+        if self.job.append_row_to:
+            out = self.job.outputs[self.job.append_row_to]
+            return out.path.parent if out.type == "uri_file" else out.path
+        return self.job_dir / "outputs"
+
+    def _append_target(self) -> Path | None:
+        if self.job.append_row_to is None:
+            return None
+        out = self.job.outputs[self.job.append_row_to]
+        return out.path if out.type == "uri_file" else out.path / "parallel_run_step.txt"
+
+    def _append_row_settings(self) -> dict:
+        path = self.job.entry_script_path.parent / SETTINGS_FILE
+        if not path.exists():
+            return {}
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            options = raw.get("append_row", {}).get("pandas.DataFrame.to_csv", {})
+            if not isinstance(options, dict):
+                raise ValueError("append_row.pandas.DataFrame.to_csv must be an object")
+        except (ValueError, AttributeError) as exc:
+            raise UserError(f"is not valid: {exc}.", file=path, key="append_row",
+                            fix='write e.g. {"append_row": {"pandas.DataFrame.to_csv": {"sep": ","}}}') from None
+        return options
+
+    def _read_plan(self) -> Iterator[MiniBatch]:
+        with open(self.plan_path, encoding="utf-8") as plan:
+            for line in plan:
+                yield MiniBatch.from_json(line)
+
+    # ================================================================== logs
+    def _poll_resources(self) -> None:
+        limit = self.options.worker_memory_limit
+        interval = self.job.runner_arguments.resource_monitor_interval
+        for w in list(self.workers):
+            if w.state == "gone":
+                continue
+            rss = procs.rss_bytes(w.proc.pid)
+            if limit and rss is not None and rss > limit and w.state == "busy":
+                procs.kill_group(w.proc)
+                self._fail_in_flight(w, Outcome.MEMORY, ErrorInfo(
+                    "MemoryError", f"the worker used {rss / 2**20:.0f} MiB, over --worker-memory-limit "
+                    f"{limit / 2**20:.0f} MiB; it was killed and replaced", ""))
+        if interval > 0 and time.time() - getattr(self, "_last_perf", 0.0) >= interval:
+            self._last_perf = time.time()
+            for w in self.workers:
+                if w.state == "gone":
+                    continue
+                path = self.logs.perf(w.slot.node, w.slot.agent)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                cpu = procs.cpu_seconds(w.proc.pid) or (0.0, 0.0)
+                new = not path.exists()
+                with open(path, "a", encoding="utf-8") as out:
+                    if new:
+                        out.write("time,pid,rss_mib,cpu_user_s,cpu_system_s\n")
+                    out.write(f"{iso(time.time())},{w.proc.pid},{(procs.rss_bytes(w.proc.pid) or 0) / 2**20:.1f},"
+                              f"{cpu[0]:.2f},{cpu[1]:.2f}\n")
+
+    def _log_user_error(self, w: WorkerHandle, mb: MiniBatch, attempt: int, error: ErrorInfo) -> None:
+        path = self.logs.user("error", w.slot.node, w.slot.agent)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} mini-batch {mb.index} attempt {attempt}: "
+                      f"{error.one_line(2000)}\n")
+
+    def _say(self, text: str) -> None:
+        if self._log_file is not None:
+            self._log_file.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}\n")
+            self._log_file.flush()
+
+    def _failed_lines(self) -> list[str]:
+        return [f"{i}  {label}  {err}" for i, label, err in sorted(self.failed)]
+
+    def _snapshot(self) -> Snapshot:
+        running = sum(1 for w in self.workers if w.state == "busy")
+        return Snapshot(self.job.name, self.tally, running, len(self.retry), time.time() - self.started)

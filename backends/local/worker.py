@@ -1,0 +1,283 @@
+"""One worker process of the local parallel-job runner.
+
+Started by the coordinator as ``python -m tenantml.backends.local.worker FD PARENT_PID`` in a
+new session (its own process group), with the job's code folder as working directory and
+stdout/stderr already redirected to ``logs/user/{stdout,stderr}/<node>/<agent>.*.txt``.
+
+    recv WorkerConfig -> set sys.path/argv, EntryScript -> import entry script -> init()
+    -> send Ready -> loop { recv Call -> run(mini_batch) -> send Result } -> recv Stop
+    -> shutdown() -> send Stopped -> exit without the interpreter's exit handlers
+
+The worker never enforces timeouts itself: the coordinator kills it (no ``signal.alarm``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import os
+import signal
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable
+
+from tenantml.backends.local.messages import (Call, ErrorInfo, Ready, Result, StartupFailed, Stop, Stopped,
+                                              WorkerConfig)
+
+
+
+def _shims_dir() -> str:
+    import tenantml
+
+    return str(Path(tenantml.__file__).parent / "_shims")
+
+
+@dataclass
+class MiniBatchContext:
+    """The second argument of ``run(mini_batch, mini_batch_context)``."""
+
+    minibatch_index: int
+    partition_key_value: dict[str, Any] | None
+    dataset: Any
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to SIGKILL this process when the coordinator dies (no orphans)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:
+        os._exit(0)
+
+
+def _user_traceback(exc: BaseException) -> str:
+    """The traceback without tenantml's and importlib's own frames."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if not f.filename.startswith("<frozen importlib") and f.filename != __file__]
+    lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames),
+             *traceback.format_exception_only(type(exc), exc)]
+    return "".join(lines)
+
+
+def _error(exc: BaseException) -> ErrorInfo:
+    if isinstance(exc, SystemExit):
+        return ErrorInfo("SystemExit", f"run() called sys.exit({exc.code!r})", _user_traceback(exc))
+    return ErrorInfo(type(exc).__name__, str(exc), _user_traceback(exc))
+
+
+class Worker:
+    def __init__(self, conn: Connection, config: WorkerConfig):
+        self.conn = conn
+        self.config = config
+        logs = Path(config.logs_dir)
+        self.error_file = logs / "user" / "error" / config.node / f"{config.agent}.txt"
+        self.run_fn: Callable[..., Any] | None = None
+        self.pass_context = False
+
+    # ------------------------------------------------------------------ setup
+    def setup(self) -> None:
+        cfg = self.config
+        sys.path[:] = [p for p in sys.path if p not in ("", os.getcwd(), cfg.code_dir)]
+        sys.path.insert(0, cfg.code_dir)
+        sys.path.append(_shims_dir())
+        sys.argv = list(cfg.argv)
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
+            except (AttributeError, ValueError):
+                pass
+        if cfg.mltable_log_dir:
+            from tenantml.mltable_support import route_mltable_logs
+
+            route_mltable_logs(Path(cfg.mltable_log_dir))
+        from azureml_user import parallel_run  # type: ignore[import-not-found]
+
+        parallel_run._configure(log_dir=cfg.logs_dir, node=cfg.node, agent_name=cfg.agent,
+                                output_dir=cfg.output_dir, working_dir=cfg.code_dir,
+                                logging_level=cfg.logging_level)
+
+    def load(self) -> ModuleType | StartupFailed:
+        script = Path(self.config.entry_script)
+        name = script.stem
+        try:
+            spec = importlib.util.spec_from_file_location(name, script)
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+        except BaseException as exc:  # noqa: BLE001 - the user's import failed: report, don't die
+            return StartupFailed("import", _error(exc))
+        run = getattr(module, "run", None)
+        if not callable(run):
+            return StartupFailed("no_run", ErrorInfo("AttributeError", f"{script.name} defines no run() function", ""))
+        self.run_fn = run
+        self.pass_context = _accepts_two(run)
+        return module
+
+    # ------------------------------------------------------------------ the loop
+    def serve(self) -> None:
+        loaded = self.load()
+        if isinstance(loaded, StartupFailed):
+            self._log_error("import of the entry script", loaded.error)
+            self.conn.send(loaded)
+            return
+        init = getattr(loaded, "init", None)
+        if callable(init):
+            try:
+                init()
+            except BaseException as exc:  # noqa: BLE001
+                error = _error(exc)
+                self._log_error("init()", error)
+                self.conn.send(StartupFailed("init", error))
+                return
+        self.conn.send(Ready(os.getpid()))
+        while True:
+            try:
+                message = self.conn.recv()
+            except (EOFError, OSError):
+                return  # the coordinator is gone: nothing to report to
+            if isinstance(message, Stop):
+                break
+            assert isinstance(message, Call)
+            self.conn.send(self.call(message))
+        stopped = Stopped()
+        shutdown = getattr(loaded, "shutdown", None)
+        if callable(shutdown):
+            try:
+                shutdown()
+            except BaseException as exc:  # noqa: BLE001
+                stopped = Stopped(_error(exc))
+                self._log_error("shutdown()", stopped.error)  # type: ignore[arg-type]
+        self.conn.send(stopped)
+
+    def call(self, call: Call) -> Result:
+        from tenantml.division import MiniBatch, load_mini_batch
+
+        mb = MiniBatch.from_json(call.mini_batch)
+        start = time.monotonic()
+        try:
+            mini_batch = load_mini_batch(mb)
+        except BaseException as exc:  # noqa: BLE001
+            error = _error(exc)
+            self._log_error(f"loading mini-batch {mb.index}", error)
+            return Result(mb.index, call.attempt, "raised", mb.items, 0, time.monotonic() - start, error)
+        if mb.kind == "table" and len(mini_batch) == 0:
+            self._write_rows(mb.index, call.attempt, [])
+            return Result(mb.index, call.attempt, "empty", 0, 0, time.monotonic() - start)
+        assert self.run_fn is not None
+        try:
+            if self.pass_context:
+                context = MiniBatchContext(mb.index, mb.partition_key_value, self.config.dataset)
+                returned = self.run_fn(mini_batch, context)
+            else:
+                returned = self.run_fn(mini_batch)
+        except BaseException as exc:  # noqa: BLE001 - SystemExit in run() fails the attempt only
+            error = _error(exc)
+            self._log_error(f"run() of mini-batch {mb.index} attempt {call.attempt}", error)
+            return Result(mb.index, call.attempt, "raised", mb.items, 0, time.monotonic() - start, error)
+        finally:
+            _flush()
+        duration = time.monotonic() - start
+        kind = _result_kind(returned)
+        if kind is None:
+            error = ErrorInfo("TypeError", "run() must return a list, tuple or pandas.DataFrame, got "
+                              f"{type(returned).__name__}", "")
+            self._log_error(f"run() of mini-batch {mb.index} attempt {call.attempt}", error)
+            return Result(mb.index, call.attempt, "wrong_type", mb.items, 0, duration, error)
+        count = len(returned)
+        try:
+            self._write_rows(mb.index, call.attempt, returned if kind == "list" else self._frame_rows(returned))
+        except BaseException as exc:  # noqa: BLE001 - e.g. a bad to_csv option or an unprintable row
+            error = _error(exc)
+            self._log_error(f"writing the rows of mini-batch {mb.index}", error)
+            return Result(mb.index, call.attempt, "raised", mb.items, 0, duration, error)
+        outcome = "succeeded" if count >= mb.items else "short_return"
+        warning = ""
+        if count > mb.items:
+            warning = f"run() returned {count} results for {mb.items} items"
+        return Result(mb.index, call.attempt, outcome, mb.items, count, duration, None, warning)
+
+    # ------------------------------------------------------------------ outputs and logs
+    def _frame_rows(self, frame: Any) -> list[str] | str:
+        options = {"header": False, "index": False, "sep": " ", **self.config.to_csv_options}
+        return frame.to_csv(**options) or ""
+
+    def _write_rows(self, index: int, attempt: int, rows: Any) -> None:
+        if not self.config.append_row:
+            return
+        target = Path(self.config.rows_dir) / f"{index}.{attempt}.txt"
+        temp = target.with_suffix(".tmp")
+        with open(temp, "w", encoding="utf-8", newline="") as out:
+            if isinstance(rows, str):
+                out.write(rows)
+            else:
+                for row in rows:
+                    out.write(f"{row}\n")
+        os.replace(temp, target)
+
+    def _log_error(self, where: str, error: ErrorInfo) -> None:
+        self.error_file.parent.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        with open(self.error_file, "a", encoding="utf-8") as out:
+            out.write(f"{stamp} {self.config.agent} failed in {where}:\n{error.traceback or error.one_line()}\n")
+
+
+def _accepts_two(fn: Callable[..., Any]) -> bool:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in params)
+
+
+def _result_kind(value: Any) -> str | None:
+    if isinstance(value, (list, tuple)):
+        return "list"
+    cls = type(value)
+    if cls.__name__ == "DataFrame" and cls.__module__.startswith("pandas"):
+        return "frame"
+    return None
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+
+
+def main() -> None:
+    fd, parent = int(sys.argv[1]), int(sys.argv[2])
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator decides what Ctrl-C means
+    _die_with_parent(parent)
+    conn = Connection(fd)
+    code = 0
+    try:
+        config = conn.recv()
+        worker = Worker(conn, config)
+        worker.setup()
+        worker.serve()
+    except (EOFError, BrokenPipeError, ConnectionResetError):
+        code = 0  # the coordinator went away
+    except BaseException:  # noqa: BLE001 - a tenantml bug: keep its traceback in stderr
+        traceback.print_exc()
+        code = 3
+    _flush()
+    # Leave without atexit handlers: mltable's telemetry would pause ~3 s here, and on Azure ML
+    # the runtime also ends workers without running interpreter exit hooks.
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""Backends found through the ``tenantml.backends`` entry-point group.
+
+Listing reads package metadata only; loading imports exactly one backend, and refuses one
+that is not a complete :class:`~tenantml.backends.base.Backend`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from importlib import import_module
+from importlib.metadata import EntryPoint, entry_points
+
+from tenantml.backends.base import Backend
+from tenantml.errors import UserError
+from tenantml.suggest import did_you_mean
+
+GROUP = "tenantml.backends"
+# When tenantml runs from a source tree that was never installed, metadata is missing:
+# the built-in backends are still found.
+BUILT_IN = {"local": "tenantml.backends.local:LocalBackend"}
+
+
+@dataclass(frozen=True)
+class BackendRegistry:
+    group: str = GROUP
+
+    def _entries(self) -> dict[str, str]:
+        found = {ep.name: ep.value for ep in entry_points(group=self.group)}
+        return {**BUILT_IN, **found} if self.group == GROUP else found
+
+    def names(self) -> list[str]:
+        return sorted(self._entries())
+
+    def load(self, name: str) -> type[Backend]:
+        entries = self._entries()
+        if name not in entries:
+            raise UserError(f"there is no backend named '{name}'; {did_you_mean(name, entries)}",
+                            key="--backend", fix="choose one of: " + ", ".join(sorted(entries)))
+        try:
+            if self.group == GROUP and name in BUILT_IN and entries[name] == BUILT_IN[name]:
+                module, _, attr = entries[name].partition(":")
+                cls = getattr(import_module(module), attr)
+            else:
+                cls = EntryPoint(name, entries[name], self.group).load()
+        except ImportError as exc:
+            raise UserError(f"backend '{name}' cannot be imported: {exc}.", key="--backend",
+                            fix="install the package that provides it") from None
+        if not (inspect.isclass(cls) and issubclass(cls, Backend)):
+            raise UserError(f"backend '{name}' ({entries[name]}) is not a tenantml Backend.", key="--backend")
+        missing = sorted(getattr(cls, "__abstractmethods__", ()))
+        if missing:
+            raise UserError(f"backend '{name}' ({entries[name]}) is incomplete: it does not implement "
+                            + ", ".join(missing) + ".", key="--backend")
+        return cls

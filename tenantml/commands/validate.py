@@ -1,0 +1,25 @@
+"""``tenantml validate PIPELINE``: every check that needs no run, reported as file:line: key: message."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from tenantml.commands.common import add_location_arguments, datastores_from
+from tenantml.loader import LoadContext, load_pipeline
+from tenantml.locations import Datastores, home
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("pipeline", type=Path, help="the pipeline YAML")
+    add_location_arguments(parser)
+
+
+def execute(args: argparse.Namespace) -> int:
+    root = home()
+    datastores = Datastores(root, datastores_from(args))
+    pipeline = load_pipeline(args.pipeline, LoadContext(root / "runs" / "<run-id>", "<run-id>", datastores))
+    for warning in pipeline.warnings:
+        print(f"warning: {warning}")
+    print(f"{args.pipeline}: valid ({len(pipeline.jobs)} job(s): {', '.join(pipeline.jobs)})")
+    return 0

@@ -1,0 +1,58 @@
+"""Run folders: ``<home>/runs/<run-id>/`` with ``run.json`` and one folder per job.
+
+A run id is made unique by creating its folder exclusively, so two ``tenantml run`` in the same
+folder at once never share one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class RunRecord:
+    run_id: str
+    pipeline: str
+    backend: str
+    status: str = "Running"
+    started: float = field(default_factory=time.time)
+    ended: float | None = None
+    steps: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def save(self, run_dir: Path) -> None:
+        temp = run_dir / "run.json.tmp"
+        temp.write_text(json.dumps(asdict(self), indent=2, default=str), encoding="utf-8")
+        temp.replace(run_dir / "run.json")
+
+    @staticmethod
+    def load(run_dir: Path) -> "RunRecord":
+        return RunRecord(**json.loads((run_dir / "run.json").read_text(encoding="utf-8")))
+
+
+def new_run_dir(home: Path, pipeline: Path, run_id: str | None = None) -> tuple[str, Path]:
+    runs = home / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", pipeline.stem)[:40] or "run"
+    for _ in range(100):
+        rid = run_id or f"{stem}_{time.strftime('%Y%m%d_%H%M%S')}_{secrets.token_hex(2)}"
+        try:
+            (runs / rid).mkdir()
+            return rid, runs / rid
+        except FileExistsError:
+            if run_id:
+                raise
+    raise RuntimeError("could not create a unique run folder")
+
+
+def list_runs(home: Path) -> list[Path]:
+    runs = home / "runs"
+    if not runs.is_dir():
+        return []
+    return sorted((p for p in runs.iterdir() if (p / "run.json").exists()), key=lambda p: os.path.getmtime(p))
