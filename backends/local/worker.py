@@ -13,6 +13,7 @@ The worker never enforces timeouts itself: the coordinator kills it (no ``signal
 
 from __future__ import annotations
 
+import importlib.abc
 import importlib.util
 import inspect
 import os
@@ -44,6 +45,22 @@ class MiniBatchContext:
     minibatch_index: int
     partition_key_value: dict[str, Any] | None
     dataset: Any
+
+
+class _RouteMltableLogs(importlib.abc.MetaPathFinder):
+    """On the entry script's first ``import mltable`` (or azureml.dataprep), send its logs to the
+    run folder. Workers that never read an MLTable never pay for importing it."""
+
+    def __init__(self, log_dir: Path):
+        self.log_dir = log_dir
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name in ("mltable", "azureml.dataprep"):
+            sys.meta_path.remove(self)
+            from tenantml.mltable_support import route_mltable_logs
+
+            route_mltable_logs(self.log_dir)
+        return None
 
 
 def _die_with_parent(parent: int) -> None:
@@ -96,9 +113,7 @@ class Worker:
             except (AttributeError, ValueError):
                 pass
         if cfg.mltable_log_dir:
-            from tenantml.mltable_support import route_mltable_logs
-
-            route_mltable_logs(Path(cfg.mltable_log_dir))
+            sys.meta_path.insert(0, _RouteMltableLogs(Path(cfg.mltable_log_dir)))
         from azureml_user import parallel_run  # type: ignore[import-not-found]
 
         parallel_run._configure(log_dir=cfg.logs_dir, node=cfg.node, agent_name=cfg.agent,
