@@ -19,6 +19,9 @@ from tenantml.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, TenantmlError, Use
 COMMANDS: dict[str, str] = {
     "run": "run a pipeline YAML (locally by default; --backend aml submits it to Azure ML)",
     "validate": "check a pipeline YAML without running it",
+    "runs": "list the runs, newest first",
+    "show": "a run's steps and per-tenant mini-batches (default: the latest run)",
+    "logs": "where a step's logs are, with its tracebacks or output",
     "backends": "list the installed backends",
 }
 

@@ -1,0 +1,169 @@
+"""``tenantml show [RUN_ID]``: a run's steps and, per parallel step, one row per mini-batch (tenant).
+
+The latest run when no id is given; a unique prefix of a run id is enough. ``--failed`` keeps the
+mini-batches that did not succeed (failed, unfinished, or a short return that lost items) and
+the steps that did not complete. ``--format json|csv`` is for scripts: json is the whole view
+with stable keys, csv one row per mini-batch. The exit code is 0 whatever the run's status:
+``show`` reports, it does not judge (``tenantml run`` exits 1 for a failed run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from typing import Any
+
+from tenantml.inspect_runs import (
+    MiniBatchState, RunInfo, StepView, clip, display_path, error_log_for, format_duration, format_time, job_names,
+    pick_job, read_step, render_table, resolve_run,
+)
+from tenantml.locations import home
+
+CSV_COLUMNS = ["run_id", "job", "step_status", "mini_batch", "label", "items", "attempts", "outcome", "state",
+               "succeeded_items", "failed_items", "error_type", "last_error", "error_log"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_id", nargs="?", default=None, metavar="RUN_ID",
+                        help="a run id or a unique prefix of one (default: the latest run)")
+    parser.add_argument("--failed", action="store_true",
+                        help="only the mini-batches that did not succeed, and the steps that did not complete")
+    parser.add_argument("--format", choices=("table", "json", "csv"), default="table",
+                        help="table (default), json (the whole view) or csv (one row per mini-batch)")
+    parser.add_argument("--job", default=None, help="only this job of the pipeline")
+
+
+def execute(args: argparse.Namespace) -> int:
+    where = home()
+    run = resolve_run(where, args.run_id)
+    jobs = [pick_job(run, args.job)] if args.job else job_names(run)
+    steps = [read_step(run, job, where) for job in jobs]
+    if args.failed:
+        steps = [s for s in steps if not s.ok]
+        for step in steps:
+            step.mini_batches = [mb for mb in step.mini_batches if not mb.ok]
+    if args.format == "json":
+        json.dump(as_json(run, steps), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    elif args.format == "csv":
+        write_csv(run, steps)
+    else:
+        print(render(run, steps, failed_only=args.failed))
+    return 0
+
+
+# --------------------------------------------------------------------------- json / csv
+def mini_batch_json(step: StepView, mb: MiniBatchState) -> dict[str, Any]:
+    log = error_log_for(step.logs, mb) if step.logs is not None and not mb.ok else None
+    return {
+        "mini_batch": int(mb.mini_batch) if mb.mini_batch.isdigit() else mb.mini_batch,
+        "label": mb.label, "items": mb.items, "attempts": mb.attempts, "outcome": mb.outcome, "final": mb.final,
+        "state": mb.state, "succeeded_items": mb.succeeded_items, "failed_items": mb.failed_items,
+        "error_type": mb.error_type, "last_error": mb.last_error,
+        "error_log": str(log) if log is not None else None, "node": mb.node, "process": mb.process,
+    }
+
+
+def step_json(step: StepView) -> dict[str, Any]:
+    return {
+        "job": step.job, "type": step.type, "status": step.status, "reason": step.reason,
+        "started": step.started, "ended": step.ended, "duration_s": _round(step.duration),
+        "reused_from": step.reused_from, "logs": str(step.logs) if step.logs is not None else None,
+        "outputs": step.outputs, "counts": step.counts,
+        "mini_batches": [mini_batch_json(step, mb) for mb in step.mini_batches],
+    }
+
+
+def as_json(run: RunInfo, steps: list[StepView]) -> dict[str, Any]:
+    return {
+        "run_id": run.run_id, "status": run.status, "pipeline": run.pipeline, "backend": run.backend,
+        "folder": str(run.folder), "started": run.started, "ended": run.ended,
+        "duration_s": _round(run.duration), "steps": [step_json(s) for s in steps],
+        "next_command": run.resume_command(),
+    }
+
+
+def write_csv(run: RunInfo, steps: list[StepView]) -> None:
+    out = csv.writer(sys.stdout, lineterminator="\n")
+    out.writerow(CSV_COLUMNS)
+    for step in steps:
+        for mb in step.mini_batches:
+            row = mini_batch_json(step, mb)
+            row.update(run_id=run.run_id, job=step.job, step_status=step.status)
+            out.writerow(["" if row[c] is None else row[c] for c in CSV_COLUMNS])
+
+
+# --------------------------------------------------------------------------- table
+def render(run: RunInfo, steps: list[StepView], *, failed_only: bool = False) -> str:
+    lines = [f"Run {run.run_id}: {run.status}"]
+    if run.problem:
+        lines.append(f"  {run.problem}")
+    lines += [f"  pipeline: {display_path(run.pipeline) if run.pipeline else '?'}"
+              + (f"  (backend {run.backend})" if run.backend else ""),
+              f"  folder:   {display_path(run.folder)}"]
+    if run.started is not None:
+        lines.append(f"  started:  {format_time(run.started)}"
+                     + (f", took {format_duration(run.duration)}" if run.duration is not None else ""))
+    lines.append("")
+    if not steps:
+        lines.append("Every step completed and every mini-batch succeeded." if failed_only else "No steps recorded.")
+    else:
+        rows = [[s.job, s.type, s.status, format_duration(s.duration), s.reused_from or "", clip(s.reason, 70)]
+                for s in steps]
+        lines.append(render_table(["step", "type", "status", "duration", "reused from", "reason"], rows))
+    first_failure: tuple[str, str] | None = None
+    for step in steps:
+        if step.type != "parallel":
+            continue
+        lines.append("")
+        lines.append(_step_heading(step))
+        if not step.mini_batches:
+            lines.append("  (no mini-batch attempts recorded)" if not failed_only else "  (every mini-batch succeeded)")
+            continue
+        rows = []
+        for mb in step.mini_batches:
+            log = error_log_for(step.logs, mb) if step.logs is not None and not mb.ok else None
+            rows.append([mb.mini_batch, clip(mb.label, 40), str(mb.items), str(mb.attempts), mb.outcome, mb.state,
+                         clip(_last_error(mb), 60) if not mb.ok or mb.attempts > 1 else "",
+                         display_path(log) if log is not None else ""])
+            if first_failure is None and mb.state != "succeeded":
+                first_failure = (step.job, mb.mini_batch)
+        lines.append(render_table(["mini-batch", "label", "items", "attempts", "outcome", "state", "last error",
+                                   "traceback in"], rows, indent="  "))
+    hints = []
+    if first_failure is not None:
+        hints.append(f"tenantml logs {run.run_id} {first_failure[0]} --mini-batch {first_failure[1]}"
+                     "   # the traceback")
+    resume = run.resume_command()
+    if resume:
+        hints.append(f"{resume}   # re-run only what did not succeed")
+    if hints:
+        lines += ["", "Next:"] + [f"  {h}" for h in hints]
+    return "\n".join(lines)
+
+
+def _step_heading(step: StepView) -> str:
+    counts = step.counts or {}
+    parts = [f"{counts.get('succeeded', 0)} succeeded", f"{counts.get('failed', 0)} failed"]
+    if counts.get("unfinished"):
+        parts.append(f"{counts['unfinished']} unfinished")
+    scheduled = counts.get("scheduled")
+    seen = counts.get("seen", 0)
+    total = f" of {scheduled} scheduled" if scheduled is not None else ""
+    if scheduled is not None and scheduled > seen:
+        parts.append(f"{scheduled - seen} never started")
+    source = f"  (logs of run {step.reused_from})" if step.reused_from and step.logs is not None \
+        and step.reused_from in str(step.logs) else ""
+    return f"{step.job}: mini-batches{total}: " + ", ".join(parts) + source
+
+
+def _last_error(mb: MiniBatchState) -> str:
+    if mb.outcome == "short_return" and not mb.last_error:
+        return f"run() returned {mb.items - mb.failed_items} result(s) for {mb.items} item(s)"
+    return mb.last_error
+
+
+def _round(value: float | None) -> float | None:
+    return round(value, 3) if value is not None else None
