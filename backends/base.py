@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 if TYPE_CHECKING:
     import pandas as pd
 
+    from tenantml.backends.aml.options import AmlOptions
     from tenantml.progress import Reporter
 
 
@@ -28,6 +29,10 @@ class RunOptions:
     max_workers: int | None = None
     worker_memory_limit: int | None = None
     reporter: "Reporter | None" = None
+    aml: "AmlOptions | None" = None  # options of --backend aml (workspace, experiment, wait, --set...)
+    overrides: tuple[str, ...] = ()  # --set KEY=VALUE
+    resume: str | None = None  # run id whose unfinished work is finished in place
+    force: bool = False  # no step reuse
 
 
 @dataclass(frozen=True)

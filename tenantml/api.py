@@ -50,12 +50,19 @@ class Run:
 def submit(path: str | os.PathLike[str], backend: str = "local", *, home: str | os.PathLike[str] | None = None,
            datastores: dict[str, str | os.PathLike[str]] | None = None, max_workers: int | None = None,
            worker_memory_limit: int | None = None, run_id: str | None = None,
-           reporter: Reporter | None = None) -> RunHandle:
-    """Validate and submit; the returned handle has not been waited on."""
+           reporter: Reporter | None = None, overrides: list[str] | tuple[str, ...] = (),
+           resume: str | None = None, force: bool = False) -> RunHandle:
+    """Validate and submit; the returned handle has not been waited on.
+
+    ``overrides`` are ``--set`` strings (``"inputs.tenants=10"``); ``resume`` names a run whose
+    unfinished steps (and, in a parallel step, unfinished mini-batches) are finished in place;
+    ``force`` disables step reuse.
+    """
     options = RunOptions(
         home=Path(home).absolute() if home else default_home(),
         datastores={k: Path(v).absolute() for k, v in (datastores or {}).items()},
-        run_id=run_id, max_workers=max_workers, worker_memory_limit=worker_memory_limit, reporter=reporter)
+        run_id=run_id, max_workers=max_workers, worker_memory_limit=worker_memory_limit, reporter=reporter,
+        overrides=tuple(overrides), resume=resume, force=force)
     backend_cls = BackendRegistry().load(backend)
     return backend_cls().submit(Path(path), options)
 

@@ -16,8 +16,9 @@ from typing import Any
 from tenantml.bindings import BINDING, is_single_binding, substitute
 from tenantml.errors import UserError, ValidationErrors
 from tenantml.locations import DEFAULT_DATASTORE, Datastores, local_path
-from tenantml.spec import (DATA_TYPES, INPUT_MODES, LITERAL_TYPES, LOGGING_LEVELS, OUTPUT_MODES, DataInput,
-                           DataOutput, Input, LiteralInput, ParallelJob, RetrySettings, RunnerArguments, Where)
+from tenantml.spec import (DATA_TYPES, INPUT_MODES, LITERAL_TYPES, LOGGING_LEVELS, OUTPUT_MODES, CommandJob,
+                           DataInput, DataOutput, Input, Job, LiteralInput, ParallelJob, RetrySettings,
+                           RunnerArguments, Where)
 from tenantml.suggest import did_you_mean
 from tenantml.yamlio import YamlMap, load_yaml
 
@@ -35,10 +36,18 @@ PARALLEL_KEYS = frozenset({
 TASK_KEYS = frozenset({
     "type", "code", "entry_script", "program_arguments", "model", "append_row_to", "environment",
     "environment_variables"})
+COMMAND_KEYS = frozenset({
+    "$schema", "type", "name", "display_name", "description", "tags", "properties", "experiment_name",
+    "compute", "environment", "inputs", "outputs", "code", "command", "environment_variables", "resources",
+    "limits", "distribution", "identity", "services", "queue_settings", "component", "is_deterministic",
+    "version"})
+COMPONENT_ONLY_KEYS = frozenset({"$schema", "name", "version", "display_name", "description", "tags",
+                                 "is_deterministic", "inputs", "outputs"})
+LIMITS_KEYS = frozenset({"timeout"})
 RETRY_KEYS = frozenset({"max_retries", "timeout"})
 RESOURCES_KEYS = frozenset({"instance_count", "instance_type", "properties", "shm_size", "docker_args",
                             "locations", "max_instance_count"})
-DATA_INPUT_KEYS = frozenset({"type", "path", "mode", "description", "optional", "datastore"})
+DATA_INPUT_KEYS = frozenset({"type", "path", "mode", "description", "optional", "datastore", "default"})
 LITERAL_INPUT_KEYS = frozenset({"type", "default", "value", "description", "optional", "min", "max", "enum"})
 OUTPUT_KEYS = frozenset({"type", "path", "mode", "description", "name", "version"})
 
@@ -50,9 +59,11 @@ class Pipeline:
     source: Path
     name: str
     experiment_name: str
-    jobs: dict[str, ParallelJob]
+    jobs: dict[str, Job]  # in a dependency order
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()  # said once in the log (e.g. compute/environment ignored locally)
+    force_rerun: bool = False
+    continue_on_step_failure: bool = False
 
 
 @dataclass
@@ -62,7 +73,8 @@ class _Problems:
 
     def add(self, message: str, *, key: str, line: int | None, fix: str | None = None,
             details: str | None = None, file: Path | None = None) -> None:
-        self.items.append(UserError(message, file=file or self.file, key=key, line=line, fix=fix, details=details))
+        file = file or getattr(line, "file", None) or self.file
+        self.items.append(UserError(message, file=file, key=key, line=line, fix=fix, details=details))
 
     def unknown_keys(self, raw: YamlMap, valid: frozenset[str], prefix: str, what: str) -> None:
         for key in raw:
@@ -76,16 +88,22 @@ class LoadContext:
     run_dir: Path  # outputs default to <run_dir>/<job>/outputs/<name>
     run_id: str
     datastores: Datastores
+    overrides: tuple[str, ...] = ()  # --set KEY=VALUE, applied to the YAML before validation
+    assets: "Assets | None" = None
 
 
 def load_pipeline(path: Path, ctx: LoadContext) -> Pipeline:
     """Load and validate a pipeline YAML; raise ValidationErrors listing every problem."""
     path = path.absolute()
     raw = load_yaml(path, what="pipeline YAML")
-    problems = _Problems(path)
     if not isinstance(raw, YamlMap):
         raise UserError("the pipeline YAML must be a mapping with 'type: pipeline' and 'jobs:'.", file=path,
                         fix="see examples/ for the layout")
+    if ctx.overrides:
+        from tenantml.overrides import apply_overrides
+
+        apply_overrides(raw, list(ctx.overrides))
+    problems = _Problems(path)
     kind = raw.get("type", "pipeline")
     if kind != "pipeline":
         raise UserError(f"type is '{kind}'; tenantml runs pipeline jobs (Azure ML runs parallel steps only "
@@ -101,37 +119,56 @@ def load_pipeline(path: Path, ctx: LoadContext) -> Pipeline:
     parent_outputs = scope.outputs(raw.get("outputs") or YamlMap(), "outputs.", job_dir=ctx.run_dir / "pipeline",
                                    parent={})
     jobs_raw = raw.get("jobs")
-    jobs: dict[str, ParallelJob] = {}
+    jobs: dict[str, Job] = {}
     notes: list[str] = []
     warnings: list[str] = []
     if not isinstance(jobs_raw, YamlMap) or not jobs_raw:
         problems.add("the pipeline has no jobs.", key="jobs", line=raw.line_of("jobs"),
                      fix="add at least one job under 'jobs:'")
-    else:
-        for name, job_raw in jobs_raw.items():
-            key = f"jobs.{name}"
-            if not isinstance(job_raw, YamlMap):
-                problems.add("a job must be a mapping.", key=key, line=jobs_raw.line_of(name))
-                continue
-            job_type = job_raw.get("type")
-            if job_type != "parallel":
-                problems.add(f"job type '{job_type}' cannot run locally yet; this version of tenantml runs "
-                             "'type: parallel' steps.", key=f"{key}.type", line=job_raw.line_of("type"),
-                             fix="use 'type: parallel', or run this pipeline with --backend aml")
-                continue
-            job = scope.parallel_job(str(name), job_raw, parent_inputs, parent_outputs, warnings)
-            if job is not None:
-                jobs[str(name)] = job
-            for ignored in ("compute", "environment"):
-                if ignored in job_raw or (isinstance(job_raw.get("task"), YamlMap) and ignored in job_raw["task"]):
-                    notes.append(f"jobs.{name}: '{ignored}' is used on Azure ML only; locally the current Python "
-                                 "environment runs the code.")
+        raise ValidationErrors(problems.items)
+    nodes: dict[str, YamlMap] = {}
+    for name, job_raw in jobs_raw.items():
+        key = f"jobs.{name}"
+        if not isinstance(job_raw, YamlMap):
+            problems.add("a job must be a mapping.", key=key, line=jobs_raw.line_of(name))
+            continue
+        merged = scope.expand_component(str(name), job_raw)
+        if merged is not None:
+            nodes[str(name)] = merged
+    order = scope.dependency_order(nodes, jobs_raw)
+    scope.job_outputs = {}
+    for name in order:
+        node = nodes[name]
+        job_type = node.get("type")
+        job: Job | None
+        if job_type == "parallel":
+            job = scope.parallel_job(name, node, parent_inputs, parent_outputs, warnings)
+        elif job_type == "command":
+            job = scope.command_job(name, node, parent_inputs, parent_outputs)
+        else:
+            problems.add(f"job type '{job_type}' cannot run locally; tenantml runs 'command' and 'parallel' "
+                         "steps.", key=f"jobs.{name}.type", line=node.line_of("type"),
+                         fix="use type: command or type: parallel, or run this pipeline with --backend aml")
+            continue
+        if job is not None:
+            jobs[name] = job
+        for ignored in ("compute", "environment"):
+            if ignored in node or (isinstance(node.get("task"), YamlMap) and ignored in node["task"]):
+                notes.append(f"'{ignored}' is used on Azure ML only; locally the current Python environment "
+                             "runs the code.")
     if problems.items:
         raise ValidationErrors(problems.items)
     name = str(raw.get("display_name") or raw.get("name") or path.stem)
     experiment = str(raw.get("experiment_name") or path.absolute().parent.name)
     return Pipeline(source=path, name=name, experiment_name=experiment, jobs=jobs, warnings=tuple(warnings),
-                    notes=tuple(dict.fromkeys(notes)))
+                    notes=tuple(dict.fromkeys(notes)), force_rerun=_truthy(settings.get("force_rerun")),
+                    continue_on_step_failure=_truthy(settings.get("continue_on_step_failure")))
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes")
+    return bool(value)
 
 
 @dataclass
@@ -140,6 +177,200 @@ class _Scope:
     problems: _Problems
     ctx: LoadContext
     default_datastore: str
+    job_outputs: dict[str, dict[str, DataOutput]] = field(default_factory=dict)
+
+    # ----------------------------------------------------------------- components and order
+    def expand_component(self, name: str, node: YamlMap) -> YamlMap | None:
+        """The job as one mapping: a ``component:`` file's definition overlaid with the node's settings."""
+        ref = node.get("component")
+        if ref is None:
+            return node
+        key, line = f"jobs.{name}.component", node.line_of("component")
+        if isinstance(ref, YamlMap):
+            component, comp_file = ref, self.path
+        elif isinstance(ref, str) and not ref.startswith("azureml:"):
+            comp_file = Path(_strip_file_prefix(ref))
+            comp_file = comp_file if comp_file.is_absolute() else (_file_of(node, self.path).parent / comp_file)
+            if not comp_file.is_file():
+                self.problems.add(f"component file {comp_file} does not exist.", key=key, line=line,
+                                  fix="correct the path; it is relative to the file that names it")
+                return None
+            try:
+                component = load_yaml(comp_file, what="component YAML")
+            except UserError as exc:
+                self.problems.items.append(exc)
+                return None
+            if not isinstance(component, YamlMap):
+                self.problems.add("a component file must be a mapping.", key=key, line=line, file=comp_file)
+                return None
+        else:
+            self.problems.add(f"component '{ref}' is a registered Azure ML component, which has no local copy.",
+                              key=key, line=line, fix="reference the component's YAML file (component: ./x.yml)")
+            return None
+        merged = YamlMap()
+        merged.line = node.line
+        base = comp_file.parent
+        for k, v in component.items():
+            if k in COMPONENT_ONLY_KEYS:
+                continue
+            merged[k] = _rebase_code(k, v, base)
+            merged.lines[k] = component.lines.get(k)
+        merged["type"] = component.get("type", node.get("type"))
+        merged.lines["type"] = component.lines.get("type")
+        for k, v in node.items():
+            if k in ("component", "inputs", "outputs"):
+                continue
+            if isinstance(v, YamlMap) and isinstance(merged.get(k), YamlMap):
+                inner = YamlMap({**merged[k], **v})
+                inner.lines = {**merged[k].lines, **v.lines}
+                inner.line = v.line
+                v = inner
+            merged[k] = v
+            merged.lines[k] = node.lines.get(k)
+        merged["inputs"] = self._component_inputs(name, component, node, comp_file)
+        merged.lines["inputs"] = node.lines.get("inputs") or component.lines.get("inputs")
+        merged["outputs"] = self._component_outputs(name, component, node, comp_file)
+        merged.lines["outputs"] = node.lines.get("outputs") or component.lines.get("outputs")
+        if "is_deterministic" in component:
+            merged["is_deterministic"] = component["is_deterministic"]
+        return merged
+
+    def _component_inputs(self, name: str, component: YamlMap, node: YamlMap, comp_file: Path) -> YamlMap:
+        declared = component.get("inputs") or YamlMap()
+        given = node.get("inputs") or YamlMap()
+        result = YamlMap()
+        result.line = getattr(given, "line", None)
+        for k in given:
+            if k not in declared:
+                self.problems.add(f"component {comp_file.name} has no input '{k}'; {did_you_mean(str(k), declared)}",
+                                  key=f"jobs.{name}.inputs.{k}", line=given.line_of(k),
+                                  fix="declare it in the component or correct the name")
+        for k, decl in declared.items():
+            if k in given:
+                value = given[k]
+                # a binding or literal for a declared data input keeps the declared type
+                if isinstance(decl, YamlMap) and decl.get("type") in DATA_TYPES and is_single_binding(value):
+                    typed = YamlMap({"type": decl["type"], "path": value})
+                    typed.lines = {"type": decl.lines.get("type"), "path": given.line_of(k)}
+                    typed.line = given.line_of(k)
+                    value = typed
+                result[k] = value
+                result.lines[k] = given.line_of(k)
+            elif isinstance(decl, YamlMap) and "default" in decl:
+                result[k] = decl["default"] if decl.get("type") in LITERAL_TYPES else YamlMap(
+                    {"type": decl.get("type", "uri_folder"), "path": str(_rebase_path(decl["default"], comp_file.parent))})
+                result.lines[k] = decl.lines.get("default")
+            elif isinstance(decl, YamlMap) and _truthy(decl.get("optional")):
+                continue
+            else:
+                self.problems.add(f"component {comp_file.name} input '{k}' has no value and no default.",
+                                  key=f"jobs.{name}.inputs.{k}", line=node.line_of("inputs") or node.line,
+                                  fix=f"give it a value under jobs.{name}.inputs")
+        return result
+
+    def _component_outputs(self, name: str, component: YamlMap, node: YamlMap, comp_file: Path) -> YamlMap:
+        declared = component.get("outputs") or YamlMap()
+        given = node.get("outputs") or YamlMap()
+        result = YamlMap()
+        result.line = getattr(given, "line", None)
+        for k in given:
+            if k not in declared:
+                self.problems.add(f"component {comp_file.name} has no output '{k}'; {did_you_mean(str(k), declared)}",
+                                  key=f"jobs.{name}.outputs.{k}", line=given.line_of(k))
+        for k, decl in declared.items():
+            value = given.get(k, decl)
+            if isinstance(value, YamlMap) and isinstance(decl, YamlMap) and "type" not in value and "type" in decl:
+                value = YamlMap({**value, "type": decl["type"]})
+            result[k] = value
+            result.lines[k] = given.line_of(k) if k in given else declared.line_of(k)
+        return result
+
+    def dependency_order(self, nodes: dict[str, YamlMap], jobs_raw: YamlMap) -> list[str]:
+        """Jobs in an order where every job comes after those whose outputs it reads."""
+        deps: dict[str, set[str]] = {}
+        for name, node in nodes.items():
+            deps[name] = set()
+            for expr, line in _bindings_in(node.get("inputs"), node.line_of("inputs")):
+                parts = expr.split(".")
+                if parts[:2] != ["parent", "jobs"]:
+                    continue
+                if len(parts) != 5 or parts[3] != "outputs":
+                    self.problems.add(f"'${{{{{expr}}}}}' is not a job output binding; write "
+                                      "${{parent.jobs.<job>.outputs.<output>}}.", key=f"jobs.{name}.inputs", line=line)
+                    continue
+                if parts[2] not in nodes:
+                    self.problems.add(f"'${{{{{expr}}}}}' names job '{parts[2]}', which the pipeline does not have; "
+                                      f"{did_you_mean(parts[2], nodes)}", key=f"jobs.{name}.inputs", line=line,
+                                      fix="correct the job name")
+                    continue
+                deps[name].add(parts[2])
+        order: list[str] = []
+        remaining = {n: set(d) for n, d in deps.items()}
+        while remaining:
+            ready = [n for n in nodes if n in remaining and not remaining[n]]
+            if not ready:
+                cycle = _find_cycle(remaining)
+                self.problems.add("the jobs depend on each other in a cycle: " + " -> ".join(cycle) + ".",
+                                  key=f"jobs.{cycle[0]}", line=jobs_raw.line_of(cycle[0]),
+                                  fix="a job can only read outputs of jobs that do not read its own outputs")
+                return order
+            for n in ready:
+                order.append(n)
+                del remaining[n]
+                for other in remaining.values():
+                    other.discard(n)
+        self.deps = deps
+        return order
+
+    # ----------------------------------------------------------------- command job
+    def command_job(self, name: str, raw: YamlMap, parent_inputs: dict[str, Input],
+                    parent_outputs: dict[str, DataOutput]) -> CommandJob | None:
+        p = self.problems
+        prefix = f"jobs.{name}."
+        before = len(p.items)
+        p.unknown_keys(raw, COMMAND_KEYS, prefix, "a command job")
+        inputs = self.inputs(raw.get("inputs") or YamlMap(), f"{prefix}inputs.", parent_inputs)
+        outputs = self.outputs(raw.get("outputs"), f"{prefix}outputs.", self.ctx.run_dir / name, parent_outputs)
+        self.job_outputs[name] = outputs
+        command = raw.get("command")
+        if not isinstance(command, str) or not command.strip():
+            p.add("a command job needs a command.", key=f"{prefix}command", line=raw.line_of("command") or raw.line,
+                  fix="add command: python run.py --data ${{inputs.data}}")
+            return None
+        code = self._code_folder(raw, prefix, default=_file_of(raw, self.path).parent)
+        resolve = self._job_resolver(name, inputs, outputs, prefix, raw, quote=True)
+        text = _optional_blocks(command, inputs)
+        text = substitute(text, lambda e: resolve(e, f"{prefix}command", raw.line_of("command")) or "")
+        env: dict[str, str] = self._environment_variables(raw, prefix, resolve)
+        timeout = None
+        limits = raw.get("limits")
+        if isinstance(limits, YamlMap):
+            p.unknown_keys(limits, LIMITS_KEYS, f"{prefix}limits.", "limits")
+            if "timeout" in limits:
+                timeout = self._number(limits, "timeout", f"{prefix}limits.", 0.0, 0.0) or None
+        if len(p.items) > before or code is None:
+            return None
+        return CommandJob(name=name, source=self.path, code=code, command=text, inputs=inputs, outputs=outputs,
+                          environment_variables=env, timeout=timeout, where=Where(self.path, raw.line),
+                          depends_on=tuple(sorted(getattr(self, "deps", {}).get(name, ()))),
+                          definition=_plain(raw), is_deterministic=_truthy(raw.get("is_deterministic", True)),
+                          has_code="code" in raw)
+
+    def _code_folder(self, holder: YamlMap, prefix: str, default: Path) -> Path | None:
+        if "code" not in holder:
+            return default
+        try:
+            code = local_path(str(holder["code"]), base=_file_of(holder, self.path, "code").parent,
+                              datastores=self.ctx.datastores)
+        except UserError as exc:
+            self.problems.add(_bare(exc), key=f"{prefix}code", line=holder.line_of("code"), fix=exc.fix)
+            return None
+        if not code.is_dir():
+            self.problems.add(f"the code folder {code} does not exist.", key=f"{prefix}code",
+                              line=holder.line_of("code"),
+                              fix="correct code (relative paths start at the folder of the YAML that names it)")
+            return None
+        return code
 
     @property
     def base(self) -> Path:
@@ -182,13 +413,19 @@ class _Scope:
         raw_path = value.get("path")
         expr = is_single_binding(raw_path)
         if expr is not None:
-            return self._bound_input(name, expr, key, line, parent)
+            return self._bound_input(name, expr, key, line, parent, declared_type=str(kind), mode=mode)
+        if isinstance(raw_path, str) and raw_path.startswith("azureml:") and not raw_path.startswith("azureml://"):
+            resolved = self._asset(raw_path, f"{key}.path", value.line_of("path"))
+            if resolved is None:
+                return None
+            raw_path = str(resolved)
         if not raw_path:
             self.problems.add("a data input needs a path.", key=f"{key}.path", line=line,
                               fix="add 'path:' with a local folder or file")
             return None
         try:
-            path = local_path(str(raw_path), base=self.base, datastores=self.ctx.datastores)
+            path = local_path(str(raw_path), base=_file_of(value, self.path, "path").parent,
+                              datastores=self.ctx.datastores)
         except UserError as exc:
             self.problems.add(_bare(exc), key=f"{key}.path",
                               line=value.line_of("path"), fix=exc.fix)
@@ -205,20 +442,33 @@ class _Scope:
                               line=value.line_of("path"), fix="point at the folder that holds the MLTable file")
         return DataInput(name, str(kind), path, mode, Where(self.path, line))
 
-    def _bound_input(self, name: str, expr: str, key: str, line: int | None, parent: dict[str, Input]) -> Input | None:
+    def _bound_input(self, name: str, expr: str, key: str, line: int | None, parent: dict[str, Input],
+                     declared_type: str | None = None, mode: str | None = None) -> Input | None:
         parts = expr.split(".")
+        where = Where(self.path, line)
+        if len(parts) == 5 and parts[:2] == ["parent", "jobs"] and parts[3] == "outputs":
+            upstream = self.job_outputs.get(parts[2])
+            if upstream is None:
+                return None  # the upstream job is invalid or unknown: reported where it is defined
+            if parts[4] not in upstream:
+                self.problems.add(f"'${{{{{expr}}}}}' names output '{parts[4]}' of job '{parts[2]}', which it does "
+                                  f"not have; {did_you_mean(parts[4], upstream)}", key=key, line=line,
+                                  fix="correct the output name")
+                return None
+            out = upstream[parts[4]]
+            return DataInput(name, declared_type or out.type, out.path, mode, where, producer=f"{parts[2]}.{parts[4]}")
         if len(parts) == 3 and parts[:2] == ["parent", "inputs"] and parts[2] in parent:
             bound = parent[parts[2]]
             if isinstance(bound, DataInput):
-                return DataInput(name, bound.type, bound.path, bound.mode, Where(self.path, line))
-            return LiteralInput(name, bound.value, Where(self.path, line))
+                return DataInput(name, declared_type or bound.type, bound.path, mode or bound.mode, where)
+            return LiteralInput(name, bound.value, where)
         if len(parts) == 3 and parts[:2] == ["parent", "inputs"]:
             self.problems.add(f"'${{{{{expr}}}}}' names pipeline input '{parts[2]}', which does not exist; "
                               f"{did_you_mean(parts[2], parent)}", key=key, line=line,
                               fix="declare it under the pipeline's inputs")
         else:
             self.problems.add(f"'${{{{{expr}}}}}' cannot be resolved here; inputs of a job bind to "
-                              "${{parent.inputs.<name>}}.", key=key, line=line)
+                              "${{parent.inputs.<name>}} or ${{parent.jobs.<job>.outputs.<name>}}.", key=key, line=line)
         return None
 
     def outputs(self, raw: Any, prefix: str, job_dir: Path, parent: dict[str, DataOutput]) -> dict[str, DataOutput]:
@@ -261,12 +511,25 @@ class _Scope:
             if value.get("path"):
                 text = substitute(str(value["path"]), self._path_variable)
                 try:
-                    path = local_path(text, base=self.base, datastores=self.ctx.datastores)
+                    path = local_path(text, base=_file_of(value, self.path, "path").parent,
+                                      datastores=self.ctx.datastores)
                 except UserError as exc:
                     self.problems.add(_bare(exc), key=f"{key}.path", line=value.line_of("path"), fix=exc.fix)
                     continue
             result[str(name)] = DataOutput(str(name), str(kind), path, mode, Where(self.path, line))
         return result
+
+    def _asset(self, ref: str, key: str, line: int | None) -> Path | None:
+        from tenantml.assets import AssetError
+
+        assets = self.ctx.assets
+        try:
+            if assets is None:
+                raise AssetError(ref, None)
+            return assets.resolve(ref)
+        except AssetError as exc:
+            self.problems.add(exc.message, key=key, line=line, fix=exc.fix)
+            return None
 
     def _path_variable(self, expr: str) -> str:
         if expr == "name":
@@ -284,6 +547,7 @@ class _Scope:
         p.unknown_keys(raw, PARALLEL_KEYS, prefix, "a parallel job")
         inputs = self.inputs(raw.get("inputs") or YamlMap(), f"{prefix}inputs.", parent_inputs)
         outputs = self.outputs(raw.get("outputs"), f"{prefix}outputs.", self.ctx.run_dir / name, parent_outputs)
+        self.job_outputs[name] = outputs
 
         task = raw.get("task")
         if not isinstance(task, YamlMap):
@@ -305,7 +569,7 @@ class _Scope:
             warnings.append(f"{self.path}: {prefix}partition_keys: both partition_keys and mini_batch_size are set; "
                             "partition_keys wins (one mini-batch per partition), as on Azure ML v2.")
             mini_batch_size = None
-        if isinstance(data, DataInput) and not partition_keys:
+        if isinstance(data, DataInput) and not partition_keys and data.path.exists():
             self._check_mini_batch_size(mini_batch_size, data, prefix, raw)
 
         instance_count = self._int(raw.get("resources") or YamlMap(), "instance_count", f"{prefix}resources.", 1, 1)
@@ -343,7 +607,9 @@ class _Scope:
             partition_keys=partition_keys, instance_count=instance_count, max_concurrency_per_instance=concurrency,
             retry_settings=retry, mini_batch_error_threshold=mb_threshold, error_threshold=error_threshold,
             logging_level=level, program_arguments=program_arguments, runner_arguments=runner_args,
-            append_row_to=append_row_to, environment_variables=env, where=Where(self.path, raw.line))
+            append_row_to=append_row_to, environment_variables=env, where=Where(self.path, raw.line),
+            depends_on=tuple(sorted(getattr(self, "deps", {}).get(name, ()))), definition=_plain(raw),
+            is_deterministic=_truthy(raw.get("is_deterministic", True)))
 
     def _input_data(self, raw: YamlMap, prefix: str, inputs: dict[str, Input]) -> str | None:
         value = raw.get("input_data")
@@ -417,16 +683,22 @@ class _Scope:
         return number
 
     def _job_resolver(self, job: str, inputs: dict[str, Input], outputs: dict[str, DataOutput], prefix: str,
-                      raw: YamlMap):
+                      raw: YamlMap, quote: bool = False):
+        """Resolve ``inputs.x``/``outputs.y``; for a shell command, paths are quoted and values verbatim."""
+        def path_text(path: Path) -> str:
+            return shlex.quote(str(path)) if quote else str(path)
+
         def resolve(expr: str, key: str, line: int | None) -> str | None:
             kind, _, name = expr.partition(".")
             if kind == "inputs" and name in inputs:
                 value = inputs[name]
                 if isinstance(value, DataInput):
-                    return str(value.path)
+                    return path_text(value.path)
                 return _literal_text(value.value)
             if kind == "outputs" and name in outputs:
-                return str(outputs[name].path)
+                return path_text(outputs[name].path)
+            if kind == "name":
+                return self.ctx.run_id
             pool = inputs if kind == "inputs" else outputs if kind == "outputs" else {}
             if kind in ("inputs", "outputs"):
                 self.problems.add(f"'${{{{{expr}}}}}' names {kind[:-1]} '{name}', which job '{job}' does not have; "
@@ -522,15 +794,8 @@ class _Scope:
 
     def _entry_script(self, task: YamlMap, prefix: str) -> tuple[Path | None, str | None]:
         p = self.problems
-        code_raw = task.get("code", ".")
-        try:
-            code = local_path(str(code_raw), base=self.base, datastores=self.ctx.datastores)
-        except UserError as exc:
-            p.add(_bare(exc), key=f"{prefix}task.code", line=task.line_of("code"), fix=exc.fix)
-            return None, None
-        if not code.is_dir():
-            p.add(f"the code folder {code} does not exist.", key=f"{prefix}task.code", line=task.line_of("code"),
-                  fix="correct task.code (relative paths start at the YAML's folder)")
+        code = self._code_folder(task, f"{prefix}task.", default=_file_of(task, self.path).parent)
+        if code is None:
             return None, None
         entry = task.get("entry_script")
         key, line = f"{prefix}task.entry_script", task.line_of("entry_script") or task.line
@@ -550,6 +815,86 @@ class _Scope:
             p.add(message, key=key, line=line, details=details, fix=None if details else
                   "define def run(mini_batch): ... returning a list or a pandas DataFrame")
         return code, str(entry)
+
+
+def _file_of(holder: Any, default: Path, key: str | None = None) -> Path:
+    """The YAML file a key (or mapping) came from: components live in their own files."""
+    if isinstance(holder, YamlMap):
+        line = holder.lines.get(key) if key is not None else None
+        for candidate in (line, holder.line):
+            file = getattr(candidate, "file", None)
+            if file is not None:
+                return Path(file)
+    return default
+
+
+def _strip_file_prefix(ref: str) -> str:
+    return ref[len("file:"):] if ref.startswith("file:") else ref
+
+
+def _rebase_path(value: Any, base: Path) -> Path:
+    path = Path(_strip_file_prefix(str(value)))
+    return path if path.is_absolute() else base / path
+
+
+def _rebase_code(key: str, value: Any, base: Path) -> Any:
+    """A component's relative ``code`` is relative to the component file: make it absolute."""
+    if key == "code" and isinstance(value, str) and not value.startswith(("azureml:", "http")):
+        return str(_rebase_path(value, base))
+    if key == "task" and isinstance(value, YamlMap) and isinstance(value.get("code"), str):
+        task = YamlMap(value)
+        task.lines, task.line = dict(value.lines), value.line
+        task["code"] = _rebase_code("code", value["code"], base)
+        return task
+    return value
+
+
+def _bindings_in(value: Any, line: int | None) -> list[tuple[str, int | None]]:
+    found: list[tuple[str, int | None]] = []
+    if isinstance(value, YamlMap):
+        for k, v in value.items():
+            found += _bindings_in(v, value.line_of(k))
+    elif isinstance(value, list):
+        for v in value:
+            found += _bindings_in(v, line)
+    elif isinstance(value, str):
+        found += [(expr, line) for expr in BINDING.findall(value)]
+    return found
+
+
+def _find_cycle(deps: dict[str, set[str]]) -> list[str]:
+    start = next(iter(deps))
+    path, seen = [start], {start}
+    node = start
+    while True:
+        node = sorted(deps[node])[0]
+        if node in seen:
+            return path[path.index(node):] + [node]
+        path.append(node)
+        seen.add(node)
+
+
+def _optional_blocks(command: str, inputs: dict[str, Input]) -> str:
+    """Azure ML's ``$[[ ... ]]``: keep the text when every input it names has a value, else drop it."""
+    import re
+
+    def keep(match: "re.Match[str]") -> str:
+        names = [e.split(".", 1)[1] for e in BINDING.findall(match.group(1)) if e.startswith("inputs.")]
+        present = all(n in inputs and not (isinstance(inputs[n], LiteralInput) and inputs[n].value is None)
+                      for n in names)
+        return match.group(1) if present else ""
+    return re.sub(r"\$\[\[(.*?)\]\]", keep, command, flags=re.S)
+
+
+def _plain(value: Any) -> Any:
+    """YAML data as plain JSON-able data (for fingerprints)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
 
 
 def entry_script_problem(script: Path) -> tuple[str, str | None] | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 DataType = Literal["uri_file", "uri_folder", "mltable"]
 DATA_TYPES: tuple[str, ...] = ("uri_file", "uri_folder", "mltable")
@@ -39,6 +39,7 @@ class DataInput:
     path: Path
     mode: str | None = None
     where: Where | None = None
+    producer: str | None = None  # "job.output" when bound to ${{parent.jobs.job.outputs.output}}
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,11 @@ class ParallelJob:
     append_row_to: str | None = None  # output name
     environment_variables: dict[str, str] = field(default_factory=dict)
     where: Where | None = None
+    depends_on: tuple[str, ...] = ()
+    definition: dict[str, Any] = field(default_factory=dict)  # plain data: what step reuse fingerprints
+    is_deterministic: bool = True
+
+    type: ClassVar[str] = "parallel"
 
     @property
     def entry_script_path(self) -> Path:
@@ -118,3 +124,27 @@ class ParallelJob:
     @property
     def total_workers(self) -> int:
         return self.instance_count * self.max_concurrency_per_instance
+
+
+@dataclass(frozen=True)
+class CommandJob:
+    """One ``type: command`` job: ``command`` run with bash in ``code``."""
+
+    name: str
+    source: Path
+    code: Path  # working directory: the ``code`` folder, else the YAML's folder
+    command: str  # bindings substituted: data paths shell-quoted, literal values verbatim
+    inputs: dict[str, Input]
+    outputs: dict[str, DataOutput]
+    environment_variables: dict[str, str] = field(default_factory=dict)
+    timeout: float | None = None  # limits.timeout
+    where: Where | None = None
+    depends_on: tuple[str, ...] = ()
+    definition: dict[str, Any] = field(default_factory=dict)
+    is_deterministic: bool = True
+    has_code: bool = True  # False: no ``code`` snapshot (as on Azure ML); reuse ignores the folder
+
+    type: ClassVar[str] = "command"
+
+
+Job = ParallelJob | CommandJob

@@ -19,8 +19,19 @@ MAX_BYTES = 5 * 1024 * 1024
 MAX_NODES = 200_000
 
 
+class Line(int):
+    """A 1-based line number that also knows its file (components live in their own files)."""
+
+    file: Path | None
+
+    def __new__(cls, value: int, file: Path | None = None) -> "Line":
+        line = super().__new__(cls, value)
+        line.file = file
+        return line
+
+
 class YamlMap(dict):
-    """A mapping from YAML that remembers where its keys are (1-based lines)."""
+    """A mapping from YAML that remembers where its keys are (1-based lines, with their file)."""
 
     lines: dict[Any, int]
     line: int | None
@@ -35,9 +46,10 @@ class YamlMap(dict):
 
 
 class _Loader(yaml.SafeLoader):
-    def __init__(self, stream: str) -> None:
+    def __init__(self, stream: str, path: Path | None = None) -> None:
         super().__init__(stream)
         self._expanded = 0
+        self._path = path
 
     def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
         node = super().compose_node(parent, index)
@@ -48,12 +60,12 @@ class _Loader(yaml.SafeLoader):
 
     def construct_yaml_map(self, node: yaml.MappingNode) -> Any:  # type: ignore[override]
         data = YamlMap()
-        data.line = node.start_mark.line + 1
+        data.line = Line(node.start_mark.line + 1, self._path)
         yield data
         for key_node, _value in node.value:
             key = self.construct_object(key_node, deep=True)
             try:
-                data.lines[key] = key_node.start_mark.line + 1
+                data.lines[key] = Line(key_node.start_mark.line + 1, self._path)
             except TypeError:  # unhashable key: the constructor below reports it
                 pass
         data.update(self.construct_mapping(node, deep=True))
@@ -96,7 +108,7 @@ def load_yaml(path: Path, *, what: str = "YAML file") -> Any:
 
 def parse_yaml(text: str, path: Path) -> Any:
     try:
-        loader = _Loader(text)
+        loader = _Loader(text, path)
         try:
             return loader.get_single_data()
         finally:

@@ -3,7 +3,8 @@
 Workers spill the rows of every attempt to ``state/rows/<index>.<attempt>.txt``. When a
 mini-batch becomes final, the coordinator marks it here; rows are appended to the output as
 soon as every lower index is final too. Memory holds only the indices that finished ahead of
-a slower one, never rows.
+a slower one, never rows. Spills are kept until the step completes, so a resumed step rewrites
+the output from the start, complete and in order, as if the run had never failed.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ class RowAppender:
         self._out: IO[bytes] | None = None
         if target is not None:
             target.parent.mkdir(parents=True, exist_ok=True)
-            self._out = open(target, "ab")
+            self._out = open(target, "wb")
 
     def finalize(self, index: int, attempt: int | None) -> None:
         if self._out is None:
@@ -40,8 +41,10 @@ class RowAppender:
                 with open(spill, "rb") as rows:
                     shutil.copyfileobj(rows, self._out)
                 self._out.flush()
-        for a in range(1, (attempt or 0) + 1):
-            (self.rows_dir / f"{index}.{a}.txt").unlink(missing_ok=True)
+
+    def discard_spills(self) -> None:
+        """Called once the step completed: the output is whole, the spills are no longer needed."""
+        shutil.rmtree(self.rows_dir, ignore_errors=True)
 
     def close(self) -> None:
         if self._out is not None:

@@ -1,48 +1,91 @@
-"""A local run: the pipeline's jobs, executed in this process's thread when ``wait()`` is called."""
+"""A local run: the pipeline's jobs as a DAG, executed when ``wait()`` is called.
+
+    ready steps (all inputs' producers Completed/Reused) --> step threads (at most the worker cap)
+        each: reuse cache hit? -> outputs linked from the earlier run, status Reused
+              else CommandStep / ParallelStep -> Completed | Failed
+    a Failed step: dependents Skipped; the others are cancelled unless continue_on_step_failure
+
+Steps run in threads of this process; Ctrl-C arrives in the waiting (main) thread, which sets
+the interrupt flag every step polls, and waits until each has ended its processes.
+"""
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import shutil
+import sys
 import threading
 import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tenantml.backends.base import RunHandle, RunOptions, StepStatus
+from tenantml.backends.local.command import CommandStep
 from tenantml.backends.local.ledger import COLUMNS
-from tenantml.backends.local.scheduler import LocalOptions, ParallelStep, StepReport
-from tenantml.errors import RunInterrupted
+from tenantml.backends.local.scheduler import LocalOptions, ParallelStep
+from tenantml.errors import RunInterrupted, UserError
 from tenantml.loader import LoadContext, Pipeline, load_pipeline
-from tenantml.locations import Datastores
+from tenantml.local_config import datastores_for
 from tenantml.progress import Reporter
+from tenantml.reuse import ReuseCache
 from tenantml.runs import RunRecord, new_run_dir
+from tenantml.spec import CommandJob, Job, ParallelJob
 
 if TYPE_CHECKING:
     import pandas as pd
 
+DONE = ("Completed", "Reused")
+
 
 class LocalRun(RunHandle):
-    def __init__(self, pipeline: Pipeline, run_id: str, run_dir: Path, options: RunOptions):
+    def __init__(self, pipeline: Pipeline, run_id: str, run_dir: Path, options: RunOptions,
+                 record: RunRecord | None = None):
         self.pipeline = pipeline
         self.run_id = run_id
         self.run_dir = run_dir
         self.options = options
         self.reporter = options.reporter or Reporter(quiet=True)
-        self.record = RunRecord(run_id, str(pipeline.source), "local", status="NotStarted")
-        self.reports: dict[str, StepReport] = {}
+        self.record = record or RunRecord(run_id, str(pipeline.source), "local", status="NotStarted")
+        self.resuming = record is not None
+        self.reports: dict[str, Any] = {}
         self._status = "NotStarted"
         self._cancel = threading.Event()
+        self._interrupt = threading.Event()
+        self._lock = threading.Lock()
 
     @classmethod
     def create(cls, path: Path, options: RunOptions) -> "LocalRun":
         """Validate everything, then make the run folder (nothing is written for bad input)."""
-        datastores = Datastores(options.home, dict(options.datastores))
-        probe = LoadContext(options.home / "runs" / "<run-id>", "<run-id>", datastores)
+        datastores, assets = datastores_for(path, options.home, dict(options.datastores))
+        if options.resume:
+            return cls._resume(path, options, datastores, assets)
+        probe = LoadContext(options.home / "runs" / "<run-id>", "<run-id>", datastores, options.overrides, assets)
         load_pipeline(path, probe)  # raises before any folder exists
         run_id, run_dir = new_run_dir(options.home, path, options.run_id)
-        pipeline = load_pipeline(path, LoadContext(run_dir, run_id, datastores))
+        pipeline = load_pipeline(path, LoadContext(run_dir, run_id, datastores, options.overrides, assets))
         run = cls(pipeline, run_id, run_dir, options)
         run.record.save(run_dir)
         return run
+
+    @classmethod
+    def _resume(cls, path: Path, options: RunOptions, datastores: Any, assets: Any) -> "LocalRun":
+        run_dir = options.home / "runs" / str(options.resume)
+        if not (run_dir / "run.json").exists():
+            from tenantml.runs import list_runs
+            from tenantml.suggest import did_you_mean
+
+            known = [p.name for p in list_runs(options.home)]
+            raise UserError(f"there is no run '{options.resume}' in {options.home / 'runs'}; "
+                            f"{did_you_mean(str(options.resume), known) if known else 'there are no runs'}",
+                            key="--resume", fix="name a run listed by 'tenantml runs'")
+        record = RunRecord.load(run_dir)
+        if Path(record.pipeline) != path.absolute():
+            raise UserError(f"run '{options.resume}' ran {record.pipeline}, not {path.absolute()}.", key="--resume",
+                            fix=f"tenantml run {record.pipeline} --resume {options.resume}")
+        pipeline = load_pipeline(path, LoadContext(run_dir, record.run_id, datastores, options.overrides, assets))
+        return cls(pipeline, record.run_id, run_dir, options, record=record)
 
     # ------------------------------------------------------------------ RunHandle
     def status(self) -> str:
@@ -52,37 +95,21 @@ class LocalRun(RunHandle):
         self._cancel.set()
 
     def wait(self) -> str:
-        if self._status not in ("NotStarted",):
+        if self._status != "NotStarted":
             return self._status
         self._status = self.record.status = "Running"
+        self.record.ended = None
         self.record.save(self.run_dir)
         for note in self.pipeline.notes:
             self.reporter.note(note)
         for warning in self.pipeline.warnings:
             self.reporter.note("warning: " + warning)
-        local = LocalOptions(max_workers=self.options.max_workers,
-                             worker_memory_limit=self.options.worker_memory_limit)
         try:
-            for name, job in self.pipeline.jobs.items():
-                if self._cancel.is_set():
-                    self._record_step(name, "Skipped", "the run was cancelled")
-                    continue
-                self._record_step(name, "Running")
-                step = ParallelStep(job, self.run_dir / name, local, self.reporter, cancelled=self._cancel.is_set)
-                report = step.run()
-                self.reports[name] = report
-                self._record_step(name, report.status.value, report.reason)
-                if report.status.value != "Completed":
-                    for later in list(self.pipeline.jobs)[list(self.pipeline.jobs).index(name) + 1:]:
-                        self._record_step(later, "Skipped", f"'{name}' did not complete")
-                    break
-            statuses = [s["status"] for s in self.record.steps.values()]
-            self._status = "Completed" if all(s == "Completed" for s in statuses) else "Failed"
+            self._execute()
+            failed = [s for s in self.record.steps.values() if s["status"] not in DONE]
+            self._status = "Failed" if failed or self._cancel.is_set() else "Completed"
         except RunInterrupted:
             self._status = "Interrupted"
-            for name, info in self.record.steps.items():
-                if info["status"] == "Running":
-                    self._record_step(name, "Interrupted", "interrupted")
             raise
         except BaseException:
             self._status = "Failed"
@@ -94,7 +121,7 @@ class LocalRun(RunHandle):
         return self._status
 
     def steps(self) -> list[StepStatus]:
-        return [StepStatus(name, "parallel", info["status"], info.get("reason", ""), self.reports.get(name))
+        return [StepStatus(name, info.get("type", ""), info["status"], info.get("reason", ""), self.reports.get(name))
                 for name, info in self.record.steps.items()]
 
     def outputs(self) -> dict[str, dict[str, Path]]:
@@ -104,19 +131,175 @@ class LocalRun(RunHandle):
         import pandas as pd
 
         frames = []
-        for name in self.pipeline.jobs:
+        for name, job in self.pipeline.jobs.items():
             path = self.run_dir / name / "logs" / "sys" / "job_report" / "processed_mini-batches.csv"
-            if path.exists():
-                frame = pd.read_csv(path, keep_default_na=False, dtype={"error_type": str, "error_message": str,
-                                                                          "label": str})
+            if isinstance(job, ParallelJob) and path.exists():
+                frame = pd.read_csv(path, keep_default_na=False,
+                                    dtype={"error_type": str, "error_message": str, "label": str})
                 frame.insert(0, "job", name)
                 frames.append(frame)
         if not frames:
             return pd.DataFrame(columns=["job", *COLUMNS])
         return pd.concat(frames, ignore_index=True)
 
-    # ------------------------------------------------------------------ helpers
-    def _record_step(self, name: str, status: str, reason: str = "") -> None:
-        self.record.steps.setdefault(name, {"type": "parallel"})
-        self.record.steps[name].update(status=status, reason=reason)
-        self.record.save(self.run_dir)
+    # ------------------------------------------------------------------ the DAG
+    def _execute(self) -> None:
+        jobs = self.pipeline.jobs
+        for name, job in jobs.items():
+            previous = self.record.steps.get(name, {})
+            if self.resuming and previous.get("status") in DONE:
+                self._set(name, job, previous["status"], previous.get("reason", ""), kept=True)
+                self.reporter.event(name, f"kept from the earlier session ({previous['status']})")
+            else:
+                self._set(name, job, "NotStarted")
+        pending = [n for n in jobs if self.record.steps[n]["status"] not in DONE]
+        cap = max(1, self.options.max_workers or os.cpu_count() or 1)
+        cache = ReuseCache(self.options.home)
+        env = self._step_env()
+        running: dict[Future[None], str] = {}
+        with ThreadPoolExecutor(max_workers=cap, thread_name_prefix="step") as pool:
+            try:
+                while pending or running:
+                    for name in list(pending):
+                        deps = [self.record.steps[d]["status"] for d in jobs[name].depends_on]
+                        if any(d not in DONE and d not in ("NotStarted", "Running") for d in deps) or (
+                                self._cancel.is_set()):
+                            pending.remove(name)
+                            why = "the run was cancelled" if self._cancel.is_set() else \
+                                "a step it depends on did not complete"
+                            self._set(name, jobs[name], "Skipped", why)
+                        elif all(d in DONE for d in deps) and len(running) < cap:
+                            pending.remove(name)
+                            self._set(name, jobs[name], "Running")
+                            running[pool.submit(self._run_step, jobs[name], cache, env)] = name
+                    if not running:
+                        continue
+                    finished, _ = wait(list(running), timeout=0.5, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        name = running.pop(future)
+                        future.result()  # a bug in tenantml surfaces here; step failures are statuses
+                        if self.record.steps[name]["status"] == "Failed" and \
+                                not self.pipeline.continue_on_step_failure:
+                            self._cancel.set()
+            except KeyboardInterrupt:
+                self._interrupt.set()
+                for future, name in running.items():
+                    try:
+                        future.result()
+                    except RunInterrupted:
+                        pass
+                for name, info in self.record.steps.items():
+                    if info["status"] in ("Running", "NotStarted"):
+                        self._set(name, jobs[name], "Interrupted", "interrupted")
+                raise RunInterrupted(f"run {self.run_id} was interrupted; finish it with: tenantml run "
+                                     f"{self.pipeline.source} --resume {self.run_id}") from None
+
+    def _run_step(self, job: Job, cache: ReuseCache, env: dict[str, str]) -> None:
+        name = job.name
+        started = time.time()
+        job_dir = self.run_dir / name
+        partial = self.resuming and isinstance(job, ParallelJob) and (job_dir / "state" / "mini_batches.jsonl").exists()
+        fingerprint = None
+        reusable = job.is_deterministic and not (self.options.force or self.pipeline.force_rerun)
+        upstream = {n: info["fingerprint"] for n, info in self.record.steps.items()
+                    if info.get("fingerprint") and info.get("status") in DONE}
+        if reusable and not partial:
+            try:
+                fingerprint = cache.fingerprint(job, upstream)
+            except OSError:
+                fingerprint = None
+            hit = cache.lookup(fingerprint) if fingerprint else None
+            if hit is not None and hit.run_id != self.run_id:
+                _link_outputs(hit.outputs, {o: out.path for o, out in job.outputs.items()})
+                self._set(name, job, "Reused", f"unchanged since run {hit.run_id}", reused_from=hit.run_id,
+                          started=started, fingerprint=fingerprint)
+                self.reporter.event(name, f"reused: unchanged since run {hit.run_id}")
+                return
+        if not partial:
+            _clear_run_outputs(job, self.run_dir)
+        try:
+            if isinstance(job, CommandJob):
+                report: Any = CommandStep(job, job_dir, self.reporter, env, self._cancel.is_set,
+                                          self._interrupt.is_set).run()
+                status, reason = report.status, report.reason
+            else:
+                local = LocalOptions(max_workers=self.options.max_workers,
+                                     worker_memory_limit=self.options.worker_memory_limit, env=env)
+                report = ParallelStep(job, job_dir, local, self.reporter, cancelled=self._cancel.is_set,
+                                      interrupted=self._interrupt.is_set, resume=partial).run()
+                status, reason = report.status.value, report.reason
+        except RunInterrupted:
+            self._set(name, job, "Interrupted", "interrupted", started=started)
+            raise
+        except UserError:
+            self._set(name, job, "Failed", "bad input", started=started)
+            self._cancel.set()
+            raise
+        self.reports[name] = report
+        if status == "Completed" and reusable:
+            try:
+                fingerprint = fingerprint or cache.fingerprint(job, upstream)
+                cache.record(fingerprint, self.run_id, name, {o: out.path for o, out in job.outputs.items()})
+            except OSError:
+                fingerprint = None
+        self._set(name, job, status, reason, started=started, fingerprint=fingerprint if status == "Completed" else None)
+
+    def _step_env(self) -> dict[str, str]:
+        """The current Python environment first on PATH (``python`` in a command means this one, as
+        the job's environment does on Azure ML), and MLflow tracking in the run folder when MLflow
+        is installed, as Azure ML configures MLflow for its jobs."""
+        env = {"PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
+        if "MLFLOW_TRACKING_URI" not in os.environ and importlib.util.find_spec("mlflow") is not None:
+            store = self.run_dir / "mlruns"
+            store.mkdir(exist_ok=True)
+            env["MLFLOW_TRACKING_URI"] = store.as_uri()
+        return env
+
+    def _set(self, name: str, job: Job, status: str, reason: str = "", *, reused_from: str | None = None,
+             started: float | None = None, kept: bool = False, fingerprint: str | None = None) -> None:
+        with self._lock:
+            info = self.record.steps.setdefault(name, {})
+            if kept:
+                return self.record.save(self.run_dir)
+            info.update(type=job.type, status=status, reason=reason,
+                        outputs={o: str(out.path) for o, out in job.outputs.items()})
+            if status not in ("NotStarted",):
+                info["fingerprint"] = fingerprint
+            if reused_from is not None:
+                info["reused_from"] = reused_from
+            elif status == "Running":
+                info["reused_from"] = None
+            if started is not None:
+                info["started"] = started
+            if status not in ("NotStarted", "Running"):
+                info["ended"] = time.time()
+            self.record.save(self.run_dir)
+
+
+def _link_outputs(earlier: dict[str, str], current: dict[str, Path]) -> None:
+    """Make a reused step's outputs appear where this run expects them (hard links, else copies)."""
+    for name, target in current.items():
+        source = Path(earlier.get(name, ""))
+        if not source.exists() or source == target:
+            continue
+        if target.exists():
+            shutil.rmtree(target) if target.is_dir() else target.unlink()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, copy_function=_link_or_copy)
+        else:
+            _link_or_copy(str(source), str(target))
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _clear_run_outputs(job: Job, run_dir: Path) -> None:
+    """A step run again starts from empty outputs, but only those inside the run folder."""
+    for out in job.outputs.values():
+        if run_dir in out.path.parents and out.path.exists():
+            shutil.rmtree(out.path) if out.path.is_dir() else out.path.unlink()

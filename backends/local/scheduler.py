@@ -54,6 +54,7 @@ class LocalOptions:
     max_workers: int | None = None  # cap on real processes; default: CPU count
     worker_memory_limit: int | None = None  # bytes of RSS; a worker above it is replaced
     poll_interval: float = 0.5  # how often memory and resource snapshots are taken
+    env: dict[str, str] = field(default_factory=dict)  # set in every worker (e.g. MLflow's tracking URI)
 
     @property
     def cap(self) -> int:
@@ -94,9 +95,13 @@ class StepReport:
 
 class ParallelStep:
     def __init__(self, job: ParallelJob, job_dir: Path, options: LocalOptions, reporter: Reporter,
-                 cancelled: Callable[[], bool] = lambda: False):
+                 cancelled: Callable[[], bool] = lambda: False, interrupted: Callable[[], bool] = lambda: False,
+                 resume: bool = False):
         self.job = job
         self.cancelled = cancelled
+        self.interrupted = interrupted
+        self.resume = resume
+        self.attempt_base: dict[int, int] = {}  # resumed mini-batches: attempts made in earlier sessions
         self.job_dir = job_dir
         self.options = options
         self.reporter = reporter
@@ -154,7 +159,10 @@ class ParallelStep:
                                          self.state_dir / "spill", self.plan_path, job.source,
                                          self.logs.root / "sys" / "mltable")
         division = None
-        if divide.needs_process(request):
+        if self.resume and self.plan_path.exists():
+            total = sum(1 for _ in open(self.plan_path, encoding="utf-8"))
+            self._say("resuming: the division of the first session is kept")
+        elif divide.needs_process(request):
             division = divide.start(request, self.state_dir / "division.request.json")
         else:
             total = divide.write_plan(request)
@@ -167,7 +175,8 @@ class ParallelStep:
                 raise UserError(f"dividing input '{job.input_data}' of job '{job.name}': {exc.message}") from None
         self.tally = Tally(total)
         self._say(f"input '{job.input_data}' divided into {total} mini-batch(es)")
-        self.fresh = self._read_plan()
+        done = self._resume_state() if self.resume else set()
+        self.fresh = self._read_plan(skip=done)
         self.started = time.time()
         self.last_finish = time.monotonic()
         self.reporter.progress(self._snapshot(), force=True)
@@ -211,7 +220,7 @@ class ParallelStep:
 
     def _next_item(self) -> tuple[MiniBatch, int] | None:
         for mb in self.fresh:
-            return mb, 1
+            return mb, self.attempt_base.get(mb.index, 0) + 1
         if self.retry:
             return self.retry.popleft()
         return None
@@ -252,6 +261,8 @@ class ParallelStep:
                 self._fail_in_flight(w, Outcome.TIMEOUT, ErrorInfo(
                     "TimeoutError", f"run() did not return within retry_settings.timeout = "
                     f"{self.job.retry_settings.timeout:g} s; the worker was killed and replaced", ""))
+        if self.interrupted():
+            raise KeyboardInterrupt
         if self.cancelled():
             self._stop_early("the run was cancelled")
         if now >= self.next_poll:
@@ -280,7 +291,7 @@ class ParallelStep:
         if outcome is Outcome.INTERRUPTED:
             self._ledger(w, mb, attempt, outcome, 0, duration, error, final=False)
             return
-        step = next_step(attempt, outcome, self.thresholds.max_retries)
+        step = next_step(attempt - self.attempt_base.get(mb.index, 0), outcome, self.thresholds.max_retries)
         succeeded = min(returned, mb.items) if outcome.is_success else 0
         self._ledger(w, mb, attempt, outcome, succeeded, duration, error, final=step is not Step.RETRY)
         if step is Step.RETRY:
@@ -444,6 +455,8 @@ class ParallelStep:
             reason = self.stop_reason
         elapsed = time.time() - self.started
         self.appender.close()
+        if status is Status.COMPLETED:
+            self.appender.discard_spills()
         self.logs.write_result(status.value, reason, self.tally, self._failed_lines(), elapsed)
         self.logs.write_progress(self.started, self.tally, len(self.retry), status.value)
         self.reporter.progress(self._snapshot(), force=True)
@@ -468,6 +481,7 @@ class ParallelStep:
         out_path.parent.mkdir(parents=True, exist_ok=True)
         err_path.parent.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
+        env.update(self.options.env)
         env.update(job.environment_variables)
         env["AZUREML_BI_OUTPUT_PATH"] = str(self._output_dir())
         with open(out_path, "ab") as out, open(err_path, "ab") as err:
@@ -536,10 +550,33 @@ class ParallelStep:
                             fix='write e.g. {"append_row": {"pandas.DataFrame.to_csv": {"sep": ","}}}') from None
         return options
 
-    def _read_plan(self) -> Iterator[MiniBatch]:
+    def _read_plan(self, skip: set[int] = frozenset()) -> Iterator[MiniBatch]:  # type: ignore[assignment]
         with open(self.plan_path, encoding="utf-8") as plan:
-            for line in plan:
-                yield MiniBatch.from_json(line)
+            for index, line in enumerate(plan):
+                if index not in skip:
+                    yield MiniBatch.from_json(line)
+
+    def _resume_state(self) -> set[int]:
+        """What earlier sessions finished: kept, counted once, their rows re-emitted in order."""
+        from tenantml.backends.local.ledger import read_rows
+
+        last: dict[int, dict[str, str]] = {}
+        for row in read_rows(self.logs.ledger):
+            index = int(row["mini_batch"])
+            self.attempt_base[index] = max(self.attempt_base.get(index, 0), int(row["attempt"]))
+            last[index] = row
+        done: set[int] = set()
+        for index in sorted(last):
+            row = last[index]
+            if row["final"] == "True" and Outcome(row["outcome"]).is_success:
+                done.add(index)
+                self.tally = self.tally.add(FinalResult(int(row["items"]), int(row["succeeded"]), False))
+                self.appender.finalize(index, int(row["attempt"]))
+        self._say(f"resuming: {len(done)} mini-batch(es) succeeded earlier and are kept; "
+                  f"{self.tally.total_mini_batches - len(done)} run again")
+        self.reporter.event(self.job.name, f"resuming: {len(done)} of {self.tally.total_mini_batches} mini-batches "
+                            "kept from the earlier session")
+        return done
 
     # ================================================================== logs
     def _poll_resources(self) -> None:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from tenantml.commands.common import add_location_arguments, datastores_from
 from tenantml.loader import LoadContext, load_pipeline
-from tenantml.locations import Datastores, home
+from tenantml.local_config import datastores_for
+from tenantml.locations import home
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,8 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     root = home()
-    datastores = Datastores(root, datastores_from(args))
-    pipeline = load_pipeline(args.pipeline, LoadContext(root / "runs" / "<run-id>", "<run-id>", datastores))
+    datastores, assets = datastores_for(args.pipeline, root, datastores_from(args))
+    pipeline = load_pipeline(args.pipeline, LoadContext(root / "runs" / "<run-id>", "<run-id>", datastores,
+                                                        tuple(getattr(args, "set", None) or ()), assets))
     for warning in pipeline.warnings:
         print(f"warning: {warning}")
     print(f"{args.pipeline}: valid ({len(pipeline.jobs)} job(s): {', '.join(pipeline.jobs)})")

@@ -1,0 +1,105 @@
+"""A command step: its ``command`` run with bash in its code folder, output to ``logs/user_logs/std_log.txt``.
+
+Inputs and outputs were substituted by the loader (data paths shell-quoted, so a path with
+spaces, quotes, ``$`` or ``;`` reaches the program as one argument and runs nothing; literal
+values verbatim, as Azure ML substitutes them). The step's process group is ended when the step
+ends, however it ends.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tenantml.backends.local import procs
+from tenantml.errors import RunInterrupted
+from tenantml.progress import Reporter
+from tenantml.spec import CommandJob, DataInput
+
+
+@dataclass
+class CommandReport:
+    job: str
+    status: str  # Completed, Failed, Interrupted
+    reason: str = ""
+    returncode: int | None = None
+    elapsed: float = 0.0
+    log: Path | None = None
+    tail: list[str] = field(default_factory=list)
+    outputs: dict[str, Path] = field(default_factory=dict)
+
+
+class CommandStep:
+    def __init__(self, job: CommandJob, job_dir: Path, reporter: Reporter, env: dict[str, str],
+                 cancelled: Callable[[], bool] = lambda: False, interrupted: Callable[[], bool] = lambda: False):
+        self.job = job
+        self.job_dir = job_dir
+        self.reporter = reporter
+        self.env = env
+        self.cancelled = cancelled
+        self.interrupted = interrupted
+        self.log = job_dir / "logs" / "user_logs" / "std_log.txt"
+
+    def run(self) -> CommandReport:
+        job = self.job
+        started = time.time()
+        outputs = {name: out.path for name, out in job.outputs.items()}
+        missing = [f"{name} ({value.path})" for name, value in job.inputs.items()
+                   if isinstance(value, DataInput) and not value.path.exists()]
+        if missing:
+            return CommandReport(job.name, "Failed", "input not found: " + ", ".join(missing), outputs=outputs)
+        for out in job.outputs.values():
+            (out.path.parent if out.type == "uri_file" else out.path).mkdir(parents=True, exist_ok=True)
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **self.env, **job.environment_variables}
+        self.reporter.event(job.name, "started: " + _short(job.command))
+        with open(self.log, "ab") as log:
+            log.write(f"$ {job.command}\n".encode())
+            log.flush()
+            proc = subprocess.Popen(["bash", "-c", job.command], cwd=job.code, env=env, stdin=subprocess.DEVNULL,
+                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            status, reason = self._wait(proc)
+        finally:
+            procs.end_all([proc], grace=1.0)  # the command's background children too
+        report = CommandReport(job.name, status, reason, proc.returncode, time.time() - started, self.log,
+                               _tail(self.log, 20) if status != "Completed" else [], outputs)
+        if status == "Interrupted":
+            raise RunInterrupted(f"interrupted during command step '{job.name}'")
+        return report
+
+    def _wait(self, proc: subprocess.Popen[bytes]) -> tuple[str, str]:
+        deadline = time.monotonic() + self.job.timeout if self.job.timeout else None
+        while True:
+            try:
+                code = proc.wait(timeout=0.2)
+            except subprocess.TimeoutExpired:
+                if self.interrupted():
+                    return "Interrupted", "interrupted"
+                if self.cancelled():
+                    return "Failed", "cancelled: another step failed"
+                if deadline is not None and time.monotonic() > deadline:
+                    return "Failed", f"the command ran longer than limits.timeout = {self.job.timeout:g} s"
+                continue
+            if code == 0:
+                return "Completed", ""
+            return "Failed", f"the command {procs.describe_exit(code)}"
+
+
+def _tail(path: Path, lines: int) -> list[str]:
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - 64 * 1024))
+            return [line.decode(errors="replace") for line in deque(f.read().splitlines(), maxlen=lines)]
+    except OSError:
+        return []
+
+
+def _short(text: str, limit: int = 120) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,115 @@
+"""Step reuse, as Azure ML does it: a step whose resolved definition, code folder content and
+input content are unchanged since a completed run is not run again; its outputs are reused.
+
+The fingerprint is a hash of (definition as written, literal input values, every data input,
+content of the code folder, output types and modes). A data input that another step produced is
+identified by that step's fingerprint, as Azure ML identifies it by the producing node: a step
+that writes into its input folder (an MLTable file beside the predictions, say) does not make
+itself look changed. Other data inputs are identified by their content. Content hashes are
+memoised by (path, size, mtime_ns, inode) so unchanged large inputs are not re-read every run.
+The index is one SQLite file under ``<home>/cache/``: safe when two runs share a home.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+from tenantml.spec import DataInput, Job, LiteralInput
+
+_SKIP_DIRS = {"__pycache__", ".git", ".ipynb_checkpoints", ".tenantml", ".venv"}
+
+
+@dataclass(frozen=True)
+class CachedStep:
+    run_id: str
+    job: str
+    outputs: dict[str, str]
+
+
+class ReuseCache:
+    def __init__(self, home: Path):
+        self.path = home / "cache" / "reuse.sqlite"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(self._connect()) as db, db:
+            db.execute("CREATE TABLE IF NOT EXISTS steps (fingerprint TEXT PRIMARY KEY, run_id TEXT, job TEXT,"
+                       " outputs TEXT, created REAL)")
+            db.execute("CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime INTEGER,"
+                       " inode INTEGER, digest TEXT)")
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30)
+        db.execute("PRAGMA journal_mode=WAL")
+        return db
+
+    # ------------------------------------------------------------------ fingerprints
+    def fingerprint(self, job: Job, upstream: dict[str, str] | None = None) -> str:
+        """``upstream`` maps a producing job's name to its fingerprint (absent: hash the content)."""
+        inputs: dict[str, object] = {}
+        for name, value in sorted(job.inputs.items()):
+            if isinstance(value, LiteralInput):
+                inputs[name] = ["literal", value.value]
+            elif isinstance(value, DataInput):
+                producer = value.producer.split(".", 1)[0] if value.producer else None
+                if producer and upstream and producer in upstream:
+                    inputs[name] = [value.type, "produced", upstream[producer], value.producer.split(".", 1)[1]]
+                else:
+                    inputs[name] = [value.type, self.content(value.path)]
+        outputs = {name: [o.type, o.mode] for name, o in sorted(job.outputs.items())}
+        code = self.content(job.code) if getattr(job, "has_code", True) else None
+        payload = {"type": job.type, "definition": job.definition, "inputs": inputs, "code": code,
+                   "outputs": outputs}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+    def content(self, path: Path) -> str:
+        """A digest of a file's or folder's content (names and bytes)."""
+        if not path.exists():
+            return "missing"
+        if path.is_file():
+            return self._file_digest(path)
+        h = hashlib.sha256()
+        for root, dirs, files in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
+            for name in sorted(files):
+                full = Path(root) / name
+                h.update(str(full.relative_to(path)).encode() + b"\0" + self._file_digest(full).encode())
+        return h.hexdigest()
+
+    def _file_digest(self, path: Path) -> str:
+        st = path.stat()
+        key = str(path.absolute())
+        with closing(self._connect()) as db:
+            row = db.execute("SELECT size, mtime, inode, digest FROM files WHERE path = ?", (key,)).fetchone()
+            if row and tuple(row[:3]) == (st.st_size, st.st_mtime_ns, st.st_ino):
+                return row[3]
+            h = hashlib.blake2b(digest_size=20)
+            with open(path, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+            digest = h.hexdigest()
+            with db:
+                db.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)",
+                           (key, st.st_size, st.st_mtime_ns, st.st_ino, digest))
+            return digest
+
+    # ------------------------------------------------------------------ index
+    def lookup(self, fingerprint: str) -> CachedStep | None:
+        with closing(self._connect()) as db:
+            row = db.execute("SELECT run_id, job, outputs FROM steps WHERE fingerprint = ?", (fingerprint,)).fetchone()
+        if row is None:
+            return None
+        cached = CachedStep(row[0], row[1], json.loads(row[2]))
+        if not all(Path(p).exists() for p in cached.outputs.values()):
+            return None  # the earlier outputs were deleted: run again
+        return cached
+
+    def record(self, fingerprint: str, run_id: str, job: str, outputs: dict[str, Path]) -> None:
+        with closing(self._connect()) as db, db:
+            db.execute("INSERT OR REPLACE INTO steps VALUES (?, ?, ?, ?, ?)",
+                       (fingerprint, run_id, job, json.dumps({k: str(v) for k, v in outputs.items()}), time.time()))
