@@ -46,3 +46,17 @@ def test_plain_progress_lines_when_not_a_terminal_and_a_redrawn_line_on_one():
     reporter.event("training", "mini-batch 3 FAILED")
     text = live.getvalue()
     assert text.startswith("\r\033[K") and "ETA 12.0s" in text and "\r\033[Ktraining: mini-batch 3 FAILED\n" in text
+
+
+def test_a_failed_command_step_shows_the_tail_of_its_output_and_the_next_command(project: Project):
+    project.write("pipeline.yml", """
+        type: pipeline
+        jobs:
+          prepare:
+            type: command
+            command: echo reading raw data; echo "KeyError: 'tenant'" >&2; exit 1
+        """)
+    result = project.cli("run", "pipeline.yml")
+    assert result.returncode == 1
+    assert "| KeyError: 'tenant'" in result.stdout
+    assert "--resume" in result.stdout and "tenantml show" in result.stdout

@@ -39,6 +39,7 @@ COLUMNS = [f.name for f in fields(AttemptRow)]
 class LedgerWriter:
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
+        _drop_torn_tail(path)
         new = not path.exists() or path.stat().st_size == 0
         self._file: IO[str] = open(path, "a", encoding="utf-8", newline="")
         self._csv = csv.writer(self._file)
@@ -54,6 +55,22 @@ class LedgerWriter:
 
     def close(self) -> None:
         self._file.close()
+
+
+def _drop_torn_tail(path: Path) -> None:
+    """A writer killed mid-row leaves a partial last line: cut it so the next row starts clean."""
+    if not path.exists():
+        return
+    with open(path, "rb+") as f:
+        size = f.seek(0, 2)
+        if size == 0:
+            return
+        f.seek(max(0, size - 65536))
+        tail = f.read()
+        if tail.endswith(b"\n"):
+            return
+        cut = tail.rfind(b"\n")
+        f.truncate(size - len(tail) + cut + 1 if cut >= 0 else 0)
 
 
 def iso(ts: float) -> str:

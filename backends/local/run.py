@@ -200,15 +200,15 @@ class LocalRun(RunHandle):
         job_dir = self.run_dir / name
         partial = self.resuming and isinstance(job, ParallelJob) and (job_dir / "state" / "mini_batches.jsonl").exists()
         fingerprint = None
-        reusable = job.is_deterministic and not (self.options.force or self.pipeline.force_rerun)
+        forced = self.options.force or self.pipeline.force_rerun
         upstream = {n: info["fingerprint"] for n, info in self.record.steps.items()
                     if info.get("fingerprint") and info.get("status") in DONE}
-        if reusable and not partial:
+        if job.is_deterministic and not partial:
             try:
                 fingerprint = cache.fingerprint(job, upstream)
             except OSError:
                 fingerprint = None
-            hit = cache.lookup(fingerprint) if fingerprint else None
+            hit = cache.lookup(fingerprint) if fingerprint and not forced else None
             if hit is not None and hit.run_id != self.run_id:
                 _link_outputs(hit.outputs, {o: out.path for o, out in job.outputs.items()})
                 self._set(name, job, "Reused", f"unchanged since run {hit.run_id}", reused_from=hit.run_id,
@@ -236,7 +236,7 @@ class LocalRun(RunHandle):
             self._cancel.set()
             raise
         self.reports[name] = report
-        if status == "Completed" and reusable:
+        if status == "Completed" and job.is_deterministic:
             try:
                 fingerprint = fingerprint or cache.fingerprint(job, upstream)
                 cache.record(fingerprint, self.run_id, name, {o: out.path for o, out in job.outputs.items()})

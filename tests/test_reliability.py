@@ -1,0 +1,268 @@
+"""Faults, interrupts and hostile input never lose work or leave a mess (docs/reliability.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import Project
+from test_interrupt import alive, descendants
+
+TENANT_SCRIPT = """
+import os, time
+def init():
+    global OUT
+    import argparse
+    p = argparse.ArgumentParser(); p.add_argument("--out")
+    OUT = p.parse_known_args()[0].out
+def run(mini_batch):
+    rows = []
+    for path in mini_batch:
+        name = os.path.basename(path)
+        time.sleep(0.02)
+        with open(os.path.join(OUT, name + ".pred"), "w") as f:
+            f.write(name.upper())
+        rows.append(f"{name} {sum(map(ord, name))}")
+    return rows
+"""
+
+
+def _cli(project: Project, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "tenantml.cli", *args], cwd=project.root,
+                            env={**os.environ, "TENANTML_HOME": str(project.home)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _ledger_rows(project: Project) -> int:
+    found = list((project.home / "runs").glob("*/score/logs/sys/job_report/processed_mini-batches.csv"))
+    return max(0, sum(1 for _ in open(found[0])) - 1) if found else 0
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kill_after=st.integers(0, 38))
+def test_a_coordinator_killed_at_any_point_resumes_to_the_uninterrupted_result(tmp_path_factory, kill_after):
+    project = Project(tmp_path_factory.mktemp("kill"))
+    project.tenants(40)
+    project.parallel_pipeline(TENANT_SCRIPT, job={"outputs": {"out": {"type": "uri_file"}, "pred": None},
+                                                  "max_concurrency_per_instance": 2},
+                              task={"program_arguments": "--out ${{outputs.pred}}"})
+    text = project.pipeline.read_text().replace("pred: null", "pred:\n          type: uri_folder")
+    project.pipeline.write_text(text)
+    proc = _cli(project, "run", "pipeline.yml")
+    deadline = time.monotonic() + 60
+    started = lambda: any((project.home / "runs").glob("*/run.json")) if (project.home / "runs").exists() else False
+    while (not started() or _ledger_rows(project) < kill_after) and proc.poll() is None \
+            and time.monotonic() < deadline:
+        time.sleep(0.005)
+    tree = descendants(proc.pid)
+    proc.kill()  # SIGKILL: no handler runs
+    proc.wait()
+    time.sleep(0.3)
+    assert not [p for p in tree if alive(p)]  # workers die with their coordinator
+    run_dir = next((project.home / "runs").iterdir())
+    resumed = subprocess.run([sys.executable, "-m", "tenantml.cli", "run", "pipeline.yml", "--resume", run_dir.name],
+                             cwd=project.root, env={**os.environ, "TENANTML_HOME": str(project.home)},
+                             capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    # the uninterrupted result, for comparison
+    clean = project.run(force=True)
+    out = (run_dir / "score" / "outputs" / "out").read_text()
+    assert out == clean.outputs["score"]["out"].read_text()
+    preds = sorted(p.name for p in (run_dir / "score" / "outputs" / "pred").iterdir())
+    assert preds == sorted(p.name for p in clean.outputs["score"]["pred"].iterdir())
+    import pandas as pd
+
+    ledger = pd.read_csv(run_dir / "score" / "logs" / "sys" / "job_report" / "processed_mini-batches.csv")
+    final = ledger[ledger["final"]]
+    assert sorted(final["mini_batch"]) == list(range(40))  # every mini-batch decided exactly once
+    assert not ledger.duplicated(["mini_batch", "attempt"]).any()
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "Completed"
+
+
+def test_a_worker_over_the_memory_limit_is_replaced_and_its_attempt_fails_clearly(project: Project):
+    project.tenants(3)
+    project.parallel_pipeline("""
+import os, time
+def run(mini_batch):
+    if os.path.basename(mini_batch[0]) == "tenant_2.csv":
+        hog = bytearray(400 * 1024 * 1024)
+        for i in range(0, len(hog), 4096):
+            hog[i] = 1
+        time.sleep(5)
+    return mini_batch
+""", job={"retry_settings": {"max_retries": 0, "timeout": 60}})
+    run = project.run(worker_memory_limit=200 * 1024 * 1024)
+    ledger = run.ledger.set_index("label")
+    assert ledger.loc["tenant_2.csv", "outcome"] == "memory_limit"
+    assert "over --worker-memory-limit 200 MiB" in ledger.loc["tenant_2.csv", "error_message"]
+    assert ledger.loc["tenant_3.csv", "outcome"] == "succeeded"
+
+
+def _rss() -> int:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_megabytes_of_output_go_to_log_files_and_coordinator_memory_stays_flat(project: Project):
+    project.tenants(4)
+    project.parallel_pipeline("""
+import sys
+def run(mini_batch):
+    line = "x" * 1023 + "\\n"
+    for _ in range(10 * 1024):
+        sys.stdout.write(line)
+        sys.stderr.write(line)
+    return mini_batch
+""")
+    project.run()  # warm-up: imports, caches
+    before = _rss()
+    run = project.run(force=True)
+    growth = _rss() - before
+    logs = run.run_dir / "score" / "logs" / "user"
+    assert sum(p.stat().st_size for p in (logs / "stdout").rglob("*.txt")) >= 40 * 1024 * 1024
+    assert sum(p.stat().st_size for p in (logs / "stderr").rglob("*.txt")) >= 40 * 1024 * 1024
+    assert growth < 30 * 1024 * 1024, growth  # 80 MB went through the workers, not the coordinator
+
+
+def test_two_thousand_tenants_with_random_failures_and_hangs_are_accounted_exactly(project: Project):
+    rng = random.Random(7)
+    names = [f"tenant_{i:04d}.csv" for i in range(2000)]
+    plan = {}
+    for name in names:
+        roll = rng.random()
+        if roll < 0.025:
+            plan[name] = ["raise", "raise"]  # fails for good
+        elif roll < 0.05:
+            plan[name] = ["raise"]  # fails once, then succeeds
+        elif roll < 0.055:
+            plan[name] = ["hang", "hang"]  # times out for good
+        elif roll < 0.06:
+            plan[name] = ["hang"]
+    data = project.root / "data"
+    data.mkdir()
+    for name in names:
+        (data / name).write_text("x\n")
+    (project.root / "plan.json").write_text(json.dumps(plan))
+    (project.root / "state").mkdir()
+    project.parallel_pipeline(f"""
+import json, os, time
+PLAN = json.load(open("{project.root / 'plan.json'}"))
+def run(mini_batch):
+    name = os.path.basename(mini_batch[0])
+    counter = os.path.join("{project.root / 'state'}", name)
+    with open(counter, "a") as f:
+        f.write("x")
+    actions = PLAN.get(name, [])
+    attempt = os.path.getsize(counter)
+    action = actions[attempt - 1] if attempt <= len(actions) else "ok"
+    if action == "raise":
+        raise ValueError("planned")
+    if action == "hang":
+        time.sleep(60)
+    return [name]
+""", job={"retry_settings": {"max_retries": 1, "timeout": 1}, "max_concurrency_per_instance": 2})
+    start = time.monotonic()
+    run = project.run()
+    elapsed = time.monotonic() - start
+    assert run.status == "Completed"
+    expect_failed = sorted(n for n, a in plan.items() if len(a) == 2)
+    ledger = run.ledger
+    final = ledger[ledger["final"]]
+    assert len(final) == 2000
+    assert sorted(final[~final["outcome"].isin(["succeeded"])]["label"]) == expect_failed
+    retried = sorted(ledger[ledger["attempt"] == 2]["label"])
+    assert retried == sorted(plan)
+    timeouts = ledger[ledger["outcome"] == "timeout"]
+    assert len(timeouts) == sum(a.count("hang") for a in plan.values())
+    written = run.outputs["score"]["out"].joinpath("parallel_run_step.txt").read_text().split()
+    assert written == sorted(set(names) - set(expect_failed))
+    assert elapsed < 240  # bounded: hangs cost one timeout each, not the run
+    (project.root / "figures.json").write_text(json.dumps({"elapsed": elapsed}))
+
+
+def test_two_runs_in_the_same_folder_at_once_never_share_a_file(project: Project):
+    project.tenants(20)
+    project.parallel_pipeline(TENANT_SCRIPT.replace("time.sleep(0.02)", "time.sleep(0.05)"),
+                              job={"outputs": {"out": {"type": "uri_file"}, "pred": {"type": "uri_folder"}}},
+                              task={"program_arguments": "--out ${{outputs.pred}}"})
+    a, b = _cli(project, "run", "pipeline.yml", "--force"), _cli(project, "run", "pipeline.yml", "--force")
+    assert a.wait(timeout=120) == 0 and b.wait(timeout=120) == 0
+    runs = sorted((project.home / "runs").iterdir())
+    assert len(runs) == 2 and runs[0].name != runs[1].name
+    for run in runs:
+        assert len((run / "score" / "outputs" / "out").read_text().splitlines()) == 20
+        assert len(list((run / "score" / "outputs" / "pred").iterdir())) == 20
+    # and the reuse cache took both records without corruption
+    c = _cli(project, "run", "pipeline.yml")
+    assert c.wait(timeout=120) == 0
+    newest = max((project.home / "runs").iterdir(), key=lambda p: p.stat().st_mtime)
+    assert json.loads((newest / "run.json").read_text())["steps"]["score"]["status"] == "Reused"
+
+
+def test_ctrl_c_during_a_command_step_leaves_no_process_and_is_resumable(project: Project):
+    project.write("pipeline.yml", """
+        type: pipeline
+        jobs:
+          slow:
+            type: command
+            command: sleep 300 & sleep 300; echo done
+        """)
+    proc = subprocess.Popen([sys.executable, "-m", "tenantml.cli", "run", "pipeline.yml"], cwd=project.root,
+                            env={**os.environ, "TENANTML_HOME": str(project.home)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while len(descendants(proc.pid)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    tree = descendants(proc.pid)
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=20)
+    assert proc.returncode == 130
+    time.sleep(0.2)
+    assert not [p for p in tree if alive(p)]
+    run_dir = next((project.home / "runs").iterdir())
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["status"] == "Interrupted" and record["steps"]["slow"]["status"] == "Interrupted"
+    project.write("pipeline.yml", """
+        type: pipeline
+        jobs:
+          slow:
+            type: command
+            command: echo quick
+        """)
+    resumed = project.cli("run", "pipeline.yml", "--resume", run_dir.name)
+    assert resumed.returncode == 0, resumed.stderr
+
+
+def test_hostile_partition_values_never_write_outside_the_run(project: Project):
+    values = ["../../escape", "a/b", "spaced name", "ünïcödé", "x\x00y", "..", "/abs"]
+    import pandas as pd
+
+    frame = pd.DataFrame({"key": values, "v": range(len(values))})
+    (project.root / "table").mkdir()
+    frame.to_parquet(project.root / "table" / "part.parquet")
+    project.write("table/MLTable", "paths:\n  - file: ./part.parquet\ntransformations:\n  - read_parquet\n")
+    project.parallel_pipeline("""
+def run(mini_batch, ctx):
+    return [repr(ctx.partition_key_value["key"])]
+""", data="table", data_type="mltable", job={"partition_keys": ["key"], "mini_batch_size": None})
+    before = {p for p in project.root.parent.rglob("*")}
+    run = project.run()
+    assert run.status == "Completed"
+    written = {p for p in project.root.parent.rglob("*")} - before
+    assert all(project.root in p.parents for p in written)
+    rows = (run.outputs["score"]["out"] / "parallel_run_step.txt").read_text().splitlines()
+    assert sorted(rows) == sorted(repr(v) for v in values)
+
+
+def test_huge_yaml_documents_are_refused(project: Project):
+    project.write("pipeline.yml", "type: pipeline\njobs:\n" + "# filler\n" * 800_000)
+    result = project.cli("validate", "pipeline.yml")
+    assert result.returncode == 2 and "tenantml reads at most" in result.stderr
