@@ -54,7 +54,8 @@ def test_a_failed_command_step_shows_the_tail_of_its_output_and_the_next_command
         jobs:
           prepare:
             type: command
-            command: echo reading raw data; echo "KeyError: 'tenant'" >&2; exit 1
+            command: >-
+              echo reading raw data; echo "KeyError: 'tenant'" >&2; exit 1
         """)
     result = project.cli("run", "pipeline.yml")
     assert result.returncode == 1
