@@ -240,11 +240,7 @@ class _Scope:
         given = node.get("inputs") or YamlMap()
         result = YamlMap()
         result.line = getattr(given, "line", None)
-        for k in given:
-            if k not in declared:
-                self.problems.add(f"component {comp_file.name} has no input '{k}'; {did_you_mean(str(k), declared)}",
-                                  key=f"jobs.{name}.inputs.{k}", line=given.line_of(k),
-                                  fix="declare it in the component or correct the name")
+        self._undeclared(given, declared, f"jobs.{name}.inputs.", f"component {comp_file.name} has no input")
         for k, decl in declared.items():
             if k in given:
                 value = given[k]
@@ -273,10 +269,7 @@ class _Scope:
         given = node.get("outputs") or YamlMap()
         result = YamlMap()
         result.line = getattr(given, "line", None)
-        for k in given:
-            if k not in declared:
-                self.problems.add(f"component {comp_file.name} has no output '{k}'; {did_you_mean(str(k), declared)}",
-                                  key=f"jobs.{name}.outputs.{k}", line=given.line_of(k))
+        self._undeclared(given, declared, f"jobs.{name}.outputs.", f"component {comp_file.name} has no output")
         for k, decl in declared.items():
             value = given.get(k, decl)
             if isinstance(value, YamlMap) and isinstance(decl, YamlMap) and "type" not in value and "type" in decl:
@@ -284,6 +277,12 @@ class _Scope:
             result[k] = value
             result.lines[k] = given.line_of(k) if k in given else declared.line_of(k)
         return result
+
+    def _undeclared(self, given: YamlMap, declared: YamlMap, prefix: str, what: str) -> None:
+        for k in given:
+            if k not in declared:
+                self.problems.add(f"{what} '{k}'; {did_you_mean(str(k), declared)}", key=f"{prefix}{k}",
+                                  line=given.line_of(k), fix="declare it in the component or correct the name")
 
     def dependency_order(self, nodes: dict[str, YamlMap], jobs_raw: YamlMap) -> list[str]:
         """Jobs in an order where every job comes after those whose outputs it reads."""

@@ -465,3 +465,12 @@ def test_mlflow_gets_a_tracking_store_in_the_run_folder_when_installed(project: 
     run = project.run()
     log = (run.run_dir / "a" / "logs" / "user_logs" / "std_log.txt").read_text()
     assert f"uri={(run.run_dir / 'mlruns').as_uri()}" in log
+
+
+def test_a_component_input_that_the_component_does_not_declare_is_named(project: Project):
+    component_project(project)
+    text = project.pipeline.read_text().replace("label: \"t\"", "label: \"t\"\n      lable: \"x\"")
+    project.pipeline.write_text(text)
+    result = project.cli("validate", "pipeline.yml")
+    assert result.returncode == 2
+    assert "jobs.prep.inputs.lable" in result.stderr and "did you mean 'label'?" in result.stderr

@@ -322,3 +322,19 @@ def run(mini_batch):
     assert 1 <= len(pids) <= 2
     log = (job_dir(run) / "logs" / "sys" / "coordinator.txt").read_text()
     assert "6 worker(s) on Azure ML" in log and "capped by --max-workers 2" in log
+
+
+def test_resource_monitor_interval_writes_snapshots_per_process(project: Project):
+    project.tenants(2)
+    project.parallel_pipeline("""
+import time
+def run(mini_batch):
+    time.sleep(1.2)
+    return mini_batch
+""", task={"program_arguments": "--resource_monitor_interval 0.3"})
+    run = project.run()
+    perf = list((job_dir(run) / "logs" / "sys" / "perf" / "node_0").glob("process*.csv"))
+    assert perf
+    lines = perf[0].read_text().splitlines()
+    assert lines[0] == "time,pid,rss_mib,cpu_user_s,cpu_system_s" and len(lines) >= 3
+    assert float(lines[-1].split(",")[2]) > 1  # a Python worker uses more than 1 MiB

@@ -14,6 +14,8 @@ from tenantml.locations import home
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("pipeline", type=Path, help="the pipeline YAML")
     add_location_arguments(parser)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="change one value of the YAML first, as tenantml run --set does")
 
 
 def execute(args: argparse.Namespace) -> int:
