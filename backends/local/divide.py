@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,13 +73,26 @@ def needs_process(request: DivisionRequest) -> bool:
 def start(request: DivisionRequest, request_file: Path) -> subprocess.Popen[bytes]:
     """Start the division process (the caller waits for it with :func:`finish`)."""
     request_file.write_text(request.to_json(), encoding="utf-8")
-    return subprocess.Popen([sys.executable, "-m", "tenantml.backends.local.divide", str(request_file)],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    with open(request_file.with_suffix(".stderr.txt"), "wb") as err:
+        return subprocess.Popen([sys.executable, "-m", "tenantml.backends.local.divide", str(request_file)],
+                                stdin=subprocess.DEVNULL, stdout=err, stderr=subprocess.STDOUT,
+                                start_new_session=True)
 
 
-def finish(proc: subprocess.Popen[bytes], request: DivisionRequest, request_file: Path) -> int:
-    _, err = proc.communicate()
+def finish(proc: subprocess.Popen[bytes], request: DivisionRequest, request_file: Path,
+           should_stop: Callable[[], bool] = lambda: False) -> int:
+    """Wait for the division process; if ``should_stop()`` turns true, kill it and raise KeyboardInterrupt."""
+    while True:
+        try:
+            proc.wait(timeout=0.2)
+            break
+        except subprocess.TimeoutExpired:
+            if should_stop():
+                from tenantml.backends.local.procs import end_all
+
+                end_all([proc], grace=0.5)
+                raise KeyboardInterrupt from None
+    err = request_file.with_suffix(".stderr.txt").read_bytes()[-20000:]
     error_file = request_file.with_suffix(".error.json")
     if error_file.exists():
         raw = json.loads(error_file.read_text(encoding="utf-8"))

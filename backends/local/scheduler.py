@@ -170,7 +170,8 @@ class ParallelStep:
             self._start(slot)
         if division is not None:
             try:
-                total = divide.finish(division, request, self.state_dir / "division.request.json")
+                total = divide.finish(division, request, self.state_dir / "division.request.json",
+                                      should_stop=self.interrupted)
             except UserError as exc:
                 raise UserError(f"dividing input '{job.input_data}' of job '{job.name}': {exc.message}") from None
         self.tally = Tally(total)
