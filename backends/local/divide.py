@@ -103,11 +103,12 @@ def finish(proc: subprocess.Popen[bytes], request: DivisionRequest, request_file
 
 
 def main() -> None:
-    from tenantml.mltable_support import exit_now, route_mltable_logs
+    from tenantml.mltable_support import exit_now, route_mltable_logs, skip_discarded_call_stacks
 
     request_file = Path(sys.argv[1])
     request = DivisionRequest.from_json(request_file.read_text(encoding="utf-8"))
     route_mltable_logs(request.mltable_log_dir)
+    skip_discarded_call_stacks()  # this process is tenantml's own: no telemetry stack per mltable call
     code = 0
     try:
         write_plan(request)
