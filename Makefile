@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[test,examples]"
+	$(BIN)/python -m pip install -q -e ".[test,examples,aml]"
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -18,7 +18,7 @@ from tenantml.suggest import did_you_mean
 GROUP = "tenantml.backends"
 # When tenantml runs from a source tree that was never installed, metadata is missing:
 # the built-in backends are still found.
-BUILT_IN = {"local": "tenantml.backends.local:LocalBackend"}
+BUILT_IN = {"local": "tenantml.backends.local:LocalBackend", "aml": "tenantml.backends.aml:AmlBackend"}
 
 
 @dataclass(frozen=True)

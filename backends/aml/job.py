@@ -1,0 +1,335 @@
+"""From a pipeline YAML to the job object Azure ML will receive, with no network at all.
+
+Order (each step only runs when the previous passed):
+
+1. tenantml's own validation (:func:`tenantml.loader.load_pipeline`): missing entry scripts,
+   undefined ``${{inputs.x}}``, a script without ``run``, bad sizes... what the SDK lets through.
+   Problems that only mean "this data is not on this machine" (``azureml://`` datastore paths,
+   ``azureml:name:version`` assets, ``https://`` URLs) are not problems on Azure ML and are dropped.
+2. ``azure.ai.ml.load_job`` with the ``--set`` overrides (as ``az ml job create --set`` passes them),
+   then the SDK's own local validation.
+3. :func:`describe` turns the SDK's REST body into the per-step report ``--dry-run`` prints.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tenantml.errors import UserError, ValidationErrors
+from tenantml.locations import home as default_home
+
+from tenantml.backends.aml import sdk
+
+REMOTE = re.compile(r"^(azureml:|https?://|wasbs?://|abfss?://|adl://)")
+RUNNER_FLAGS = ("--error_threshold", "--allowed_failed_percent", "--task_overhead_timeout",
+                "--progress_update_timeout", "--first_task_creation_timeout", "--resource_monitor_interval",
+                "--copy_logs_to_parent", "--metrics_name_prefix", "--push_metrics_to_parent")
+
+
+@dataclass
+class Prepared:
+    """A pipeline that passed both validators, ready to submit."""
+
+    source: Path
+    job: Any  # azure.ai.ml.entities.PipelineJob
+    experiment: str
+    warnings: list[str] = field(default_factory=list)
+    steps: list["StepReport"] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StepReport:
+    """What Azure ML will receive for one parallel step (values as the REST body carries them)."""
+
+    name: str
+    compute: str | None
+    input_data: str | None
+    input_kind: str  # "files" or "tabular"
+    mini_batch_size: int | None  # files per mini-batch, or bytes for tabular input
+    partition_keys: tuple[str, ...]
+    instance_count: int
+    max_concurrency_per_instance: int
+    retry_max_retries: int
+    retry_timeout: int
+    mini_batch_error_threshold: int
+    error_threshold: int
+    allowed_failed_percent: str
+    logging_level: str
+    program_arguments: str
+    environment_variables: dict[str, str]
+    environment: str | None
+    entry_script: str | None
+    uploads: tuple[str, ...]
+
+    def lines(self) -> list[str]:
+        workers = self.instance_count * self.max_concurrency_per_instance
+        if self.partition_keys:
+            division = f"one mini-batch per distinct ({', '.join(self.partition_keys)})"
+            if self.mini_batch_size:
+                division += f"; mini_batch_size {self.mini_batch_size} is sent too, partition_keys win"
+        elif self.input_kind == "tabular":
+            division = f"mini_batch_size {self.mini_batch_size} bytes (~{_human(self.mini_batch_size)}) per mini-batch"
+        else:
+            division = f"mini_batch_size {self.mini_batch_size} file(s) per mini-batch"
+        env = ", ".join(f"{k}={v}" for k, v in sorted(self.environment_variables.items())) or "(none)"
+        return [
+            f"step {self.name} (parallel) on compute {self.compute or '(pipeline default)'}",
+            f"  input_data:           {self.input_data} ({self.input_kind})",
+            f"  division:             {division}",
+            f"  partition_keys:       {list(self.partition_keys) if self.partition_keys else '(none)'}",
+            f"  instances:            {self.instance_count} x {self.max_concurrency_per_instance} "
+            f"process(es) per instance = {workers} worker(s)",
+            f"  retry_settings:       max_retries {self.retry_max_retries}, timeout {self.retry_timeout} s "
+            f"(each mini-batch gets {self.retry_max_retries + 1} attempt(s))",
+            f"  thresholds:           mini_batch_error_threshold {self.mini_batch_error_threshold}, "
+            f"error_threshold {self.error_threshold}, allowed_failed_percent {self.allowed_failed_percent}",
+            f"  logging_level:        {self.logging_level}",
+            f"  entry_script:         {self.entry_script}",
+            f"  program_arguments:    {self.program_arguments or '(none)'}",
+            f"  environment_variables: {env}",
+            f"  environment:          {_environment_text(self.environment)}",
+            *(f"  upload:               {u}" for u in self.uploads),
+        ]
+
+
+def _environment_text(env: Any) -> str:
+    if isinstance(env, dict):
+        parts = [f"image {env['image']}" if env.get("image") else "", "a conda file" if env.get("conda_file") else ""]
+        return "inline (" + " + ".join(p for p in parts if p) + "), registered anonymously on submission"
+    return str(env) if env else "(none)"
+
+
+def _human(size: int | None) -> str:
+    if size is None:
+        return "?"
+    for unit, factor in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if size >= factor:
+            return f"{size / factor:g} {unit}"
+    return f"{size} B"
+
+
+# --------------------------------------------------------------------------- step 1: tenantml
+def tenantml_validate(path: Path, overrides: tuple[str, ...]) -> list[str]:
+    """tenantml's own checks; returns warnings, raises ValidationErrors for real problems."""
+    from tenantml.loader import LoadContext, load_pipeline
+    from tenantml.locations import Datastores
+
+    home = default_home()
+    ctx = LoadContext(home / "runs" / "<run-id>", "<run-id>", Datastores(home, {}), tuple(overrides))
+    remote_keys, remote_inputs = remote_references(path, overrides)
+    try:
+        pipeline = load_pipeline(path, ctx)
+    except ValidationErrors as exc:
+        kept = [p for p in exc.problems if not _only_local(p, remote_keys, remote_inputs)]
+        if kept:
+            raise ValidationErrors(kept) from None
+        return []
+    return list(pipeline.warnings)
+
+
+def remote_references(path: Path, overrides: tuple[str, ...] = ()) -> tuple[set[str], set[str]]:
+    """YAML keys of inputs whose data lives in Azure (not on this machine), and their input names."""
+    from tenantml.overrides import apply_overrides
+    from tenantml.yamlio import load_yaml
+
+    raw = load_yaml(path, what="pipeline YAML")
+    if isinstance(raw, dict) and overrides:
+        apply_overrides(raw, list(overrides))
+    keys: set[str] = set()
+    names: set[str] = set()
+    if not isinstance(raw, dict):
+        return keys, names
+
+    def visit(inputs: Any, prefix: str, parent_remote: set[str]) -> set[str]:
+        found: set[str] = set()
+        if not isinstance(inputs, dict):
+            return found
+        for name, value in inputs.items():
+            target = value.get("path") if isinstance(value, dict) else value
+            text = str(target) if target is not None else ""
+            bound = re.fullmatch(r"\$\{\{\s*parent\.inputs\.([^}\s]+)\s*\}\}", text.strip())
+            if REMOTE.match(text) or (bound and bound.group(1) in parent_remote):
+                found.add(str(name))
+                keys.update({f"{prefix}{name}", f"{prefix}{name}.path", f"{prefix}{name}.type"})
+        return found
+
+    top = visit(raw.get("inputs"), "inputs.", set())
+    names.update(f"parent:{n}" for n in top)
+    for job, spec in (raw.get("jobs") or {}).items():
+        if isinstance(spec, dict):
+            for name in visit(spec.get("inputs"), f"jobs.{job}.inputs.", top):
+                names.add(f"{job}:{name}")
+    return keys, names
+
+
+def _only_local(problem: UserError, remote_keys: set[str], remote_inputs: set[str]) -> bool:
+    """True when a problem only says that Azure-side data is not on this machine."""
+    key = problem.key or ""
+    if key in remote_keys:
+        return True
+    match = re.fullmatch(r"jobs\.([^.]+)\.input_data", key)
+    if match:
+        named = re.search(r"names input '([^']+)'", problem.message)
+        return bool(named and f"{match.group(1)}:{named.group(1)}" in remote_inputs)
+    return False
+
+
+# --------------------------------------------------------------------------- step 2: the SDK
+def sdk_load(path: Path, overrides: tuple[str, ...]) -> Any:
+    from tenantml.overrides import as_sdk_params
+
+    aml = sdk.import_sdk()
+    with sdk.quiet_sdk(), sdk.translating(None, what=f"loading {path.name} with azure.ai.ml.load_job"):
+        job = aml.load_job(str(path), params_override=as_sdk_params(overrides))
+        result = job._validate()
+    if not getattr(result, "passed", True):
+        messages = "; ".join(f"{k}: {v}" for k, v in (getattr(result, "error_messages", {}) or {}).items())
+        raise UserError(f"Azure ML's SDK refused the job: {messages}", file=path, key="azure-ai-ml")
+    if getattr(job, "type", "pipeline") != "pipeline":
+        raise UserError(f"type is '{job.type}'; tenantml submits pipeline jobs.", file=path, key="type")
+    return job
+
+
+def prepare(path: Path, overrides: tuple[str, ...], experiment: str | None) -> Prepared:
+    """Both validators, then the per-step report; no network."""
+    from tenantml.overrides import parse_override
+
+    path = path.absolute()
+    for text in overrides:
+        parse_override(text)  # a malformed --set fails before anything else
+    warnings = tenantml_validate(path, overrides)
+    job = sdk_load(path, overrides)
+    name = experiment or getattr(job, "experiment_name", None) or path.parent.name
+    prepared = Prepared(path, job, name, warnings)
+    prepared.steps = describe(job, path)
+    return prepared
+
+
+# --------------------------------------------------------------------------- step 3: the report
+def rest_body(job: Any) -> dict[str, Any]:
+    with sdk.quiet_sdk():
+        return job._to_rest_object().as_dict()
+
+
+def describe(job: Any, source: Path) -> list[StepReport]:
+    body = rest_body(job)
+    props = body.get("properties", {})
+    default_compute = (props.get("settings") or {}).get("default_compute")
+    reports = []
+    for name, node in (props.get("jobs") or {}).items():
+        if node.get("type") != "parallel":
+            continue
+        reports.append(_step(name, node, default_compute, source, job))
+    return reports
+
+
+def _step(name: str, node: dict[str, Any], default_compute: str | None, source: Path, job: Any) -> StepReport:
+    task = node.get("task") or {}
+    retry = node.get("retry_settings") or {}
+    keys = node.get("partition_keys")
+    if isinstance(keys, str):
+        keys = json.loads(keys) if keys.strip().startswith("[") else [keys]
+    input_data = node.get("input_data")
+    input_name = _binding_name(input_data)
+    inputs = node.get("inputs") or {}
+    data = inputs.get(input_name) if input_name else None
+    kind = "tabular" if keys or _is_tabular(data, source) else "files"
+    bound = str((data or {}).get("value") or (data or {}).get("uri") or "")
+    if data and "${{" in bound:
+        kind += f", bound to {bound}"
+    program = task.get("program_arguments") or ""
+    allowed = "100 (default)"
+    with_flags = _runner_flags(program)
+    if "--allowed_failed_percent" in with_flags:
+        allowed = with_flags["--allowed_failed_percent"]
+    error_threshold = node.get("error_threshold", -1)
+    if error_threshold in (None, -1) and "--error_threshold" in with_flags:
+        error_threshold = int(with_flags["--error_threshold"])
+    size = node.get("mini_batch_size")
+    node_obj = job.jobs.get(name) if hasattr(job, "jobs") else None
+    return StepReport(
+        name=name, compute=_short_compute(node.get("computeId") or default_compute), input_data=input_name,
+        input_kind=kind, mini_batch_size=int(size) if size is not None else None,
+        partition_keys=tuple(keys or ()), instance_count=int((node.get("resources") or {}).get("instance_count", 1)),
+        max_concurrency_per_instance=int(node.get("max_concurrency_per_instance") or 1),
+        retry_max_retries=int(retry.get("max_retries", 2)), retry_timeout=int(retry.get("timeout", 60)),
+        mini_batch_error_threshold=int(node.get("mini_batch_error_threshold", -1)),
+        error_threshold=int(error_threshold if error_threshold is not None else -1),
+        allowed_failed_percent=str(allowed), logging_level=str(node.get("logging_level") or "INFO (default)"),
+        program_arguments=program, environment_variables=dict(node.get("environment_variables") or {}),
+        environment=task.get("environment"), entry_script=task.get("entry_script"),
+        uploads=tuple(_uploads(node, node_obj, source)))
+
+
+def _binding_name(text: Any) -> str | None:
+    match = re.fullmatch(r"\$\{\{\s*inputs\.([^}\s]+)\s*\}\}", str(text or "").strip())
+    return match.group(1) if match else None
+
+
+def _runner_flags(program: str) -> dict[str, str]:
+    try:
+        tokens = shlex.split(program)
+    except ValueError:
+        return {}
+    flags = {}
+    for i, token in enumerate(tokens):
+        flag, eq, value = token.partition("=")
+        if flag in RUNNER_FLAGS:
+            if eq:
+                flags[flag] = value
+            elif i + 1 < len(tokens):
+                flags[flag] = tokens[i + 1]
+    return flags
+
+
+def _short_compute(value: Any) -> str | None:
+    if not value:
+        return None
+    return str(value).rsplit("/computes/", 1)[-1].removeprefix("azureml:")
+
+
+def _is_tabular(data: dict | None, source: Path) -> bool:
+    if not data or data.get("job_input_type") != "mltable":
+        return False
+    uri = str(data.get("uri") or "")
+    if REMOTE.match(uri):
+        return True  # cannot look inside without the network: Azure ML reads its MLTable
+    folder = (source.parent / uri) if not Path(uri).is_absolute() else Path(uri)
+    mltable = folder / "MLTable"
+    if not mltable.is_file():
+        return True
+    text = mltable.read_text(encoding="utf-8", errors="replace")
+    return bool(re.search(r"read_(delimited|parquet|json_lines|delta_lake)", text))
+
+
+def _uploads(node: dict[str, Any], node_obj: Any, source: Path) -> list[str]:
+    """Local folders the SDK will upload for this step (code and data), with their size."""
+    found = []
+    code = (node.get("task") or {}).get("code")
+    if code and not REMOTE.match(str(code)):
+        found.append(("code", Path(code) if Path(code).is_absolute() else source.parent / code))
+    for name, value in (node.get("inputs") or {}).items():
+        uri = str((value or {}).get("uri") or "")
+        if uri and not REMOTE.match(uri) and not uri.startswith("${{"):
+            found.append((f"input {name}", Path(uri) if Path(uri).is_absolute() else source.parent / uri))
+    lines = []
+    for what, path in found:
+        files, size = _tally(path)
+        lines.append(f"{what}: {path} ({files} file(s), {_human(size)})")
+    return lines
+
+
+def _tally(path: Path) -> tuple[int, int]:
+    if path.is_file():
+        return 1, path.stat().st_size
+    files = size = 0
+    for item in path.rglob("*"):
+        if item.is_file():
+            files += 1
+            size += item.stat().st_size
+    return files, size

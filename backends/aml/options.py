@@ -1,0 +1,45 @@
+"""Options of the aml backend: a typed object, no magic keys (importing this costs nothing)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Fast, clear failures: an unreachable service must fail in seconds, not after minutes of
+# azure-core's default retries (10 tries, exponential back-off, 300 s connection timeout).
+CONNECTION_TIMEOUT_S = 5.0
+READ_TIMEOUT_S = 120.0  # uploads and the job PUT can take a while on a slow link
+RETRY_TOTAL = 2
+RETRY_BACKOFF_S = 0.5
+POLL_INTERVAL_S = 10.0
+
+
+@dataclass(frozen=True)
+class AmlOptions:
+    """What ``tenantml run --backend aml`` and ``tenantml fetch`` are told.
+
+    ``credential``, ``cloud``, ``cloud_metadata`` and ``transport`` are for programs (and the
+    tests' loopback fake of Azure ML); the command line always uses ``DefaultAzureCredential``
+    and the public cloud (or the one ``AZUREML_CURRENT_CLOUD`` names).
+    """
+
+    subscription: str | None = None
+    resource_group: str | None = None
+    workspace: str | None = None
+    experiment: str | None = None
+    wait: bool = True
+    cancel_on_interrupt: bool | None = None  # None: ask on a terminal, keep the job otherwise
+    dry_run: bool = False
+    overrides: tuple[str, ...] = ()
+    resume: Path | None = None  # a fetched aml run folder whose unsucceeded mini-batches are re-run
+    config_search_from: Path | None = None  # where config.json is looked for (default: the cwd)
+    poll_interval: float = POLL_INTERVAL_S
+    connection_timeout: float = CONNECTION_TIMEOUT_S
+    read_timeout: float = READ_TIMEOUT_S
+    retry_total: int = RETRY_TOTAL
+    credential: Any = None
+    cloud: str | None = None
+    cloud_metadata: dict[str, str] | None = None
+    transport: Any = None
+    extra_client_kwargs: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,161 @@
+"""A pipeline job submitted to Azure ML, seen through tenantml's RunHandle.
+
+The run folder ``<home>/runs/<azure job name>/`` is made only once Azure ML accepted the job;
+it holds ``run.json`` (as a local run), ``aml.json`` (workspace, job name, studio URL) and, after
+``tenantml fetch``, each step's ``logs/`` and ``outputs/`` laid out as a local run's.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tenantml.backends.base import RunHandle, StepStatus
+from tenantml.progress import Reporter
+from tenantml.runs import RunRecord
+
+from tenantml.backends.aml import sdk
+from tenantml.backends.aml.workspace import Workspace
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+TERMINAL = {"Completed", "Failed", "Canceled", "NotResponding"}
+LEDGER = Path("logs") / "sys" / "job_report" / "processed_mini-batches.csv"
+
+
+@dataclass
+class AmlRecord:
+    """``aml.json``: where the cloud job lives. Never holds a credential or token."""
+
+    job_name: str
+    studio_url: str
+    experiment: str
+    subscription: str
+    resource_group: str
+    workspace: str
+    resumed_from: str | None = None
+    restricted: dict[str, list[str]] | None = None  # step -> items re-run (resume)
+
+    def save(self, run_dir: Path) -> None:
+        (run_dir / "aml.json").write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
+
+    @staticmethod
+    def load(run_dir: Path) -> "AmlRecord":
+        return AmlRecord(**json.loads((run_dir / "aml.json").read_text(encoding="utf-8")))
+
+    @property
+    def workspace_ref(self) -> Workspace:
+        return Workspace(self.subscription, self.resource_group, self.workspace, "aml.json")
+
+
+def status_text(status: object) -> str:
+    """The SDK's status (a str enum, whose str() is "JobStatus.COMPLETED") as Azure ML's word."""
+    if status is None:
+        return "Unknown"
+    return str(getattr(status, "value", status))
+
+
+def final_status(azure_status: str) -> str:
+    """Azure ML's status as tenantml's verdict (Completed / Failed)."""
+    return "Completed" if azure_status == "Completed" else "Failed"
+
+
+class AmlRun(RunHandle):
+    def __init__(self, client: Any, record: AmlRecord, run_dir: Path, steps: list[str],
+                 reporter: Reporter | None = None, poll_interval: float = 10.0):
+        self.client = client
+        self.aml = record
+        self.run_id = record.job_name
+        self.run_dir = run_dir
+        self.step_names = steps
+        self.reporter = reporter or Reporter(quiet=True)
+        self.poll_interval = poll_interval
+        self._azure_status = "NotStarted"
+        self._step_status: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ RunHandle
+    def azure_status(self) -> str:
+        return self._azure_status
+
+    def refresh(self) -> str:
+        with sdk.quiet_sdk(), sdk.translating(self.aml.workspace_ref, what=f"reading job {self.run_id}"):
+            job = self.client.jobs.get(self.run_id)
+        self._azure_status = status_text(getattr(job, "status", None))
+        return self._azure_status
+
+    def status(self) -> str:
+        if self._azure_status in TERMINAL:
+            return final_status(self._azure_status)
+        return "Running" if self._azure_status not in ("NotStarted", "Unknown") else self._azure_status
+
+    def wait(self) -> str:
+        """Poll until the job ends, printing every change of status. Ctrl-C propagates to the caller."""
+        last = None
+        while True:
+            status = self.refresh()
+            if status != last:
+                self.reporter.note(f"{self.run_id}: {status}")
+                last = status
+                self._save_record()
+            if status in TERMINAL:
+                return self.status()
+            time.sleep(self.poll_interval)
+
+    def cancel(self) -> None:
+        with sdk.quiet_sdk(), sdk.translating(self.aml.workspace_ref, what=f"cancelling job {self.run_id}"):
+            poller = self.client.jobs.begin_cancel(self.run_id)
+            try:
+                poller.wait(timeout=30)
+            except Exception:  # noqa: BLE001 - the cancel request was accepted; the service finishes it
+                pass
+        self._azure_status = "CancelRequested"
+        self._save_record()
+
+    def steps(self) -> list[StepStatus]:
+        parent = self.status()
+        return [StepStatus(name, "parallel", self._step_status.get(name, parent)) for name in self.step_names]
+
+    def outputs(self) -> dict[str, dict[str, Path]]:
+        found: dict[str, dict[str, Path]] = {}
+        for name in self.step_names:
+            folder = self.run_dir / name / "outputs"
+            if folder.is_dir():
+                found[name] = {p.name: p for p in sorted(folder.iterdir())}
+        return found
+
+    def ledger(self) -> "pd.DataFrame":
+        return read_ledgers(self.run_dir, self.step_names)
+
+    # ------------------------------------------------------------------ helpers
+    def _save_record(self) -> None:
+        record = RunRecord.load(self.run_dir) if (self.run_dir / "run.json").exists() else RunRecord(
+            self.run_id, "", "aml")
+        record.status = self.status()
+        if self._azure_status in TERMINAL and record.ended is None:
+            record.ended = time.time()
+        for name in self.step_names:
+            record.steps.setdefault(name, {"type": "parallel"})
+            record.steps[name].update(status=self._step_status.get(name, record.status))
+        record.save(self.run_dir)
+
+
+def read_ledgers(run_dir: Path, steps: list[str]) -> "pd.DataFrame":
+    import pandas as pd
+
+    from tenantml.backends.local.ledger import COLUMNS
+
+    frames = []
+    for name in steps:
+        path = run_dir / name / LEDGER
+        if path.exists():
+            frame = pd.read_csv(path, keep_default_na=False,
+                                dtype={"error_type": str, "error_message": str, "label": str})
+            frame.insert(0, "job", name)
+            frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=["job", *COLUMNS])
+    return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,313 @@
+"""Azure ML's log tree of a parallel step -> tenantml's ledger, so ``tenantml show`` reads a cloud
+run exactly as a local one.
+
+What Azure ML writes under a parallel step's ``logs/`` (documented in "ParallelRunStep performance
+tuning" and "how-to-debug-parallel-run-step", kept by the v2 parallel job):
+
+    logs/job_result.txt                          final verdict and, on failure, the reason
+    logs/job_progress_overview.<yyyymmddhh>.txt  scheduled / processed / failed mini-batches, items
+    logs/sys/job_report/processed_mini-batches.csv   one row per processed mini-batch attempt
+        (logs/sys/report/processed_tasks.csv in old versions)
+    logs/user/error/<node>/<process>.txt         tracebacks of the entry script
+    logs/user/{stdout,stderr,entry_script_log}/<node>/<process>...
+
+The columns of ``processed_mini-batches.csv``, as documented: Mini-batch Id, Picked Count,
+Process, Start Time, Total, Succeeded, Failed, Elapsed Seconds, Process Seconds, Run Method
+Seconds, Status, Error Category, Error Message, Mini-batch Detail (a JSON description of the
+mini-batch). Column names are matched loosely (case, spaces, punctuation; old names such as
+``Task Id``/``Dequeue Count``/``Error`` too), because Azure ML has renamed them over versions and
+documents them with screenshots rather than a schema. Unknown columns are ignored.
+
+:func:`convert` keeps Azure ML's file as ``processed_mini-batches.azureml.csv`` and writes the
+local runner's columns (``backends/local/ledger.py``) at the usual path.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+LEDGER = Path("sys") / "job_report" / "processed_mini-batches.csv"
+AZURE_COPY = Path("sys") / "job_report" / "processed_mini-batches.azureml.csv"
+LEGACY = Path("sys") / "report" / "processed_tasks.csv"
+
+_ALIASES = {
+    "mini_batch": ("minibatchid", "taskid", "id", "minibatchindex"),
+    "attempt": ("pickedcount", "dequeuecount", "attempt", "retrycount"),
+    "process": ("process", "processname", "agent"),
+    "node": ("node", "nodeid", "ipaddress", "ip", "host"),
+    "pid": ("processid", "pid"),
+    "start": ("starttime", "processstarttime", "start"),
+    "items": ("total", "items"),
+    "succeeded": ("succeeded",),
+    "failed": ("failed",),
+    "duration": ("elapsedseconds", "duration"),
+    "status": ("status",),
+    "error_type": ("errorcategory", "errortype", "errorcode"),
+    "error_message": ("errormessage", "error"),
+    "detail": ("minibatchdetail", "detail", "minibatch"),
+}
+
+_OUTCOMES = {
+    "rundone": "succeeded", "succeeded": "succeeded", "completed": "succeeded", "done": "succeeded",
+    "runexception": "raised", "exception": "raised", "failed": "raised", "runfailed": "raised",
+    "runtimeout": "timeout", "timeout": "timeout", "loadtimeout": "timeout",
+    "processcrashed": "crashed", "crashed": "crashed", "runprocessexit": "crashed", "processexit": "crashed",
+    "loadexception": "raised", "invalidreturn": "wrong_type", "wrongtype": "wrong_type",
+}
+
+
+@dataclass(frozen=True)
+class MiniBatchItems:
+    """What one Azure ML mini-batch held, as far as its detail column tells."""
+
+    files: tuple[str, ...] = ()
+    partition: dict[str, Any] = field(default_factory=dict)
+    raw: str = ""
+
+    @property
+    def label(self) -> str:
+        if self.partition:
+            return ", ".join(f"{k}={v}" for k, v in self.partition.items())
+        if self.files:
+            names = [Path(f).name for f in self.files[:2]]
+            return ", ".join(names) + (f" (+{len(self.files) - 2})" if len(self.files) > 2 else "")
+        return self.raw[:80]
+
+
+@dataclass
+class AzureStepLogs:
+    status: str | None  # Completed / Failed from job_result.txt, None when absent
+    reason: str
+    progress: dict[str, int]
+    rows: list[dict[str, Any]]  # the local ledger's columns
+    items: dict[int, MiniBatchItems]
+    error_logs: list[Path]
+
+    def unsucceeded(self) -> list[int]:
+        """Mini-batches whose last attempt did not succeed."""
+        last: dict[int, dict[str, Any]] = {}
+        for row in self.rows:
+            if row["mini_batch"] not in last or row["attempt"] >= last[row["mini_batch"]]["attempt"]:
+                last[row["mini_batch"]] = row
+        return sorted(i for i, r in last.items() if r["outcome"] not in ("succeeded", "short_return", "empty"))
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def _columns(header: list[str]) -> dict[str, int]:
+    index = {_norm(h): i for i, h in enumerate(header)}
+    found = {}
+    for key, names in _ALIASES.items():
+        for name in names:
+            if name in index:
+                found[key] = index[name]
+                break
+    return found
+
+
+def parse_detail(text: str) -> MiniBatchItems:
+    """The mini-batch detail column: JSON with files or partition key values (or anything else)."""
+    text = (text or "").strip()
+    if not text:
+        return MiniBatchItems()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return MiniBatchItems(raw=text)
+    files: list[str] = []
+    partition: dict[str, Any] = {}
+
+    def walk(value: Any, key: str = "") -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                lowered = _norm(str(k))
+                if lowered in ("partitionkeyvalue", "partitionkeyvalues", "partitionkeysvalue", "partition") \
+                        and isinstance(v, dict):
+                    partition.update(v)
+                else:
+                    walk(v, lowered)
+        elif isinstance(value, list):
+            if all(isinstance(v, str) for v in value) and key in ("files", "paths", "filepaths", "items", ""):
+                files.extend(value)
+            else:
+                for v in value:
+                    walk(v, key)
+        elif isinstance(value, str) and key in ("file", "path", "filepath"):
+            files.append(value)
+
+    walk(data)
+    return MiniBatchItems(tuple(files), partition, text)
+
+
+def _int(value: str, default: int = 0) -> int:
+    match = re.search(r"-?\d+", value or "")
+    return int(match.group(0)) if match else default
+
+
+def _float(value: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _outcome(status: str, items: int, succeeded: int, error: str) -> str:
+    key = _norm(status)
+    outcome = _OUTCOMES.get(key)
+    if outcome is None:
+        outcome = "raised" if (error or "error" in key or "fail" in key) else (
+            "succeeded" if key else ("raised" if error else "succeeded"))
+    if outcome == "succeeded":
+        if items == 0:
+            return "empty"
+        if succeeded < items:
+            return "short_return"
+    return outcome
+
+
+def read_processed(path: Path) -> tuple[list[dict[str, Any]], dict[int, MiniBatchItems]]:
+    """Azure ML's processed_mini-batches.csv as rows with the local ledger's columns."""
+    text = path.read_text(encoding="utf-8-sig", errors="replace")
+    if text and not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]  # a torn last line of a job that was killed
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if not header:
+        return [], {}
+    col = _columns(header)
+
+    def get(row: list[str], key: str) -> str:
+        i = col.get(key)
+        return row[i].strip() if i is not None and i < len(row) else ""
+
+    rows: list[dict[str, Any]] = []
+    items: dict[int, MiniBatchItems] = {}
+    for position, row in enumerate(reader):
+        if not any(cell.strip() for cell in row):
+            continue
+        index = _int(get(row, "mini_batch"), position)
+        detail = parse_detail(get(row, "detail"))
+        if detail.files or detail.partition or index not in items:
+            items[index] = detail
+        total = _int(get(row, "items"))
+        succeeded = _int(get(row, "succeeded"))
+        failed_raw = get(row, "failed")
+        failed = _int(failed_raw) if failed_raw else max(total - succeeded, 0)
+        error_message = get(row, "error_message")
+        process = get(row, "process")
+        node = get(row, "node")
+        if not node and "/" in process:
+            node, process = process.rsplit("/", 1)
+        outcome = _outcome(get(row, "status"), total, succeeded, error_message)
+        if outcome not in ("succeeded", "short_return", "empty"):
+            succeeded, failed = 0, total
+        rows.append({
+            "mini_batch": index, "attempt": max(_int(get(row, "attempt"), 1), 1), "label": detail.label,
+            "node": node, "process": process, "pid": _int(get(row, "pid")), "start": get(row, "start"),
+            "duration_s": _float(get(row, "duration")), "items": total, "succeeded": succeeded, "failed": failed,
+            "outcome": outcome, "final": False, "error_type": get(row, "error_type"),
+            "error_message": " ".join(error_message.split())[:500],
+        })
+    # the last attempt of each mini-batch decides it (Azure ML delivers at least once; a later
+    # success after a failure wins, as in the local runner's exactly-once accounting)
+    last: dict[int, int] = {}
+    for i, row in enumerate(rows):
+        if row["mini_batch"] not in last or row["attempt"] >= rows[last[row["mini_batch"]]]["attempt"]:
+            last[row["mini_batch"]] = i
+    for i in last.values():
+        rows[i]["final"] = True
+    rows.sort(key=lambda r: (r["mini_batch"], r["attempt"]))
+    return rows, items
+
+
+def read_result(path: Path) -> tuple[str | None, str]:
+    """Status and reason from job_result.txt (free text: look for the verdict words)."""
+    if not path.is_file():
+        return None, ""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    status = None
+    match = re.search(r"\b(Completed|Failed|Canceled|Cancelled|Succeeded)\b", text, re.I)
+    if match:
+        word = match.group(1).lower()
+        status = "Completed" if word in ("completed", "succeeded") else "Failed"
+    reason = ""
+    for line in text.splitlines():
+        lowered = line.lower()
+        if any(w in lowered for w in ("reason", "exceed", "threshold", "error", "exception")):
+            reason = line.strip()
+            break
+    return status, reason
+
+
+def read_progress(logs: Path) -> dict[str, int]:
+    """The newest job_progress_overview.*.txt (or the old overview.txt) as ``{label: number}``."""
+    candidates = sorted(logs.glob("job_progress_overview*.txt")) or sorted(logs.glob("overview.txt"))
+    if not candidates:
+        return {}
+    found: dict[str, int] = {}
+    for line in candidates[-1].read_text(encoding="utf-8", errors="replace").splitlines():
+        match = re.match(r"\s*([A-Za-z][A-Za-z \-_()]*?)\s*[:=]\s*(\d+)\b", line)
+        if match:
+            found[_norm(match.group(1))] = int(match.group(2))
+    return found
+
+
+def parse_step_logs(logs: Path) -> AzureStepLogs:
+    """Read one parallel step's Azure ML log folder (the ``logs/`` folder itself)."""
+    source = next((p for p in (logs / AZURE_COPY, logs / LEDGER, logs / LEGACY) if p.is_file()), None)
+    if source is not None and source == logs / LEDGER and _is_local_ledger(source):
+        source = None
+    rows, items = read_processed(source) if source is not None else ([], {})
+    status, reason = read_result(logs / "job_result.txt")
+    errors = sorted((logs / "user" / "error").rglob("*.txt")) if (logs / "user" / "error").is_dir() else []
+    return AzureStepLogs(status, reason, read_progress(logs), rows, items, errors)
+
+
+def _is_local_ledger(path: Path) -> bool:
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        first = handle.readline()
+    return first.strip().startswith("mini_batch,attempt,")
+
+
+def convert(logs: Path) -> AzureStepLogs:
+    """Parse a downloaded step's logs and write the local ledger beside Azure ML's own (kept)."""
+    from tenantml.backends.local.ledger import COLUMNS
+
+    parsed = parse_step_logs(logs)
+    ledger = logs / LEDGER
+    copy = logs / AZURE_COPY
+    if ledger.is_file() and not _is_local_ledger(ledger) and not copy.exists():
+        ledger.replace(copy)
+    ledger.parent.mkdir(parents=True, exist_ok=True)
+    temp = ledger.with_name(ledger.name + ".tmp")
+    with open(temp, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(COLUMNS)
+        for row in parsed.rows:
+            values = dict(row)
+            values["duration_s"] = f"{row['duration_s']:.3f}"
+            writer.writerow([values[c] for c in COLUMNS])
+    temp.replace(ledger)
+    items = {str(k): asdict(v) for k, v in parsed.items.items()}
+    (ledger.parent / "mini_batch_items.json").write_text(json.dumps(items, indent=1, default=str), encoding="utf-8")
+    return parsed
+
+
+def find_logs_folder(root: Path) -> Path | None:
+    """The ``logs`` folder of a parallel step inside a downloaded job (``artifacts/logs`` usually)."""
+    for candidate in (root / "logs", root / "artifacts" / "logs"):
+        if (candidate / "job_result.txt").exists() or (candidate / LEDGER).exists() or (candidate / "sys").is_dir():
+            return candidate
+    for result in sorted(root.rglob("job_result.txt")):
+        return result.parent
+    for ledger in sorted(root.rglob("processed_mini-batches.csv")):
+        return ledger.parent.parent.parent
+    return None
