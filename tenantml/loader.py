@@ -564,6 +564,10 @@ class _Scope:
         partition_keys = self._partition_keys(raw, prefix)
         data = inputs.get(input_data) if input_data else None
         mini_batch_size = raw.get("mini_batch_size")
+        if isinstance(mini_batch_size, int) and not isinstance(mini_batch_size, bool):
+            warnings.append(f"{_file_of(raw, self.path, 'mini_batch_size')}:{raw.line_of('mini_batch_size')}: "
+                            f"{prefix}mini_batch_size: Azure ML's schema wants a string: az ml job create rejects "
+                            f"{mini_batch_size}; write \"{mini_batch_size}\" (it runs locally as is).")
         if partition_keys and mini_batch_size is not None:
             warnings.append(f"{self.path}: {prefix}partition_keys: both partition_keys and mini_batch_size are set; "
                             "partition_keys wins (one mini-batch per partition), as on Azure ML v2.")

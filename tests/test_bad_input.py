@@ -145,3 +145,11 @@ def test_unknown_command_and_backend_suggest_the_nearest(project: Project):
     project.parallel_pipeline(OK)
     result = project.cli("run", "pipeline.yml", "--backend", "locl")
     assert_user_error(result, "did you mean 'local'?")
+
+
+def test_an_unquoted_mini_batch_size_runs_but_warns_that_azure_rejects_it(project: Project):
+    project.tenants(1)
+    project.parallel_pipeline(OK, job={"mini_batch_size": 2})
+    result = project.cli("validate", "pipeline.yml")
+    assert result.returncode == 0
+    assert 'az ml job create rejects 2; write "2"' in result.stdout

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tenantml.backends.base import RunHandle, StepStatus
+from tenantml.backends.local.ledger import read_ledgers
 from tenantml.progress import Reporter
 from tenantml.runs import RunRecord
 
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 TERMINAL = {"Completed", "Failed", "Canceled", "NotResponding"}
-LEDGER = Path("logs") / "sys" / "job_report" / "processed_mini-batches.csv"
 
 
 @dataclass
@@ -141,21 +141,3 @@ class AmlRun(RunHandle):
             record.steps.setdefault(name, {"type": "parallel"})
             record.steps[name].update(status=self._step_status.get(name, record.status))
         record.save(self.run_dir)
-
-
-def read_ledgers(run_dir: Path, steps: list[str]) -> "pd.DataFrame":
-    import pandas as pd
-
-    from tenantml.backends.local.ledger import COLUMNS
-
-    frames = []
-    for name in steps:
-        path = run_dir / name / LEDGER
-        if path.exists():
-            frame = pd.read_csv(path, keep_default_na=False,
-                                dtype={"error_type": str, "error_message": str, "label": str})
-            frame.insert(0, "job", name)
-            frames.append(frame)
-    if not frames:
-        return pd.DataFrame(columns=["job", *COLUMNS])
-    return pd.concat(frames, ignore_index=True)

@@ -11,7 +11,12 @@ import io
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+LEDGER = Path("logs") / "sys" / "job_report" / "processed_mini-batches.csv"  # inside a step's folder
 
 
 @dataclass(frozen=True)
@@ -85,3 +90,21 @@ def read_rows(path: Path) -> list[dict[str, str]]:
     if text and not text.endswith("\n"):
         text = text[: text.rfind("\n") + 1]
     return list(csv.DictReader(io.StringIO(text)))
+
+
+def read_ledgers(run_dir: Path, steps: list[str]) -> "pd.DataFrame":
+    """The ledgers of a run's parallel steps as one DataFrame with a ``job`` column (any backend:
+    a fetched Azure ML run is laid out the same way)."""
+    import pandas as pd
+
+    frames = []
+    for name in steps:
+        path = run_dir / name / LEDGER
+        if path.exists():
+            frame = pd.read_csv(path, keep_default_na=False,
+                                dtype={"error_type": str, "error_message": str, "label": str})
+            frame.insert(0, "job", name)
+            frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=["job", *COLUMNS])
+    return pd.concat(frames, ignore_index=True)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from tenantml.backends.base import RunHandle, RunOptions, StepStatus
 from tenantml.backends.local.command import CommandStep
-from tenantml.backends.local.ledger import COLUMNS
+from tenantml.backends.local.ledger import read_ledgers
 from tenantml.backends.local.scheduler import LocalOptions, ParallelStep
 from tenantml.errors import RunInterrupted, UserError
 from tenantml.loader import LoadContext, Pipeline, load_pipeline
@@ -128,19 +128,7 @@ class LocalRun(RunHandle):
         return {name: {o: out.path for o, out in job.outputs.items()} for name, job in self.pipeline.jobs.items()}
 
     def ledger(self) -> "pd.DataFrame":
-        import pandas as pd
-
-        frames = []
-        for name, job in self.pipeline.jobs.items():
-            path = self.run_dir / name / "logs" / "sys" / "job_report" / "processed_mini-batches.csv"
-            if isinstance(job, ParallelJob) and path.exists():
-                frame = pd.read_csv(path, keep_default_na=False,
-                                    dtype={"error_type": str, "error_message": str, "label": str})
-                frame.insert(0, "job", name)
-                frames.append(frame)
-        if not frames:
-            return pd.DataFrame(columns=["job", *COLUMNS])
-        return pd.concat(frames, ignore_index=True)
+        return read_ledgers(self.run_dir, [n for n, j in self.pipeline.jobs.items() if isinstance(j, ParallelJob)])
 
     # ------------------------------------------------------------------ the DAG
     def _execute(self) -> None:
