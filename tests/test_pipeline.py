@@ -474,3 +474,37 @@ def test_a_component_input_that_the_component_does_not_declare_is_named(project:
     result = project.cli("validate", "pipeline.yml")
     assert result.returncode == 2
     assert "jobs.prep.inputs.lable" in result.stderr and "did you mean 'label'?" in result.stderr
+
+
+def test_output_path_variables_file_uris_and_the_azure_only_note(project: Project):
+    project.write("in/a.txt", "hello")
+    project.write("tenantml.yml", "datastores:\n  lake: ./lake\n")
+    project.write("pipeline.yml", f"""
+        type: pipeline
+        settings:
+          default_datastore: azureml:lake
+          default_compute: azureml:cpu-cluster
+        jobs:
+          copy:
+            type: command
+            compute: azureml:cpu-cluster
+            environment: azureml:AzureML-sklearn-1.0@latest
+            inputs:
+              src:
+                type: uri_folder
+                path: file:{project.root / 'in'}
+            outputs:
+              dst:
+                type: uri_folder
+                path: azureml://datastores/${{{{default_datastore}}}}/paths/copies/${{{{name}}}}
+            command: cp ${{{{inputs.src}}}}/a.txt ${{{{outputs.dst}}}}/
+          copy2:
+            type: command
+            environment: azureml:AzureML-sklearn-1.0@latest
+            command: echo second
+        """)
+    result = project.cli("run", "pipeline.yml")
+    assert result.returncode == 0, result.stderr
+    run_id = next((project.home / "runs").iterdir()).name
+    assert (project.root / "lake" / "copies" / run_id / "a.txt").read_text() == "hello"
+    assert result.stderr.count("used on Azure ML only") == 2  # environment and compute, once each
