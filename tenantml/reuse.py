@@ -8,6 +8,13 @@ that writes into its input folder (an MLTable file beside the predictions, say) 
 itself look changed. Other data inputs are identified by their content. Content hashes are
 memoised by (path, size, mtime_ns, inode) so unchanged large inputs are not re-read every run.
 The index is one SQLite file under ``<home>/cache/``: safe when two runs share a home.
+
+Outputs are sealed: when a run ends, the content of every completed or reused step's outputs is
+digested and stored with its entry. A later lookup refuses the entry if those outputs changed
+since (another run wrote the same datastore path with other data, say), so a step is never
+"reused" onto data it did not produce. The digest is taken at the end of the run, not of the
+step, because a downstream step may legitimately add to an output (an MLTable file beside the
+predictions).
 """
 
 from __future__ import annotations
@@ -39,9 +46,12 @@ class ReuseCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with closing(self._connect()) as db, db:
             db.execute("CREATE TABLE IF NOT EXISTS steps (fingerprint TEXT PRIMARY KEY, run_id TEXT, job TEXT,"
-                       " outputs TEXT, created REAL)")
+                       " outputs TEXT, created REAL, sealed TEXT)")
             db.execute("CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime INTEGER,"
                        " inode INTEGER, digest TEXT)")
+            columns = {row[1] for row in db.execute("PRAGMA table_info(steps)")}
+            if "sealed" not in columns:  # a cache from before outputs were sealed
+                db.execute("ALTER TABLE steps ADD COLUMN sealed TEXT")
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30)
@@ -101,15 +111,32 @@ class ReuseCache:
     # ------------------------------------------------------------------ index
     def lookup(self, fingerprint: str) -> CachedStep | None:
         with closing(self._connect()) as db:
-            row = db.execute("SELECT run_id, job, outputs FROM steps WHERE fingerprint = ?", (fingerprint,)).fetchone()
+            row = db.execute("SELECT run_id, job, outputs, sealed FROM steps WHERE fingerprint = ?",
+                             (fingerprint,)).fetchone()
         if row is None:
             return None
         cached = CachedStep(row[0], row[1], json.loads(row[2]))
         if not all(Path(p).exists() for p in cached.outputs.values()):
             return None  # the earlier outputs were deleted: run again
+        if row[3] is None or row[3] != self._outputs_digest(cached.outputs):
+            return None  # never sealed (its run did not end), or changed since: run again
         return cached
+
+    def seal(self, fingerprint: str) -> None:
+        """Digest the entry's outputs as they are now (called when the run ends)."""
+        with closing(self._connect()) as db:
+            row = db.execute("SELECT outputs FROM steps WHERE fingerprint = ?", (fingerprint,)).fetchone()
+            if row is None:
+                return
+            digest = self._outputs_digest(json.loads(row[0]))
+            with db:
+                db.execute("UPDATE steps SET sealed = ? WHERE fingerprint = ?", (digest, fingerprint))
+
+    def _outputs_digest(self, outputs: dict[str, str]) -> str:
+        return hashlib.sha256(json.dumps({k: self.content(Path(v)) for k, v in sorted(outputs.items())})
+                              .encode()).hexdigest()
 
     def record(self, fingerprint: str, run_id: str, job: str, outputs: dict[str, Path]) -> None:
         with closing(self._connect()) as db, db:
-            db.execute("INSERT OR REPLACE INTO steps VALUES (?, ?, ?, ?, ?)",
+            db.execute("INSERT OR REPLACE INTO steps VALUES (?, ?, ?, ?, ?, NULL)",
                        (fingerprint, run_id, job, json.dumps({k: str(v) for k, v in outputs.items()}), time.time()))

@@ -508,3 +508,39 @@ def test_output_path_variables_file_uris_and_the_azure_only_note(project: Projec
     run_id = next((project.home / "runs").iterdir()).name
     assert (project.root / "lake" / "copies" / run_id / "a.txt").read_text() == "hello"
     assert result.stderr.count("used on Azure ML only") == 2  # environment and compute, once each
+
+
+def test_a_step_is_not_reused_onto_a_datastore_path_another_run_overwrote(project: Project):
+    project.write("tenantml.yml", "datastores:\n  lake: ./lake\n")
+    project.write("pipeline.yml", """
+        type: pipeline
+        inputs:
+          n: 3
+        jobs:
+          write:
+            type: command
+            inputs:
+              n: ${{parent.inputs.n}}
+            outputs:
+              out:
+                type: uri_folder
+                path: azureml://datastores/lake/paths/shared
+            command: seq ${{inputs.n}} > ${{outputs.out}}/numbers.txt
+        """)
+    numbers = project.root / "lake" / "shared" / "numbers.txt"
+    assert project.run().steps[0].status == "Completed"
+    assert project.run(overrides=["inputs.n=5"]).steps[0].status == "Completed"
+    assert numbers.read_text().split() == ["1", "2", "3", "4", "5"]
+    again = project.run()  # same definition as the first run, but its output was overwritten since
+    assert again.steps[0].status == "Completed"
+    assert numbers.read_text().split() == ["1", "2", "3"]
+    assert project.run().steps[0].status == "Reused"  # and now it is what this definition produced
+
+
+def test_the_ledger_of_a_reused_parallel_step_comes_from_the_run_that_produced_it(project: Project):
+    project.tenants(3)
+    project.parallel_pipeline("def run(mini_batch):\n    return mini_batch\n")
+    first = project.run()
+    second = project.run()
+    assert second.steps[0].status == "Reused"
+    assert len(second.ledger) == 3 and list(second.ledger["label"]) == list(first.ledger["label"])

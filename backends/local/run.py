@@ -128,7 +128,17 @@ class LocalRun(RunHandle):
         return {name: {o: out.path for o, out in job.outputs.items()} for name, job in self.pipeline.jobs.items()}
 
     def ledger(self) -> "pd.DataFrame":
-        return read_ledgers(self.run_dir, [n for n, j in self.pipeline.jobs.items() if isinstance(j, ParallelJob)])
+        """Every parallel step's attempts; a reused step's come from the run that produced them."""
+        import pandas as pd
+
+        frames = []
+        for name, job in self.pipeline.jobs.items():
+            if not isinstance(job, ParallelJob):
+                continue
+            source = self.record.steps.get(name, {}).get("reused_from")
+            run_dir = self.options.home / "runs" / source if source else self.run_dir
+            frames.append(read_ledgers(run_dir, [name]))
+        return pd.concat(frames, ignore_index=True) if frames else read_ledgers(self.run_dir, [])
 
     # ------------------------------------------------------------------ the DAG
     def _execute(self) -> None:
@@ -145,6 +155,18 @@ class LocalRun(RunHandle):
         cache = ReuseCache(self.options.home)
         env = self._step_env()
         running: dict[Future[None], str] = {}
+        try:
+            self._schedule(jobs, pending, running, cap, cache, env)
+        finally:
+            for info in self.record.steps.values():
+                if info.get("fingerprint") and info.get("status") in DONE:
+                    try:
+                        cache.seal(info["fingerprint"])
+                    except OSError:
+                        pass
+
+    def _schedule(self, jobs: dict[str, Job], pending: list[str], running: dict[Future[None], str], cap: int,
+                  cache: ReuseCache, env: dict[str, str]) -> None:
         with ThreadPoolExecutor(max_workers=cap, thread_name_prefix="step") as pool:
             try:
                 while pending or running:
@@ -153,9 +175,7 @@ class LocalRun(RunHandle):
                         if any(d not in DONE and d not in ("NotStarted", "Running") for d in deps) or (
                                 self._cancel.is_set()):
                             pending.remove(name)
-                            why = "the run was cancelled" if self._cancel.is_set() else \
-                                "a step it depends on did not complete"
-                            self._set(name, jobs[name], "Skipped", why)
+                            self._set(name, jobs[name], "Skipped", self._skip_reason(jobs[name]))
                         elif all(d in DONE for d in deps) and len(running) < cap:
                             pending.remove(name)
                             self._set(name, jobs[name], "Running")
@@ -181,6 +201,16 @@ class LocalRun(RunHandle):
                         self._set(name, jobs[name], "Interrupted", "interrupted")
                 raise RunInterrupted(f"run {self.run_id} was interrupted; finish it with: tenantml run "
                                      f"{self.pipeline.source} --resume {self.run_id}") from None
+
+    def _skip_reason(self, job: Job) -> str:
+        failed_deps = [d for d in job.depends_on if self.record.steps[d]["status"] not in DONE]
+        if failed_deps:
+            return "it needs the outputs of " + ", ".join(f"'{d}'" for d in failed_deps) + ", which did not complete"
+        failed = [n for n, info in self.record.steps.items() if info["status"] == "Failed"]
+        if failed:
+            return (f"'{failed[0]}' failed and settings.continue_on_step_failure is not set, so the rest of the "
+                    "run was cancelled")
+        return "the run was cancelled"
 
     def _run_step(self, job: Job, cache: ReuseCache, env: dict[str, str]) -> None:
         name = job.name
@@ -241,6 +271,7 @@ class LocalRun(RunHandle):
             store = self.run_dir / "mlruns"
             store.mkdir(exist_ok=True)
             env["MLFLOW_TRACKING_URI"] = store.as_uri()
+            env.setdefault("MLFLOW_ALLOW_FILE_STORE", os.environ.get("MLFLOW_ALLOW_FILE_STORE", "true"))  # MLflow 3
         return env
 
     def _set(self, name: str, job: Job, status: str, reason: str = "", *, reused_from: str | None = None,
