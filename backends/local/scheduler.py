@@ -123,6 +123,7 @@ class ParallelStep:
         self.last_finish = time.monotonic()
         self.dispatched_any = False
         self.next_poll = 0.0
+        self.last_perf = 0.0  # when resource snapshots were last written
         self._log_file = None
 
     # ================================================================== public
@@ -206,9 +207,7 @@ class ParallelStep:
                 continue
             item = self._next_item()
             if item is None:
-                if not any(x.state == "busy" for x in self.workers):
-                    pass  # nothing left for anybody: the loop ends on tally.complete
-                return
+                return  # nothing queued; the loop ends once every mini-batch is final
             mb, attempt = item
             w.state, w.mb, w.attempt = "busy", mb, attempt
             w.started_at = time.time()
@@ -592,8 +591,8 @@ class ParallelStep:
                 self._fail_in_flight(w, Outcome.MEMORY, ErrorInfo(
                     "MemoryError", f"the worker used {rss / 2**20:.0f} MiB, over --worker-memory-limit "
                     f"{limit / 2**20:.0f} MiB; it was killed and replaced", ""))
-        if interval > 0 and time.time() - getattr(self, "_last_perf", 0.0) >= interval:
-            self._last_perf = time.time()
+        if interval > 0 and time.time() - self.last_perf >= interval:
+            self.last_perf = time.time()
             for w in self.workers:
                 if w.state == "gone":
                     continue
