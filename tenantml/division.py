@@ -68,7 +68,7 @@ import math
 import os
 import pickle
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Literal, Sequence
@@ -104,7 +104,8 @@ class MiniBatch:
     label: str = ""  # human name for summaries
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False)
+        # a shallow dict, not dataclasses.asdict (a deep copy): the same JSON, once per attempt
+        return json.dumps({name: getattr(self, name) for name in _MINI_BATCH_FIELDS}, ensure_ascii=False)
 
     @staticmethod
     def from_json(s: str) -> MiniBatch:
@@ -112,6 +113,9 @@ class MiniBatch:
         raw["files"] = tuple(raw["files"])
         raw["sources"] = tuple(raw["sources"])
         return MiniBatch(**raw)
+
+
+_MINI_BATCH_FIELDS = tuple(f.name for f in fields(MiniBatch))
 
 
 # --------------------------------------------------------------------------- public API

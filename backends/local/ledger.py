@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -39,6 +39,7 @@ class AttemptRow:
 
 
 COLUMNS = [f.name for f in fields(AttemptRow)]
+_DURATION = COLUMNS.index("duration_s")
 
 
 class LedgerWriter:
@@ -53,9 +54,9 @@ class LedgerWriter:
             self._file.flush()
 
     def write(self, row: AttemptRow) -> None:
-        values = asdict(row)
-        values["duration_s"] = f"{row.duration_s:.3f}"
-        self._csv.writerow([values[c] for c in COLUMNS])
+        values = [getattr(row, c) for c in COLUMNS]  # not dataclasses.asdict: it deep-copies, per attempt
+        values[_DURATION] = f"{row.duration_s:.3f}"
+        self._csv.writerow(values)
         self._file.flush()
 
     def close(self) -> None:
@@ -78,8 +79,15 @@ def _drop_torn_tail(path: Path) -> None:
         f.truncate(size - len(tail) + cut + 1 if cut >= 0 else 0)
 
 
+_ISO_SECOND: tuple[int, str] = (-1, "")  # the last second formatted: localtime() + strftime once a second
+
+
 def iso(ts: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(ts)) + f".{int(ts % 1 * 1000):03d}"
+    global _ISO_SECOND
+    second, text = _ISO_SECOND
+    if second != int(ts):
+        second, text = _ISO_SECOND = (int(ts), time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(ts)))
+    return text + f".{int(ts % 1 * 1000):03d}"
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
