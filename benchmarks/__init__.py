@@ -1,0 +1,1 @@
+"""tenantml benchmarks: run them all with ``make bench`` (benchmarks/run_all.py)."""
