@@ -15,6 +15,16 @@ import yaml
 
 os.environ.setdefault("TENANTML_TEST", "1")
 
+# A tabular MLTable over every CSV beside it, as users write them.
+CSV_MLTABLE = """
+paths:
+  - pattern: ./*.csv
+transformations:
+  - read_delimited:
+      delimiter: ','
+      header: all_files_same_headers
+"""
+
 
 @dataclass
 class Project:

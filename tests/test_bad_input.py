@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import Project
+from conftest import CSV_MLTABLE, Project
 
 OK = "def run(mini_batch):\n    return mini_batch\n"
 
@@ -63,14 +63,7 @@ def test_bad_mini_batch_size(project: Project, size: str):
 
 def test_partition_key_that_is_not_a_column(project: Project):
     project.write("table/a.csv", "store,brand,y\n1,x,2\n")
-    project.write("table/MLTable", """
-        paths:
-          - pattern: ./*.csv
-        transformations:
-          - read_delimited:
-              delimiter: ','
-              header: all_files_same_headers
-        """)
+    project.write("table/MLTable", CSV_MLTABLE)
     project.parallel_pipeline(OK, data="table", data_type="mltable",
                               job={"partition_keys": ["stroe"], "mini_batch_size": None})
     assert_user_error(project.cli("run", "pipeline.yml"), "stroe", "store")

@@ -7,16 +7,8 @@ import time
 
 import pandas as pd
 
+from conftest import CSV_MLTABLE as MLTABLE
 from conftest import Project, job_dir
-
-MLTABLE = """
-paths:
-  - pattern: ./*.csv
-transformations:
-  - read_delimited:
-      delimiter: ','
-      header: all_files_same_headers
-"""
 
 
 def sales(project: Project, stores: int = 3, brands: int = 2, weeks: int = 4) -> None:
