@@ -255,3 +255,30 @@ def test_an_unreachable_service_fails_in_seconds(tmp_path, monkeypatch):
         backend.submit_prepared(prepared, run_options(tmp_path / "home", options))
     assert time.monotonic() - started < 10
     assert "could not be reached" in info.value.message and "proxy" in info.value.message
+
+
+def test_ctrl_c_while_waiting_cancels_when_asked_marks_the_run_and_leaves_no_process(azure, tmp_path):
+    import signal
+    import threading
+
+    from tenantml.backends.aml import AmlBackend
+    from tenantml.commands.aml_options import _interrupted
+    from test_interrupt import descendants
+
+    ws, _ = azure
+    before = descendants(os.getpid())
+    saved = ws.polls_to_finish
+    ws.polls_to_finish = 10**6  # the cloud job keeps running
+    try:
+        pipeline = project(tmp_path / "proj")
+        handle = AmlBackend().submit(pipeline, run_options(tmp_path / "home", aml_options(ws)))
+        threading.Timer(0.5, signal.raise_signal, args=(signal.SIGINT,)).start()
+        with pytest.raises(KeyboardInterrupt):
+            handle.wait()
+        assert _interrupted(handle, cancel=True) == 130
+        assert ws.calls("POST", rf"/jobs/{handle.run_id}/cancel$")
+        record = json.loads((handle.run_dir / "run.json").read_text())
+        assert record["status"] == "Interrupted"
+        assert descendants(os.getpid()) <= before  # waiting started no process, and left none
+    finally:
+        ws.polls_to_finish = saved

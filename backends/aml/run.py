@@ -76,6 +76,7 @@ class AmlRun(RunHandle):
         self.poll_interval = poll_interval
         self._azure_status = "NotStarted"
         self._step_status: dict[str, str] = {}
+        self._stopped_waiting = False  # Ctrl-C while waiting: the local record says Interrupted
 
     # ------------------------------------------------------------------ RunHandle
     def azure_status(self) -> str:
@@ -131,10 +132,17 @@ class AmlRun(RunHandle):
         return read_ledgers(self.run_dir, self.step_names)
 
     # ------------------------------------------------------------------ helpers
+    def mark_interrupted(self) -> None:
+        """The user stopped waiting (Ctrl-C): say so in run.json until the cloud job's end is fetched."""
+        self._stopped_waiting = True
+        self._save_record()
+
     def _save_record(self) -> None:
         record = RunRecord.load(self.run_dir) if (self.run_dir / "run.json").exists() else RunRecord(
             self.run_id, "", "aml")
         record.status = self.status()
+        if self._stopped_waiting and self._azure_status not in TERMINAL:
+            record.status = "Interrupted"
         if self._azure_status in TERMINAL and record.ended is None:
             record.ended = time.time()
         for name in self.step_names:

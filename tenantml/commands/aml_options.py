@@ -100,6 +100,7 @@ def run_aml(args: argparse.Namespace) -> int:
 
 
 def _interrupted(handle, cancel: bool | None) -> int:
+    handle.mark_interrupted()
     if cancel is None and sys.stdin.isatty():
         try:
             answer = input(f"\nCancel the Azure ML job {handle.run_id} too? [y/N] ")
