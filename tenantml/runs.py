@@ -36,12 +36,17 @@ class RunRecord:
         return RunRecord(**json.loads((run_dir / "run.json").read_text(encoding="utf-8")))
 
 
+def propose_run_id(pipeline: Path) -> str:
+    """A fresh run id (the folder is claimed later, exclusively, by :func:`new_run_dir`)."""
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", pipeline.stem)[:40] or "run"
+    return f"{stem}_{time.strftime('%Y%m%d_%H%M%S')}_{secrets.token_hex(2)}"
+
+
 def new_run_dir(home: Path, pipeline: Path, run_id: str | None = None) -> tuple[str, Path]:
     runs = home / "runs"
     runs.mkdir(parents=True, exist_ok=True)
-    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", pipeline.stem)[:40] or "run"
     for _ in range(100):
-        rid = run_id or f"{stem}_{time.strftime('%Y%m%d_%H%M%S')}_{secrets.token_hex(2)}"
+        rid = run_id or propose_run_id(pipeline)
         try:
             (runs / rid).mkdir()
             return rid, runs / rid

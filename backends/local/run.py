@@ -30,7 +30,7 @@ from tenantml.loader import LoadContext, Pipeline, load_pipeline
 from tenantml.local_config import datastores_for
 from tenantml.progress import Reporter
 from tenantml.reuse import ReuseCache
-from tenantml.runs import RunRecord, new_run_dir
+from tenantml.runs import RunRecord, propose_run_id
 from tenantml.spec import CommandJob, Job, ParallelJob
 
 if TYPE_CHECKING:
@@ -61,10 +61,21 @@ class LocalRun(RunHandle):
         datastores, assets = datastores_for(path, options.home, dict(options.datastores))
         if options.resume:
             return cls._resume(path, options, datastores, assets)
-        probe = LoadContext(options.home / "runs" / "<run-id>", "<run-id>", datastores, options.overrides, assets)
-        load_pipeline(path, probe)  # raises before any folder exists
-        run_id, run_dir = new_run_dir(options.home, path, options.run_id)
-        pipeline = load_pipeline(path, LoadContext(run_dir, run_id, datastores, options.overrides, assets))
+        # Load and validate once, under the id the run will have; the folder is claimed only after
+        # (exclusively), so bad input leaves nothing behind. A taken id is a new id and a new load.
+        for _ in range(100):
+            run_id = options.run_id or propose_run_id(path)
+            run_dir = options.home / "runs" / run_id
+            pipeline = load_pipeline(path, LoadContext(run_dir, run_id, datastores, options.overrides, assets))
+            try:
+                run_dir.mkdir(parents=True)
+                break
+            except FileExistsError:
+                if options.run_id:
+                    raise UserError(f"there is already a run '{run_id}' in {run_dir.parent}.", key="--run-id",
+                                    fix="choose another --run-id, or finish that run with --resume") from None
+        else:
+            raise RuntimeError("could not create a unique run folder")
         run = cls(pipeline, run_id, run_dir, options)
         run.record.save(run_dir)
         return run
