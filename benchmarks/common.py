@@ -42,24 +42,19 @@ _CODE_PATH: str | None = None
 
 
 def code_path() -> str:
-    """A folder whose ``tenantml`` package is this checkout's ``tenantml/`` plus ``backends/``.
+    """A folder whose ``tenantml`` package is this checkout's ``tenantml/``.
 
-    ``pip install -e`` maps ``tenantml`` and ``tenantml.backends`` to the checkout that ran it last;
+    ``pip install -e`` maps ``tenantml`` to the checkout that ran it last;
     a virtualenv shared by two checkouts can point at the other one. Every measured process gets
     this folder first on ``PYTHONPATH``, so the figures are those of the code beside the benchmarks
     (``run_all.py`` prints which files were imported), or of the checkout named by
-    ``$TENANTML_BENCH_CODE`` (a folder with ``tenantml/`` and ``backends/``), to measure a candidate fix.
+    ``$TENANTML_BENCH_CODE`` (a folder with ``tenantml/``), to measure a candidate fix.
     """
     global _CODE_PATH
     if _CODE_PATH is None:
         code = Path(os.environ.get("TENANTML_BENCH_CODE") or ROOT)  # another checkout, to compare a fix
         shim = Path(tempfile.mkdtemp(prefix="tenantml-bench-code-"))
-        package = shim / "tenantml"
-        package.mkdir()
-        for entry in (code / "tenantml").iterdir():
-            if entry.name not in ("backends", "__pycache__"):
-                (package / entry.name).symlink_to(entry)
-        (package / "backends").symlink_to(code / "backends")
+        (shim / "tenantml").symlink_to(code / "tenantml")
         atexit.register(shutil.rmtree, shim, True)
         _CODE_PATH = str(shim)
     return _CODE_PATH
