@@ -1,0 +1,97 @@
+"""``${{inputs.x}}``, ``${{outputs.y}}`` and ``${{name}}`` inside one job's text.
+
+A job's command, ``program_arguments`` and ``environment_variables`` name its own inputs and
+outputs; here they are replaced by values (data paths, shell-quoted in a command) and every
+name that does not resolve is a problem. ``$[[ ... ]]`` keeps its text only when every input it
+names has a value, as Azure ML's optional blocks do.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Callable
+from pathlib import Path
+
+from tenantml.bindings import BINDING, substitute
+from tenantml.loading.schema import Problems, literal_text
+from tenantml.spec import DataInput, DataOutput, Input, LiteralInput
+from tenantml.suggest import did_you_mean
+from tenantml.yamlio import YamlMap
+
+Resolve = Callable[[str, str, "int | None"], "str | None"]  # (expression, key, line) -> text, None: a problem
+
+
+def job_resolver(job: str, inputs: dict[str, Input], outputs: dict[str, DataOutput], run_id: str | None,
+                 problems: Problems, quote: bool = False) -> Resolve:
+    """Resolve ``inputs.x``/``outputs.y``/``name``; for a shell command, paths are quoted and values verbatim."""
+    def path_text(path: Path) -> str:
+        return shlex.quote(str(path)) if quote else str(path)
+
+    def resolve(expr: str, key: str, line: int | None) -> str | None:
+        kind, _, name = expr.partition(".")
+        if kind == "inputs" and name in inputs:
+            value = inputs[name]
+            if isinstance(value, DataInput):
+                return path_text(value.path)
+            return literal_text(value.value)
+        if kind == "outputs" and name in outputs:
+            return path_text(outputs[name].path)
+        if kind == "name":
+            return run_id if run_id is not None else "${{name}}"
+        pool: dict[str, Input] | dict[str, DataOutput] = (
+            inputs if kind == "inputs" else outputs if kind == "outputs" else {})
+        if kind in ("inputs", "outputs"):
+            problems.add(f"'${{{{{expr}}}}}' names {kind[:-1]} '{name}', which job '{job}' does not have; "
+                         f"{did_you_mean(name, pool)}", key=key, line=line,
+                         fix=f"declare it under the job's {kind} or correct the name")
+        else:
+            problems.add(f"'${{{{{expr}}}}}' cannot be resolved; use ${{{{inputs.<name>}}}} or "
+                         "${{outputs.<name>}}.", key=key, line=line)
+        return None
+    return resolve
+
+
+def program_arguments(task: YamlMap, prefix: str, resolve: Resolve, problems: Problems) -> tuple[str, ...]:
+    raw = task.get("program_arguments")
+    if raw is None:
+        return ()
+    key, line = f"{prefix}task.program_arguments", task.line_of("program_arguments")
+    try:
+        tokens = shlex.split(str(raw))
+    except ValueError as exc:
+        problems.add(f"program_arguments cannot be split into arguments: {exc}.", key=key, line=line,
+                     fix="balance the quotes")
+        return ()
+    result: list[str] = []
+    for token in tokens:
+        def one(expr: str) -> str:
+            return resolve(expr, key, line) or ""
+        result.append(substitute(token, one))
+    return tuple(result)
+
+
+def environment_variables(holder: YamlMap, prefix: str, resolve: Resolve, problems: Problems) -> dict[str, str]:
+    raw = holder.get("environment_variables")
+    if raw is None:
+        return {}
+    key = f"{prefix}environment_variables"
+    if not isinstance(raw, YamlMap):
+        problems.add("environment_variables must be a mapping of NAME: value.", key=key,
+                     line=holder.line_of("environment_variables"))
+        return {}
+    env: dict[str, str] = {}
+    for name, value in raw.items():
+        text = literal_text(value)
+        env[str(name)] = substitute(text, lambda e, n=name: resolve(e, f"{key}.{n}", raw.line_of(n)) or "")
+    return env
+
+
+def optional_blocks(command: str, inputs: dict[str, Input]) -> str:
+    """Azure ML's ``$[[ ... ]]``: keep the text when every input it names has a value, else drop it."""
+    def keep(match: re.Match[str]) -> str:
+        names = [e.split(".", 1)[1] for e in BINDING.findall(match.group(1)) if e.startswith("inputs.")]
+        present = all(n in inputs and not (isinstance(inputs[n], LiteralInput) and inputs[n].value is None)
+                      for n in names)
+        return match.group(1) if present else ""
+    return re.sub(r"\$\[\[(.*?)\]\]", keep, command, flags=re.S)

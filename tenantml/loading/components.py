@@ -1,0 +1,149 @@
+"""``component: ./x.yml`` (or an inline component): one mapping the job builders read.
+
+The component file's definition is overlaid with the node's own settings; its relative ``code``
+and default paths are made relative to the component file, as Azure ML resolves them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tenantml.bindings import is_single_binding
+from tenantml.errors import UserError
+from tenantml.loading.schema import COMPONENT_ONLY_KEYS, Problems, file_of, truthy
+from tenantml.spec import DATA_TYPES, LITERAL_TYPES
+from tenantml.suggest import did_you_mean
+from tenantml.yamlio import YamlMap, load_yaml
+
+
+def expand_component(name: str, node: YamlMap, path: Path, problems: Problems) -> YamlMap | None:
+    """The job as one mapping: a ``component:`` file's definition overlaid with the node's settings."""
+    ref = node.get("component")
+    if ref is None:
+        return node
+    key, line = f"jobs.{name}.component", node.line_of("component")
+    if isinstance(ref, YamlMap):
+        component, comp_file = ref, path
+    elif isinstance(ref, str) and not ref.startswith("azureml:"):
+        comp_file = Path(strip_file_prefix(ref))
+        comp_file = comp_file if comp_file.is_absolute() else (file_of(node, path).parent / comp_file)
+        if not comp_file.is_file():
+            problems.add(f"component file {comp_file} does not exist.", key=key, line=line,
+                         fix="correct the path; it is relative to the file that names it")
+            return None
+        try:
+            loaded = load_yaml(comp_file, what="component YAML")
+        except UserError as exc:
+            problems.items.append(exc)
+            return None
+        if not isinstance(loaded, YamlMap):
+            problems.add("a component file must be a mapping.", key=key, line=line, file=comp_file)
+            return None
+        component = loaded
+    else:
+        problems.add(f"component '{ref}' is a registered Azure ML component, which has no local copy.",
+                     key=key, line=line, fix="reference the component's YAML file (component: ./x.yml)")
+        return None
+    merged = YamlMap()
+    merged.line = node.line
+    base = comp_file.parent
+    for k, v in component.items():
+        if k in COMPONENT_ONLY_KEYS:
+            continue
+        merged[k] = rebase_code(k, v, base)
+        merged.lines[k] = component.lines.get(k)
+    merged["type"] = component.get("type", node.get("type"))
+    merged.lines["type"] = component.lines.get("type")
+    for k, v in node.items():
+        if k in ("component", "inputs", "outputs"):
+            continue
+        if isinstance(v, YamlMap) and isinstance(merged.get(k), YamlMap):
+            inner = YamlMap({**merged[k], **v})
+            inner.lines = {**merged[k].lines, **v.lines}
+            inner.line = v.line
+            v = inner
+        merged[k] = v
+        merged.lines[k] = node.lines.get(k)
+    merged["inputs"] = _component_inputs(name, component, node, comp_file, problems)
+    merged.lines["inputs"] = node.lines.get("inputs") or component.lines.get("inputs")
+    merged["outputs"] = _component_outputs(name, component, node, comp_file, problems)
+    merged.lines["outputs"] = node.lines.get("outputs") or component.lines.get("outputs")
+    if "is_deterministic" in component:
+        merged["is_deterministic"] = component["is_deterministic"]
+    return merged
+
+
+def _component_inputs(name: str, component: YamlMap, node: YamlMap, comp_file: Path,
+                      problems: Problems) -> YamlMap:
+    declared = component.get("inputs") or YamlMap()
+    given = node.get("inputs") or YamlMap()
+    result = YamlMap()
+    result.line = getattr(given, "line", None)
+    _undeclared(given, declared, f"jobs.{name}.inputs.", f"component {comp_file.name} has no input", problems)
+    for k, decl in declared.items():
+        if k in given:
+            value = given[k]
+            # a binding or literal for a declared data input keeps the declared type
+            if isinstance(decl, YamlMap) and decl.get("type") in DATA_TYPES and is_single_binding(value):
+                typed = YamlMap({"type": decl["type"], "path": value})
+                typed.lines = {"type": decl.lines.get("type"), "path": given.line_of(k)}
+                typed.line = given.line_of(k)
+                value = typed
+            result[k] = value
+            result.lines[k] = given.line_of(k)
+        elif isinstance(decl, YamlMap) and "default" in decl:
+            result[k] = decl["default"] if decl.get("type") in LITERAL_TYPES else YamlMap(
+                {"type": decl.get("type", "uri_folder"), "path": str(rebase_path(decl["default"], comp_file.parent))})
+            result.lines[k] = decl.lines.get("default")
+        elif isinstance(decl, YamlMap) and truthy(decl.get("optional")):
+            continue
+        else:
+            problems.add(f"component {comp_file.name} input '{k}' has no value and no default.",
+                         key=f"jobs.{name}.inputs.{k}", line=node.line_of("inputs") or node.line,
+                         fix=f"give it a value under jobs.{name}.inputs")
+    return result
+
+
+def _component_outputs(name: str, component: YamlMap, node: YamlMap, comp_file: Path,
+                       problems: Problems) -> YamlMap:
+    declared = component.get("outputs") or YamlMap()
+    given = node.get("outputs") or YamlMap()
+    result = YamlMap()
+    result.line = getattr(given, "line", None)
+    _undeclared(given, declared, f"jobs.{name}.outputs.", f"component {comp_file.name} has no output", problems)
+    for k, decl in declared.items():
+        value = given.get(k, decl)
+        if isinstance(value, YamlMap) and isinstance(decl, YamlMap) and "type" not in value and "type" in decl:
+            value = YamlMap({**value, "type": decl["type"]})
+        result[k] = value
+        result.lines[k] = given.line_of(k) if k in given else declared.line_of(k)
+    return result
+
+
+def _undeclared(given: YamlMap, declared: YamlMap, prefix: str, what: str, problems: Problems) -> None:
+    for k in given:
+        if k not in declared:
+            problems.add(f"{what} '{k}'; {did_you_mean(str(k), declared)}", key=f"{prefix}{k}",
+                         line=given.line_of(k), fix="declare it in the component or correct the name")
+
+
+def strip_file_prefix(ref: str) -> str:
+    return ref[len("file:"):] if ref.startswith("file:") else ref
+
+
+def rebase_path(value: Any, base: Path) -> Path:
+    path = Path(strip_file_prefix(str(value)))
+    return path if path.is_absolute() else base / path
+
+
+def rebase_code(key: str, value: Any, base: Path) -> Any:
+    """A component's relative ``code`` is relative to the component file: make it absolute."""
+    if key == "code" and isinstance(value, str) and not value.startswith(("azureml:", "http")):
+        return str(rebase_path(value, base))
+    if key == "task" and isinstance(value, YamlMap) and isinstance(value.get("code"), str):
+        task = YamlMap(value)
+        task.lines, task.line = dict(value.lines), value.line
+        task["code"] = rebase_code("code", value["code"], base)
+        return task
+    return value

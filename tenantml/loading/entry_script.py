@@ -1,0 +1,56 @@
+"""The entry script exists and defines ``run()``: checked from its AST, never imported."""
+
+from __future__ import annotations
+
+import ast
+import traceback
+from pathlib import Path
+
+from tenantml.loading.schema import Problems
+from tenantml.suggest import did_you_mean
+from tenantml.yamlio import YamlMap
+
+
+def check_entry_script(task: YamlMap, prefix: str, code: Path, problems: Problems) -> str | None:
+    """``task.entry_script`` relative to ``code``, or None after recording why it cannot run."""
+    entry = task.get("entry_script")
+    key, line = f"{prefix}task.entry_script", task.line_of("entry_script") or task.line
+    if not entry:
+        problems.add("a parallel task needs entry_script, the file with init() and run().", key=key, line=line,
+                     fix="add entry_script: <file>.py")
+        return None
+    script = code / str(entry)
+    if not script.is_file():
+        near = did_you_mean(Path(str(entry)).name, [f.name for f in code.glob("*.py")])
+        problems.add(f"entry script {script} does not exist; {near}", key=key, line=line,
+                     fix="correct entry_script; it is relative to task.code")
+        return None
+    problem = entry_script_problem(script)
+    if problem is not None:
+        message, details = problem
+        problems.add(message, key=key, line=line, details=details, fix=None if details else
+                     "define def run(mini_batch): ... returning a list or a pandas DataFrame")
+    return str(entry)
+
+
+def entry_script_problem(script: Path) -> tuple[str, str | None] | None:
+    """A syntax error, or no top-level ``run``: what the user must fix before anything runs."""
+    source = script.read_bytes()
+    try:
+        tree = ast.parse(source, filename=str(script))
+    except SyntaxError as exc:
+        details = "".join(traceback.format_exception_only(type(exc), exc)).rstrip()
+        return f"the entry script {script} has a syntax error (line {exc.lineno}).", details
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif not isinstance(node, (ast.Expr, ast.ClassDef, ast.AnnAssign)):
+            return None  # conditional definitions: leave the verdict to the import in the worker
+    if "run" not in names:
+        return f"the entry script {script} defines no run() function.", None
+    return None

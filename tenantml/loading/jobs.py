@@ -1,0 +1,244 @@
+"""One job of the pipeline -> :class:`spec.CommandJob` or :class:`spec.ParallelJob`.
+
+The parallel job's own settings are read here (input_data, mini_batch_size, partition_keys,
+resources, retry_settings, thresholds, the runner flags in program_arguments, append_row_to);
+inputs, outputs and code folders come from :mod:`resolve`, ``${{...}}`` text from
+:mod:`bindings`, the entry script check from :mod:`entry_script`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tenantml.bindings import is_single_binding, substitute
+from tenantml.errors import UserError
+from tenantml.loading import bindings
+from tenantml.loading.entry_script import check_entry_script
+from tenantml.loading.resolve import Resolver
+from tenantml.loading.schema import (COMMAND_KEYS, LIMITS_KEYS, PARALLEL_KEYS, RESOURCES_KEYS, RETRY_KEYS, TASK_KEYS,
+                                     Problems, bare, file_of, plain, truthy)
+from tenantml.spec import (LOGGING_LEVELS, CommandJob, DataInput, DataOutput, Input, ParallelJob, RetrySettings,
+                           RunnerArguments, Where)
+from tenantml.suggest import did_you_mean
+from tenantml.yamlio import YamlMap
+
+
+@dataclass
+class JobBuilder:
+    resolver: Resolver
+    run_dir: Path  # outputs default to <run_dir>/<job>/outputs/<name>
+    deps: dict[str, set[str]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def problems(self) -> Problems:
+        return self.resolver.problems
+
+    @property
+    def path(self) -> Path:
+        return self.resolver.path
+
+    def _depends_on(self, name: str) -> tuple[str, ...]:
+        return tuple(sorted(self.deps.get(name, ())))
+
+    # ----------------------------------------------------------------- command job
+    def command_job(self, name: str, raw: YamlMap, parent_inputs: dict[str, Input],
+                    parent_outputs: dict[str, DataOutput]) -> CommandJob | None:
+        p, r = self.problems, self.resolver
+        prefix = f"jobs.{name}."
+        before = len(p.items)
+        p.unknown_keys(raw, COMMAND_KEYS, prefix, "a command job")
+        inputs = r.inputs(raw.get("inputs") or YamlMap(), f"{prefix}inputs.", parent_inputs)
+        outputs = r.outputs(raw.get("outputs"), f"{prefix}outputs.", self.run_dir / name, parent_outputs)
+        r.job_outputs[name] = outputs
+        command = raw.get("command")
+        if not isinstance(command, str) or not command.strip():
+            p.add("a command job needs a command.", key=f"{prefix}command", line=raw.line_of("command") or raw.line,
+                  fix="add command: python run.py --data ${{inputs.data}}")
+            return None
+        code = r.code_folder(raw, prefix, default=file_of(raw, self.path).parent)
+        resolve = bindings.job_resolver(name, inputs, outputs, r.run_id, p, quote=True)
+        text = bindings.optional_blocks(command, inputs)
+        text = substitute(text, lambda e: resolve(e, f"{prefix}command", raw.line_of("command")) or "")
+        env = bindings.environment_variables(raw, prefix, resolve, p)
+        timeout = None
+        limits = raw.get("limits")
+        if isinstance(limits, YamlMap):
+            p.unknown_keys(limits, LIMITS_KEYS, f"{prefix}limits.", "limits")
+            if "timeout" in limits:
+                timeout = p.number(limits, "timeout", f"{prefix}limits.", 0.0, 0.0) or None
+        if len(p.items) > before or code is None:
+            return None
+        return CommandJob(name=name, source=self.path, code=code, command=text, inputs=inputs, outputs=outputs,
+                          environment_variables=env, timeout=timeout, where=Where(self.path, raw.line),
+                          depends_on=self._depends_on(name), definition=plain(raw),
+                          is_deterministic=truthy(raw.get("is_deterministic", True)), has_code="code" in raw)
+
+    # ----------------------------------------------------------------- parallel job
+    def parallel_job(self, name: str, raw: YamlMap, parent_inputs: dict[str, Input],
+                     parent_outputs: dict[str, DataOutput]) -> ParallelJob | None:
+        p, r = self.problems, self.resolver
+        prefix = f"jobs.{name}."
+        before = len(p.items)
+        p.unknown_keys(raw, PARALLEL_KEYS, prefix, "a parallel job")
+        inputs = r.inputs(raw.get("inputs") or YamlMap(), f"{prefix}inputs.", parent_inputs)
+        outputs = r.outputs(raw.get("outputs"), f"{prefix}outputs.", self.run_dir / name, parent_outputs)
+        r.job_outputs[name] = outputs
+
+        task = raw.get("task")
+        if not isinstance(task, YamlMap):
+            p.add("a parallel job needs a 'task:' with code and entry_script.", key=f"{prefix}task",
+                  line=raw.line_of("task") or raw.line, fix="add task: {type: run_function, code: ./src, entry_script: x.py}")
+            return None
+        p.unknown_keys(task, TASK_KEYS, f"{prefix}task.", "the task of a parallel job")
+        task_type = task.get("type", "run_function")
+        if task_type != "run_function":
+            p.add(f"task type '{task_type}' cannot run locally; tenantml runs 'run_function' tasks.",
+                  key=f"{prefix}task.type", line=task.line_of("type"), fix="use type: run_function")
+
+        # what is divided into mini-batches
+        input_data = self._input_data(raw, prefix, inputs)
+        partition_keys = self._partition_keys(raw, prefix)
+        data = inputs.get(input_data) if input_data else None
+        mini_batch_size = raw.get("mini_batch_size")
+        if isinstance(mini_batch_size, int) and not isinstance(mini_batch_size, bool):
+            self.warnings.append(f"{file_of(raw, self.path, 'mini_batch_size')}:{raw.line_of('mini_batch_size')}: "
+                                 f"{prefix}mini_batch_size: Azure ML's schema wants a string: az ml job create "
+                                 f"rejects {mini_batch_size}; write \"{mini_batch_size}\" (it runs locally as is).")
+        if partition_keys and mini_batch_size is not None:
+            self.warnings.append(f"{self.path}: {prefix}partition_keys: both partition_keys and mini_batch_size "
+                                 "are set; partition_keys wins (one mini-batch per partition), as on Azure ML v2.")
+            mini_batch_size = None
+        if isinstance(data, DataInput) and not partition_keys and data.path.exists():
+            self._check_mini_batch_size(mini_batch_size, data, prefix, raw)
+
+        instance_count = p.whole_number(raw.get("resources") or YamlMap(), "instance_count", f"{prefix}resources.", 1, 1)
+        if isinstance(raw.get("resources"), YamlMap):
+            p.unknown_keys(raw["resources"], RESOURCES_KEYS, f"{prefix}resources.", "resources")
+        concurrency = p.whole_number(raw, "max_concurrency_per_instance", prefix, 1, 1)
+        retry_raw = raw.get("retry_settings") or YamlMap()
+        if isinstance(retry_raw, YamlMap):
+            p.unknown_keys(retry_raw, RETRY_KEYS, f"{prefix}retry_settings.", "retry_settings")
+        retry = RetrySettings(max_retries=p.whole_number(retry_raw, "max_retries", f"{prefix}retry_settings.", 2, 0),
+                              timeout=p.number(retry_raw, "timeout", f"{prefix}retry_settings.", 60.0, 0.0))
+        mb_threshold = p.whole_number(raw, "mini_batch_error_threshold", prefix, -1, -1)
+        error_threshold = p.whole_number(raw, "error_threshold", prefix, -1, -1)
+        level = str(raw.get("logging_level", "INFO")).upper()
+        if level not in LOGGING_LEVELS:
+            p.add(f"logging_level '{raw.get('logging_level')}' is not valid.", key=f"{prefix}logging_level",
+                  line=raw.line_of("logging_level"), fix="use one of " + ", ".join(LOGGING_LEVELS))
+
+        resolve = bindings.job_resolver(name, inputs, outputs, r.run_id, p)
+        program_arguments = bindings.program_arguments(task, prefix, resolve, p)
+        runner_args = self._runner_arguments(program_arguments, task, prefix)
+        if error_threshold == -1 and runner_args.error_threshold is not None:
+            error_threshold = runner_args.error_threshold
+        append_row_to = self._append_row_to(task, prefix, outputs)
+        env: dict[str, str] = {}
+        for holder, key_prefix in ((raw, prefix), (task, f"{prefix}task.")):
+            env.update(bindings.environment_variables(holder, key_prefix, resolve, p))
+
+        code = r.code_folder(task, f"{prefix}task.", default=file_of(task, self.path).parent)
+        entry_script = check_entry_script(task, prefix, code, p) if code is not None else None
+        if len(p.items) > before or code is None or entry_script is None or input_data is None:
+            return None
+        return ParallelJob(
+            name=name, source=self.path, code=code, entry_script=entry_script, inputs=inputs, outputs=outputs,
+            input_data=input_data, mini_batch_size=None if mini_batch_size is None else str(mini_batch_size),
+            partition_keys=partition_keys, instance_count=instance_count, max_concurrency_per_instance=concurrency,
+            retry_settings=retry, mini_batch_error_threshold=mb_threshold, error_threshold=error_threshold,
+            logging_level=level, program_arguments=program_arguments, runner_arguments=runner_args,
+            append_row_to=append_row_to, environment_variables=env, where=Where(self.path, raw.line),
+            depends_on=self._depends_on(name), definition=plain(raw),
+            is_deterministic=truthy(raw.get("is_deterministic", True)))
+
+    def _input_data(self, raw: YamlMap, prefix: str, inputs: dict[str, Input]) -> str | None:
+        value = raw.get("input_data")
+        line = raw.line_of("input_data")
+        expr = is_single_binding(value)
+        if value is None:
+            self.problems.add("a parallel job needs input_data, the input divided into mini-batches.",
+                              key=f"{prefix}input_data", line=raw.line, fix="add input_data: ${{inputs.<name>}}")
+            return None
+        if expr is None or not expr.startswith("inputs."):
+            self.problems.add(f"input_data is '{value}'; it must be a binding to one of the job's inputs.",
+                              key=f"{prefix}input_data", line=line, fix="write input_data: ${{inputs.<name>}}")
+            return None
+        name = expr.split(".", 1)[1]
+        if name not in inputs:
+            self.problems.add(f"input_data names input '{name}', which the job does not have; "
+                              f"{did_you_mean(name, inputs)}", key=f"{prefix}input_data", line=line,
+                              fix="declare it under the job's inputs or correct the name")
+            return None
+        if not isinstance(inputs[name], DataInput):
+            self.problems.add(f"input_data names input '{name}', which is a literal value, not data.",
+                              key=f"{prefix}input_data", line=line,
+                              fix="bind input_data to a uri_folder, uri_file or mltable input")
+            return None
+        return name
+
+    def _partition_keys(self, raw: YamlMap, prefix: str) -> tuple[str, ...]:
+        value = raw.get("partition_keys")
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+            self.problems.add("partition_keys must be a list of column names.", key=f"{prefix}partition_keys",
+                              line=raw.line_of("partition_keys"), fix="write partition_keys: [store, brand]")
+            return ()
+        return tuple(value)
+
+    def _check_mini_batch_size(self, value: Any, data: DataInput, prefix: str, raw: YamlMap) -> None:
+        from tenantml.division import is_tabular
+        from tenantml.minibatch_size import parse_mini_batch_size
+        try:
+            parse_mini_batch_size(value, tabular=is_tabular(data))
+        except UserError as exc:
+            self.problems.add(bare(exc), key=f"{prefix}mini_batch_size", line=raw.line_of("mini_batch_size"),
+                              fix=exc.fix)
+
+    def _runner_arguments(self, args: tuple[str, ...], task: YamlMap, prefix: str) -> RunnerArguments:
+        parser = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+        parser.add_argument("--error_threshold", type=int)
+        parser.add_argument("--allowed_failed_percent", type=float, default=100.0)
+        parser.add_argument("--task_overhead_timeout", type=float, default=600.0)
+        parser.add_argument("--progress_update_timeout", type=float)
+        parser.add_argument("--first_task_creation_timeout", type=float, default=600.0)
+        parser.add_argument("--resource_monitor_interval", type=float, default=0.0)
+        key, line = f"{prefix}task.program_arguments", task.line_of("program_arguments")
+        try:
+            known, _ = parser.parse_known_args(list(args))
+        except (argparse.ArgumentError, SystemExit) as exc:
+            self.problems.add(f"a runner flag in program_arguments has a bad value: {exc}.", key=key, line=line,
+                              fix="give the flag a number")
+            return RunnerArguments()
+        if not 0 <= known.allowed_failed_percent <= 100:
+            self.problems.add(f"--allowed_failed_percent is {known.allowed_failed_percent:g}; it must be 0 to 100.",
+                              key=key, line=line)
+        if known.error_threshold is not None and known.error_threshold < -1:
+            self.problems.add(f"--error_threshold is {known.error_threshold}; it must be -1 or more.", key=key, line=line)
+        return RunnerArguments(known.error_threshold, known.allowed_failed_percent, known.task_overhead_timeout,
+                               known.progress_update_timeout, known.first_task_creation_timeout,
+                               known.resource_monitor_interval)
+
+    def _append_row_to(self, task: YamlMap, prefix: str, outputs: dict[str, DataOutput]) -> str | None:
+        value = task.get("append_row_to")
+        if value is None:
+            return None
+        key, line = f"{prefix}task.append_row_to", task.line_of("append_row_to")
+        expr = is_single_binding(value)
+        if expr is None or not expr.startswith("outputs."):
+            self.problems.add(f"append_row_to is '{value}'; it must be a binding to one of the job's outputs.",
+                              key=key, line=line, fix="write append_row_to: ${{outputs.<name>}}")
+            return None
+        name = expr.split(".", 1)[1]
+        if name not in outputs:
+            self.problems.add(f"append_row_to names output '{name}', which the job does not have; "
+                              f"{did_you_mean(name, outputs)}", key=key, line=line,
+                              fix="declare it under the job's outputs")
+            return None
+        return name

@@ -1,0 +1,225 @@
+"""Inputs, outputs and code folders -> spec objects, with their bindings and their local paths.
+
+Bindings to the pipeline's inputs and outputs and to upstream jobs' outputs are resolved here.
+So are the *local* facts: a relative path starts at the folder of the YAML that names it,
+``azureml://datastores/...`` maps to a local folder, ``azureml:<asset>`` resolves through
+``tenantml.yml``, the path must exist. Each local fact that fails is recorded as a local problem
+(``Problems.add(local=True)``), which a backend that runs elsewhere does not see.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tenantml.bindings import is_single_binding, substitute
+from tenantml.errors import UserError
+from tenantml.loading.schema import (DATA_INPUT_KEYS, LITERAL_INPUT_KEYS, OUTPUT_KEYS, Problems, bare,
+                                     file_of)
+from tenantml.locations import Datastores, local_path
+from tenantml.spec import DATA_TYPES, INPUT_MODES, LITERAL_TYPES, OUTPUT_MODES, DataInput, DataOutput, Input, LiteralInput, Where
+from tenantml.suggest import did_you_mean
+from tenantml.yamlio import YamlMap
+
+if TYPE_CHECKING:
+    from tenantml.assets import Assets
+
+
+@dataclass
+class Resolver:
+    """Turns one pipeline's inputs and outputs into spec objects; remembers each job's outputs."""
+
+    path: Path  # the pipeline YAML
+    problems: Problems
+    datastores: Datastores
+    run_id: str | None
+    default_datastore: str
+    assets: Assets | None = None
+    job_outputs: dict[str, dict[str, DataOutput]] = field(default_factory=dict)
+
+    # ----------------------------------------------------------------- inputs
+    def inputs(self, raw: Any, prefix: str, parent: dict[str, Input]) -> dict[str, Input]:
+        result: dict[str, Input] = {}
+        if not isinstance(raw, YamlMap):
+            if raw:
+                self.problems.add("inputs must be a mapping of name -> input.", key=prefix.rstrip("."), line=None)
+            return result
+        for name, value in raw.items():
+            key, line = f"{prefix}{name}", raw.line_of(name)
+            parsed = self._input(str(name), value, key, line, parent)
+            if parsed is not None:
+                result[str(name)] = parsed
+        return result
+
+    def _input(self, name: str, value: Any, key: str, line: int | None, parent: dict[str, Input]) -> Input | None:
+        where = Where(self.path, line)
+        expr = is_single_binding(value)
+        if expr is not None:
+            return self._bound_input(name, expr, key, line, parent)
+        if not isinstance(value, YamlMap):
+            return LiteralInput(name, value, where)
+        kind = value.get("type", "uri_folder")
+        if kind in LITERAL_TYPES:
+            self.problems.unknown_keys(value, LITERAL_INPUT_KEYS, f"{key}.", "a literal input")
+            return LiteralInput(name, value.get("value", value.get("default")), where)
+        self.problems.unknown_keys(value, DATA_INPUT_KEYS, f"{key}.", "an input")
+        if kind not in DATA_TYPES:
+            self.problems.add(f"input type '{kind}' is not valid; {did_you_mean(str(kind), DATA_TYPES + LITERAL_TYPES)}",
+                              key=f"{key}.type", line=value.line_of("type"), fix="use uri_file, uri_folder or mltable")
+            return None
+        mode = value.get("mode")
+        if mode is not None and mode not in INPUT_MODES:
+            self.problems.add(f"input mode '{mode}' is not valid; {did_you_mean(str(mode), INPUT_MODES)}",
+                              key=f"{key}.mode", line=value.line_of("mode"), fix="use one of " + ", ".join(INPUT_MODES))
+        raw_path = value.get("path")
+        expr = is_single_binding(raw_path)
+        if expr is not None:
+            return self._bound_input(name, expr, key, line, parent, declared_type=str(kind), mode=mode)
+        if not raw_path:
+            self.problems.add("a data input needs a path.", key=f"{key}.path", line=line,
+                              fix="add 'path:' with a local folder or file")
+            return None
+        path = self._local_data_path(str(raw_path), str(kind), key, value)
+        if path is None:
+            return None
+        return DataInput(name, str(kind), path, mode, Where(self.path, line))
+
+    def _local_data_path(self, raw_path: str, kind: str, key: str, value: YamlMap) -> Path | None:
+        """Where a data input is on this machine; every failure is a local problem."""
+        line = value.line_of("path")
+        if raw_path.startswith("azureml:") and not raw_path.startswith("azureml://"):
+            resolved = self._asset(raw_path, f"{key}.path", line)
+            if resolved is None:
+                return None
+            raw_path = str(resolved)
+        try:
+            path = local_path(raw_path, base=file_of(value, self.path, "path").parent, datastores=self.datastores)
+        except UserError as exc:
+            self.problems.add(bare(exc), key=f"{key}.path", line=line, fix=exc.fix, local=True)
+            return None
+        if not path.exists():
+            self.problems.add(f"input path does not exist: {path}", key=f"{key}.path", line=line,
+                              fix="create it, or correct the path (relative paths start at the YAML's folder)",
+                              local=True)
+            return None
+        if kind == "uri_file" and path.is_dir():
+            self.problems.add(f"input type is uri_file but {path} is a folder.", key=f"{key}.type",
+                              line=value.line_of("type"), fix="use type: uri_folder", local=True)
+        if kind == "mltable" and not (path / "MLTable").is_file():
+            self.problems.add(f"input type is mltable but {path} has no MLTable file.", key=f"{key}.path",
+                              line=line, fix="point at the folder that holds the MLTable file", local=True)
+        return path
+
+    def _bound_input(self, name: str, expr: str, key: str, line: int | None, parent: dict[str, Input],
+                     declared_type: str | None = None, mode: str | None = None) -> Input | None:
+        parts = expr.split(".")
+        where = Where(self.path, line)
+        if len(parts) == 5 and parts[:2] == ["parent", "jobs"] and parts[3] == "outputs":
+            upstream = self.job_outputs.get(parts[2])
+            if upstream is None:
+                return None  # the upstream job is invalid or unknown: reported where it is defined
+            if parts[4] not in upstream:
+                self.problems.add(f"'${{{{{expr}}}}}' names output '{parts[4]}' of job '{parts[2]}', which it does "
+                                  f"not have; {did_you_mean(parts[4], upstream)}", key=key, line=line,
+                                  fix="correct the output name")
+                return None
+            out = upstream[parts[4]]
+            return DataInput(name, declared_type or out.type, out.path, mode, where, producer=f"{parts[2]}.{parts[4]}")
+        if len(parts) == 3 and parts[:2] == ["parent", "inputs"] and parts[2] in parent:
+            bound = parent[parts[2]]
+            if isinstance(bound, DataInput):
+                return DataInput(name, declared_type or bound.type, bound.path, mode or bound.mode, where)
+            return LiteralInput(name, bound.value, where)
+        if len(parts) == 3 and parts[:2] == ["parent", "inputs"]:
+            self.problems.add(f"'${{{{{expr}}}}}' names pipeline input '{parts[2]}', which does not exist; "
+                              f"{did_you_mean(parts[2], parent)}", key=key, line=line,
+                              fix="declare it under the pipeline's inputs")
+        else:
+            self.problems.add(f"'${{{{{expr}}}}}' cannot be resolved here; inputs of a job bind to "
+                              "${{parent.inputs.<name>}} or ${{parent.jobs.<job>.outputs.<name>}}.", key=key, line=line)
+        return None
+
+    def _asset(self, ref: str, key: str, line: int | None) -> Path | None:
+        from tenantml.assets import AssetError
+
+        try:
+            if self.assets is None:
+                raise AssetError(ref, None)
+            return self.assets.resolve(ref)
+        except AssetError as exc:
+            self.problems.add(exc.message, key=key, line=line, fix=exc.fix, local=True)
+            return None
+
+    # ----------------------------------------------------------------- outputs
+    def outputs(self, raw: Any, prefix: str, job_dir: Path, parent: dict[str, DataOutput]) -> dict[str, DataOutput]:
+        result: dict[str, DataOutput] = {}
+        if raw is None:
+            return result
+        if not isinstance(raw, YamlMap):
+            self.problems.add("outputs must be a mapping of name -> output.", key=prefix.rstrip("."), line=None)
+            return result
+        for name, value in raw.items():
+            key, line = f"{prefix}{name}", raw.line_of(name)
+            default = job_dir / "outputs" / str(name)
+            expr = is_single_binding(value)
+            if expr is not None:
+                parts = expr.split(".")
+                if len(parts) == 3 and parts[:2] == ["parent", "outputs"] and parts[2] in parent:
+                    bound = parent[parts[2]]
+                    result[str(name)] = DataOutput(str(name), bound.type, bound.path, bound.mode, Where(self.path, line))
+                else:
+                    self.problems.add(f"'${{{{{expr}}}}}' does not name a pipeline output; "
+                                      f"{did_you_mean(parts[-1], parent)}", key=key, line=line)
+                continue
+            if value is None:
+                result[str(name)] = DataOutput(str(name), "uri_folder", default, None, Where(self.path, line))
+                continue
+            if not isinstance(value, YamlMap):
+                self.problems.add("an output must be a mapping with 'type:'.", key=key, line=line)
+                continue
+            self.problems.unknown_keys(value, OUTPUT_KEYS, f"{key}.", "an output")
+            kind = value.get("type", "uri_folder")
+            if kind not in DATA_TYPES:
+                self.problems.add(f"output type '{kind}' is not valid; {did_you_mean(str(kind), DATA_TYPES)}",
+                                  key=f"{key}.type", line=value.line_of("type"))
+                continue
+            mode = value.get("mode")
+            if mode is not None and mode not in OUTPUT_MODES:
+                self.problems.add(f"output mode '{mode}' is not valid; {did_you_mean(str(mode), OUTPUT_MODES)}",
+                                  key=f"{key}.mode", line=value.line_of("mode"))
+            path = default
+            if value.get("path"):
+                text = substitute(str(value["path"]), self._path_variable)
+                try:
+                    path = local_path(text, base=file_of(value, self.path, "path").parent, datastores=self.datastores)
+                except UserError as exc:
+                    self.problems.add(bare(exc), key=f"{key}.path", line=value.line_of("path"), fix=exc.fix,
+                                      local=True)
+                    continue
+            result[str(name)] = DataOutput(str(name), str(kind), path, mode, Where(self.path, line))
+        return result
+
+    def _path_variable(self, expr: str) -> str:
+        if expr == "name" and self.run_id is not None:
+            return self.run_id
+        if expr == "default_datastore":
+            return self.default_datastore
+        return "${{" + expr + "}}"
+
+    # ----------------------------------------------------------------- code
+    def code_folder(self, holder: YamlMap, prefix: str, default: Path) -> Path | None:
+        if "code" not in holder:
+            return default
+        try:
+            code = local_path(str(holder["code"]), base=file_of(holder, self.path, "code").parent,
+                              datastores=self.datastores)
+        except UserError as exc:
+            self.problems.add(bare(exc), key=f"{prefix}code", line=holder.line_of("code"), fix=exc.fix)
+            return None
+        if not code.is_dir():
+            self.problems.add(f"the code folder {code} does not exist.", key=f"{prefix}code",
+                              line=holder.line_of("code"),
+                              fix="correct code (relative paths start at the folder of the YAML that names it)")
+            return None
+        return code
