@@ -54,6 +54,25 @@ class LogTree:
     def perf(self, node: str, agent: str) -> Path:
         return self.root / "sys" / "perf" / node / f"{agent}.csv"
 
+    def append_perf(self, node: str, agent: str, pid: int, rss: int | None, cpu: tuple[float, float]) -> None:
+        """One resource snapshot of one worker (``--resource_monitor_interval``)."""
+        from tenantml.backends.local.ledger import iso
+
+        path = self.perf(node, agent)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        new = not path.exists()
+        with open(path, "a", encoding="utf-8") as out:
+            if new:
+                out.write("time,pid,rss_mib,cpu_user_s,cpu_system_s\n")
+            out.write(f"{iso(time.time())},{pid},{(rss or 0) / 2**20:.1f},{cpu[0]:.2f},{cpu[1]:.2f}\n")
+
+    def append_user_error(self, node: str, agent: str, index: int, attempt: int, text: str) -> None:
+        """A line in user/error/<node>/<agent>.txt for an attempt whose worker was killed or died."""
+        path = self.user("error", node, agent)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} mini-batch {index} attempt {attempt}: {text}\n")
+
     def create(self) -> None:
         for part in ("sys/job_report", "user/stdout", "user/stderr", "user/error", "user/entry_script_log"):
             (self.root / part).mkdir(parents=True, exist_ok=True)

@@ -9,42 +9,40 @@ Data flow::
                           +--> ledger row (every attempt) --> Tally --> policy.breach()/verdict()
                           +--> rows of the final attempt --> append_row_to output, in index order
 
-The coordinator waits on every worker's pipe at once (``multiprocessing.connection.wait``),
-with a timeout set by the nearest ``run()`` deadline. A pipe that reaches EOF means the worker
-died: its attempt is "crashed" and the slot gets a fresh worker. A deadline that passes means
-the coordinator kills the worker's process group: the attempt is "timeout". Policy (retry or
-not, thresholds, verdict) is asked of :mod:`tenantml.policy`; this module only moves work.
+The coordinator waits on every worker at once (``Transport.receive``), with a timeout set by
+the nearest ``run()`` deadline. A worker whose pipe reaches EOF died: its attempt is "crashed"
+and the slot gets a fresh worker. A deadline that passes means the coordinator kills the
+worker: the attempt is "timeout". Policy (retry or not, thresholds, verdict) is asked of
+:mod:`tenantml.policy`; this module only moves work. How workers are started and reached is
+the transport's business (:mod:`pool`: processes and socketpairs); what they are told is
+:mod:`launch`'s.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import socket
-import subprocess
-import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
 from pathlib import Path
+from typing import IO
 
-from tenantml.backends.local import divide, procs
+from tenantml.backends.local import divide, launch
 from tenantml.backends.local.ledger import AttemptRow, LedgerWriter, iso
 from tenantml.backends.local.logtree import LogTree
 from tenantml.backends.local.messages import (Call, ErrorInfo, Ready, Result, StartupFailed, Stop, Stopped,
                                               WorkerConfig)
+from tenantml.backends.local.pool import ProcessPool, Slot, Transport, Worker, WorkerState
 from tenantml.backends.local.rows import RowAppender
 from tenantml.division import MiniBatch
 from tenantml.errors import RunInterrupted, UserError
-from tenantml.minibatch_size import parse_mini_batch_size
 from tenantml.policy import (FinalResult, Outcome, Status, Step, Tally, Thresholds, breach, init_failure_limit,
                              next_step, verdict)
 from tenantml.progress import Reporter, Snapshot
 from tenantml.spec import ParallelJob
 
-SETTINGS_FILE = "parallel_run_step.settings.json"
+SETTINGS_FILE = launch.SETTINGS_FILE
 
 
 @dataclass(frozen=True)
@@ -59,24 +57,6 @@ class LocalOptions:
     @property
     def cap(self) -> int:
         return self.max_workers or os.cpu_count() or 1
-
-
-@dataclass(frozen=True)
-class Slot:
-    node: str
-    agent: str
-
-
-@dataclass
-class WorkerHandle:
-    slot: Slot
-    proc: subprocess.Popen[bytes]
-    conn: Connection
-    state: str = "starting"  # starting -> idle <-> busy -> stopping -> gone
-    mb: MiniBatch | None = None
-    attempt: int = 0
-    started_at: float = 0.0  # wall clock of the current call
-    deadline: float = float("inf")  # monotonic
 
 
 @dataclass
@@ -96,8 +76,9 @@ class StepReport:
 class ParallelStep:
     def __init__(self, job: ParallelJob, job_dir: Path, options: LocalOptions, reporter: Reporter,
                  cancelled: Callable[[], bool] = lambda: False, interrupted: Callable[[], bool] = lambda: False,
-                 resume: bool = False):
+                 resume: bool = False, transport: Transport | None = None):
         self.job = job
+        self.pool: Transport = transport or ProcessPool()
         self.cancelled = cancelled
         self.interrupted = interrupted
         self.resume = resume
@@ -111,7 +92,7 @@ class ParallelStep:
         self.rows_dir = self.state_dir / "rows"
         self.thresholds = Thresholds(job.retry_settings.max_retries, job.mini_batch_error_threshold,
                                      job.error_threshold, job.runner_arguments.allowed_failed_percent)
-        self.workers: list[WorkerHandle] = []
+        self.workers: list[Worker] = []
         self.retry: deque[tuple[MiniBatch, int]] = deque()
         self.fresh: Iterator[MiniBatch] = iter(())
         self.tally = Tally(0)
@@ -124,7 +105,7 @@ class ParallelStep:
         self.dispatched_any = False
         self.next_poll = 0.0
         self.last_perf = 0.0  # when resource snapshots were last written
-        self._log_file = None
+        self._log_file: IO[str] | None = None
 
     # ================================================================== public
     def run(self) -> StepReport:
@@ -133,9 +114,9 @@ class ParallelStep:
         self._log_file = open(self.logs.coordinator, "a", encoding="utf-8")
         for output in self.job.outputs.values():
             (output.path.parent if output.type == "uri_file" else output.path).mkdir(parents=True, exist_ok=True)
-        self.to_csv_options = self._append_row_settings()
+        self.to_csv_options = launch.append_row_settings(self.job)
         self.ledger = LedgerWriter(self.logs.ledger)
-        self.appender = RowAppender(self._append_target(), self.rows_dir)
+        self.appender = RowAppender(launch.append_target(self.job), self.rows_dir)
         try:
             return self._run()
         except KeyboardInterrupt:
@@ -143,7 +124,7 @@ class ParallelStep:
             raise RunInterrupted(f"interrupted; {self.tally.processed} of {self.tally.total_mini_batches} "
                                  f"mini-batches of '{self.job.name}' were done") from None
         finally:
-            procs.end_all([w.proc for w in self.workers], grace=1.0)
+            self.pool.end_all(grace=1.0)
             self.workers.clear()
             self.ledger.close()
             self.appender.close()
@@ -196,26 +177,24 @@ class ParallelStep:
             return True
         if self.tally.complete:
             return True
-        if not any(w.state != "gone" for w in self.workers):
+        if not any(w.state is not WorkerState.GONE for w in self.workers):
             self.stop_reason = self._no_workers_reason()
             return True
         return False
 
     def _dispatch(self) -> None:
         for w in self.workers:
-            if w.state != "idle":
+            if w.state is not WorkerState.IDLE:
                 continue
             item = self._next_item()
             if item is None:
                 return  # nothing queued; the loop ends once every mini-batch is final
             mb, attempt = item
-            w.state, w.mb, w.attempt = "busy", mb, attempt
+            w.state, w.mb, w.attempt = WorkerState.BUSY, mb, attempt
             w.started_at = time.time()
             w.deadline = time.monotonic() + self.job.retry_settings.timeout
             self.dispatched_any = True
-            try:
-                w.conn.send(Call(mb.to_json(), attempt))
-            except OSError:
+            if not self.pool.send(w, Call(mb.to_json(), attempt)):
                 self._worker_died(w)
 
     def _next_item(self) -> tuple[MiniBatch, int] | None:
@@ -226,23 +205,19 @@ class ParallelStep:
         return None
 
     def _wait_and_handle(self) -> None:
-        live = [w for w in self.workers if w.state != "gone"]
+        live = [w for w in self.workers if w.state is not WorkerState.GONE]
         now = time.monotonic()
-        deadlines = [w.deadline for w in live if w.state == "busy"]
+        deadlines = [w.deadline for w in live if w.state is WorkerState.BUSY]
         timeout = max(0.0, min(deadlines + [now + self.options.poll_interval]) - now)
-        by_conn = {w.conn: w for w in live}
-        for conn in wait(list(by_conn), timeout):
-            w = by_conn[conn]  # type: ignore[index]
-            try:
-                message = w.conn.recv()
-            except (EOFError, OSError):
+        for w, message in self.pool.receive(live, timeout):
+            if message is None:
                 self._worker_died(w)
-                continue
-            self._handle(w, message)
+            else:
+                self._handle(w, message)
 
-    def _handle(self, w: WorkerHandle, message: object) -> None:
+    def _handle(self, w: Worker, message: object) -> None:
         if isinstance(message, Ready):
-            w.state = "idle"
+            w.state = WorkerState.IDLE
         elif isinstance(message, Result):
             self._result(w, message)
         elif isinstance(message, StartupFailed):
@@ -256,8 +231,8 @@ class ParallelStep:
         """Deadlines, memory limits, resource snapshots, progress timeout."""
         now = time.monotonic()
         for w in list(self.workers):
-            if w.state == "busy" and now >= w.deadline:
-                procs.kill_group(w.proc)
+            if w.state is WorkerState.BUSY and now >= w.deadline:
+                self.pool.kill(w)
                 self._fail_in_flight(w, Outcome.TIMEOUT, ErrorInfo(
                     "TimeoutError", f"run() did not return within retry_settings.timeout = "
                     f"{self.job.retry_settings.timeout:g} s; the worker was killed and replaced", ""))
@@ -278,15 +253,15 @@ class ParallelStep:
                              f"{args.first_task_creation_timeout:g} s")
 
     # ================================================================== results
-    def _result(self, w: WorkerHandle, r: Result) -> None:
+    def _result(self, w: Worker, r: Result) -> None:
         assert w.mb is not None and r.index == w.mb.index
         mb, attempt = w.mb, w.attempt
-        w.state, w.mb, w.deadline = "idle", None, float("inf")
+        w.state, w.mb, w.deadline = WorkerState.IDLE, None, float("inf")
         if r.warning:
             self._say(f"mini-batch {mb.index} ({mb.label}): {r.warning}")
         self._account(w, mb, attempt, Outcome(r.outcome), r.returned, r.duration, r.error)
 
-    def _account(self, w: WorkerHandle, mb: MiniBatch, attempt: int, outcome: Outcome, returned: int,
+    def _account(self, w: Worker, mb: MiniBatch, attempt: int, outcome: Outcome, returned: int,
                  duration: float, error: ErrorInfo | None) -> None:
         if outcome is Outcome.INTERRUPTED:
             self._ledger(w, mb, attempt, outcome, 0, duration, error, final=False)
@@ -312,47 +287,43 @@ class ParallelStep:
         if crossed is not None:
             self._stop_early(crossed.describe())
 
-    def _ledger(self, w: WorkerHandle, mb: MiniBatch, attempt: int, outcome: Outcome, succeeded: int,
+    def _ledger(self, w: Worker, mb: MiniBatch, attempt: int, outcome: Outcome, succeeded: int,
                 duration: float, error: ErrorInfo | None, *, final: bool) -> None:
         self.ledger.write(AttemptRow(
             mini_batch=mb.index, attempt=attempt, label=mb.label, node=w.slot.node, process=w.slot.agent,
-            pid=w.proc.pid, start=iso(w.started_at), duration_s=duration, items=mb.items, succeeded=succeeded,
+            pid=w.pid, start=iso(w.started_at), duration_s=duration, items=mb.items, succeeded=succeeded,
             failed=mb.items - succeeded if outcome is not Outcome.INTERRUPTED else 0, outcome=outcome.value,
             final=final, error_type=error.type if error else "",
             error_message=error.one_line(1000) if error else ""))
 
-    def _fail_in_flight(self, w: WorkerHandle, outcome: Outcome, error: ErrorInfo) -> None:
+    def _fail_in_flight(self, w: Worker, outcome: Outcome, error: ErrorInfo) -> None:
         """The worker's process is gone (killed or crashed) while it ran a mini-batch."""
         mb, attempt = w.mb, w.attempt
         duration = time.time() - w.started_at
         self._retire(w)
         if mb is not None:
-            self._log_user_error(w, mb, attempt, error)
+            self.logs.append_user_error(w.slot.node, w.slot.agent, mb.index, attempt, error.one_line(2000))
             self._account(w, mb, attempt, outcome, 0, duration, error)
         self._replace(w.slot)
 
-    def _worker_died(self, w: WorkerHandle) -> None:
-        try:
-            w.proc.wait(timeout=2)
-        except subprocess.TimeoutExpired:
-            procs.kill_group(w.proc)
-        how = procs.describe_exit(w.proc.returncode)
-        if w.state == "busy":
+    def _worker_died(self, w: Worker) -> None:
+        how = self.pool.exit_description(w)
+        if w.state is WorkerState.BUSY:
             self._fail_in_flight(w, Outcome.CRASHED, ErrorInfo(
                 "WorkerCrashed", f"the worker process {how} while running this mini-batch", ""))
-        elif w.state == "starting":
+        elif w.state is WorkerState.STARTING:
             self._startup_failed(w, StartupFailed("init", ErrorInfo(
                 "WorkerCrashed", f"the worker process {how} during import or init()", "")))
         else:
             self._retire(w)
 
-    def _startup_failed(self, w: WorkerHandle, message: StartupFailed) -> None:
+    def _startup_failed(self, w: Worker, message: StartupFailed) -> None:
         self._retire(w)
         error = message.error
         if message.stage in ("import", "no_run"):
-            procs.end_all([x.proc for x in self.workers], grace=0.5)
+            self.pool.end_all(grace=0.5)
             for x in self.workers:
-                x.state = "gone"
+                x.state = WorkerState.GONE
             script = self.job.entry_script_path
             what = ("failed to import" if message.stage == "import" else "has no run() function")
             self.logs.write_result("Failed", f"the entry script {what}: {error.one_line()}", self.tally, [], 0.0)
@@ -372,17 +343,9 @@ class ParallelStep:
             return
         self._replace(w.slot)
 
-    def _retire(self, w: WorkerHandle) -> None:
-        w.state = "gone"
-        try:
-            w.conn.close()
-        except OSError:
-            pass
-        try:
-            w.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            procs.kill_group(w.proc)
-            w.proc.wait()
+    def _retire(self, w: Worker) -> None:
+        w.state = WorkerState.GONE
+        self.pool.retire(w)
 
     def _no_workers_reason(self) -> str:
         if self.last_init_error is not None:
@@ -396,8 +359,8 @@ class ParallelStep:
         self.stop_reason = reason
         self._say(f"stopping: {reason}")
         for w in self.workers:
-            if w.state == "busy":
-                procs.kill_group(w.proc)
+            if w.state is WorkerState.BUSY:
+                self.pool.kill(w)
                 mb, attempt = w.mb, w.attempt
                 self._retire(w)
                 if mb is not None:
@@ -407,20 +370,16 @@ class ParallelStep:
     def _stop_workers(self) -> None:
         """Ask every live worker to run shutdown() and leave; kill what does not in time."""
         for w in self.workers:
-            if w.state in ("idle", "starting"):
-                try:
-                    w.conn.send(Stop())
-                    w.state = "stopping"
-                except OSError:
+            if w.state in (WorkerState.IDLE, WorkerState.STARTING):
+                if self.pool.send(w, Stop()):
+                    w.state = WorkerState.STOPPING
+                else:
                     self._retire(w)
         deadline = time.monotonic() + max(self.job.retry_settings.timeout, 5.0)
-        while any(w.state == "stopping" for w in self.workers) and time.monotonic() < deadline:
-            stopping = {w.conn: w for w in self.workers if w.state == "stopping"}
-            for conn in wait(list(stopping), max(0.0, deadline - time.monotonic())):
-                w = stopping[conn]  # type: ignore[index]
-                try:
-                    message = w.conn.recv()
-                except (EOFError, OSError):
+        while any(w.state is WorkerState.STOPPING for w in self.workers) and time.monotonic() < deadline:
+            stopping = [w for w in self.workers if w.state is WorkerState.STOPPING]
+            for w, message in self.pool.receive(stopping, max(0.0, deadline - time.monotonic())):
+                if message is None:
                     self._retire(w)
                     continue
                 if isinstance(message, Stopped):
@@ -428,18 +387,18 @@ class ParallelStep:
                 elif isinstance(message, (Ready, StartupFailed)):
                     continue  # it finished init() after the work ran out; Stop is already queued
         for w in self.workers:
-            if w.state != "gone":
+            if w.state is not WorkerState.GONE:
                 self._say(f"{w.slot.node}/{w.slot.agent}: did not end within the time; killed")
-                procs.kill_group(w.proc)
+                self.pool.kill(w)
                 self._retire(w)
 
     def _interrupt(self) -> None:
-        procs.end_all([w.proc for w in self.workers], grace=1.0)
+        self.pool.end_all(grace=1.0)
         for w in self.workers:
-            if w.state == "busy" and w.mb is not None:
+            if w.state is WorkerState.BUSY and w.mb is not None:
                 self._ledger(w, w.mb, w.attempt, Outcome.INTERRUPTED, 0, time.time() - w.started_at,
                              ErrorInfo("KeyboardInterrupt", "the run was interrupted", ""), final=False)
-            w.state = "gone"
+            w.state = WorkerState.GONE
         self.logs.write_result("Interrupted", "the run was interrupted (Ctrl-C or SIGTERM); "
                                "resume it with tenantml run ... --resume RUN_ID", self.tally,
                                self._failed_lines(), time.time() - self.started)
@@ -473,28 +432,16 @@ class ParallelStep:
                  for p in range(job.max_concurrency_per_instance) for n in range(job.instance_count)]
         return slots[: min(len(slots), self.options.cap)]
 
-    def _start(self, slot: Slot) -> WorkerHandle:
-        job = self.job
-        parent_sock, child_sock = socket.socketpair()
-        out_path = self.logs.user("stdout", slot.node, slot.agent)
-        err_path = self.logs.user("stderr", slot.node, slot.agent)
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        err_path.parent.mkdir(parents=True, exist_ok=True)
+    def _start(self, slot: Slot) -> Worker:
         env = dict(os.environ)
         env.update(self.options.env)
-        env.update(job.environment_variables)
-        env["AZUREML_BI_OUTPUT_PATH"] = str(self._output_dir())
-        with open(out_path, "ab") as out, open(err_path, "ab") as err:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "tenantml.backends.local.worker", str(child_sock.fileno()), str(os.getpid())],
-                cwd=job.code, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                pass_fds=(child_sock.fileno(),), start_new_session=True)
-        child_sock.close()
-        conn = Connection(parent_sock.detach())
-        handle = WorkerHandle(slot, proc, conn)
-        self.workers.append(handle)
-        conn.send(self._worker_config(slot))
-        return handle
+        env.update(self.job.environment_variables)
+        env["AZUREML_BI_OUTPUT_PATH"] = str(launch.output_dir(self.job, self.job_dir))
+        worker = self.pool.start(slot, self._worker_config(slot), cwd=self.job.code, env=env,
+                                 stdout=self.logs.user("stdout", slot.node, slot.agent),
+                                 stderr=self.logs.user("stderr", slot.node, slot.agent))
+        self.workers.append(worker)
+        return worker
 
     def _replace(self, slot: Slot) -> None:
         if self.stop_reason is None and not self.tally.complete:
@@ -504,53 +451,12 @@ class ParallelStep:
         job = self.job
         return WorkerConfig(
             job_name=job.name, node=slot.node, agent=slot.agent, logs_dir=str(self.logs.root),
-            code_dir=str(job.code), entry_script=str(job.entry_script_path), argv=self._argv(),
-            logging_level=job.logging_level, output_dir=str(self._output_dir()), rows_dir=str(self.rows_dir),
+            code_dir=str(job.code), entry_script=str(job.entry_script_path), argv=launch.argv(job),
+            logging_level=job.logging_level, output_dir=str(launch.output_dir(job, self.job_dir)), rows_dir=str(self.rows_dir),
             append_row=job.append_row_to is not None, to_csv_options=self.to_csv_options,
             dataset=str(job.data_input.path), mltable_log_dir=str(self.logs.root / "sys" / "mltable"))
 
-    def _argv(self) -> tuple[str, ...]:
-        """The runner's own flags, then the job's program_arguments, as Azure ML passes them."""
-        job = self.job
-        flags = [str(job.entry_script_path)]
-        if job.partition_keys:
-            flags += ["--partition_keys", json.dumps(list(job.partition_keys))]
-        elif job.mini_batch_size is not None:
-            flags += ["--mini_batch_size", str(job.mini_batch_size)]
-        flags += ["--logging_level", job.logging_level,
-                  "--process_count_per_node", str(job.max_concurrency_per_instance),
-                  "--node_count", str(job.instance_count),
-                  "--run_invocation_timeout", f"{job.retry_settings.timeout:g}",
-                  "--run_max_try", str(job.retry_settings.max_retries + 1)]
-        return tuple(flags) + job.program_arguments
-
-    def _output_dir(self) -> Path:
-        if self.job.append_row_to:
-            out = self.job.outputs[self.job.append_row_to]
-            return out.path.parent if out.type == "uri_file" else out.path
-        return self.job_dir / "outputs"
-
-    def _append_target(self) -> Path | None:
-        if self.job.append_row_to is None:
-            return None
-        out = self.job.outputs[self.job.append_row_to]
-        return out.path if out.type == "uri_file" else out.path / "parallel_run_step.txt"
-
-    def _append_row_settings(self) -> dict:
-        path = self.job.entry_script_path.parent / SETTINGS_FILE
-        if not path.exists():
-            return {}
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-            options = raw.get("append_row", {}).get("pandas.DataFrame.to_csv", {})
-            if not isinstance(options, dict):
-                raise ValueError("append_row.pandas.DataFrame.to_csv must be an object")
-        except (ValueError, AttributeError) as exc:
-            raise UserError(f"is not valid: {exc}.", file=path, key="append_row",
-                            fix='write e.g. {"append_row": {"pandas.DataFrame.to_csv": {"sep": ","}}}') from None
-        return options
-
-    def _read_plan(self, skip: set[int] = frozenset()) -> Iterator[MiniBatch]:  # type: ignore[assignment]
+    def _read_plan(self, skip: set[int] | frozenset[int] = frozenset()) -> Iterator[MiniBatch]:
         with open(self.plan_path, encoding="utf-8") as plan:
             for index, line in enumerate(plan):
                 if index not in skip:
@@ -583,35 +489,20 @@ class ParallelStep:
         limit = self.options.worker_memory_limit
         interval = self.job.runner_arguments.resource_monitor_interval
         for w in list(self.workers):
-            if w.state == "gone":
+            if w.state is WorkerState.GONE:
                 continue
-            rss = procs.rss_bytes(w.proc.pid)
-            if limit and rss is not None and rss > limit and w.state == "busy":
-                procs.kill_group(w.proc)
+            rss = self.pool.rss_bytes(w)
+            if limit and rss is not None and rss > limit and w.state is WorkerState.BUSY:
+                self.pool.kill(w)
                 self._fail_in_flight(w, Outcome.MEMORY, ErrorInfo(
                     "MemoryError", f"the worker used {rss / 2**20:.0f} MiB, over --worker-memory-limit "
                     f"{limit / 2**20:.0f} MiB; it was killed and replaced", ""))
         if interval > 0 and time.time() - self.last_perf >= interval:
             self.last_perf = time.time()
             for w in self.workers:
-                if w.state == "gone":
-                    continue
-                path = self.logs.perf(w.slot.node, w.slot.agent)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                cpu = procs.cpu_seconds(w.proc.pid) or (0.0, 0.0)
-                new = not path.exists()
-                with open(path, "a", encoding="utf-8") as out:
-                    if new:
-                        out.write("time,pid,rss_mib,cpu_user_s,cpu_system_s\n")
-                    out.write(f"{iso(time.time())},{w.proc.pid},{(procs.rss_bytes(w.proc.pid) or 0) / 2**20:.1f},"
-                              f"{cpu[0]:.2f},{cpu[1]:.2f}\n")
-
-    def _log_user_error(self, w: WorkerHandle, mb: MiniBatch, attempt: int, error: ErrorInfo) -> None:
-        path = self.logs.user("error", w.slot.node, w.slot.agent)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as out:
-            out.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} mini-batch {mb.index} attempt {attempt}: "
-                      f"{error.one_line(2000)}\n")
+                if w.state is not WorkerState.GONE:
+                    self.logs.append_perf(w.slot.node, w.slot.agent, w.pid, self.pool.rss_bytes(w),
+                                          self.pool.cpu_seconds(w) or (0.0, 0.0))
 
     def _say(self, text: str) -> None:
         if self._log_file is not None:
@@ -622,5 +513,5 @@ class ParallelStep:
         return [f"{i}  {label}  {err}" for i, label, err in sorted(self.failed)]
 
     def _snapshot(self) -> Snapshot:
-        running = sum(1 for w in self.workers if w.state == "busy")
+        running = sum(1 for w in self.workers if w.state is WorkerState.BUSY)
         return Snapshot(self.job.name, self.tally, running, len(self.retry), time.time() - self.started)

@@ -1,0 +1,167 @@
+"""The worker-pool transport of a local parallel step: worker processes and their pipes.
+
+::
+
+    ParallelStep (scheduler.py: the loop, policy, ledger)
+        |  start(slot, config)   --> Popen(python -m tenantml.backends.local.worker) + a socketpair
+        |  send(worker, Call)    --> [that worker's own pipe] --> run(mini_batch)
+        |  receive(workers, t)   <-- Ready | Result | StartupFailed | Stopped, or None: EOF, it died
+        |  kill(worker)          --> SIGKILL to its process group (a deadline, a memory limit)
+        |  retire(worker)        --> close its pipe, reap the process
+        v  end_all(grace)        --> SIGTERM every group, SIGKILL what is left, reap all
+
+The scheduler knows workers only as :class:`Worker` records and talks to them only through a
+:class:`Transport`. Another engine (Ray actors, Dask workers) is another ``Transport``: the
+scheduling loop, the policy and the run folder stay as they are. What crosses the transport is
+the frozen dataclasses of :mod:`messages`.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Protocol
+
+from tenantml.backends.local import procs
+from tenantml.backends.local.messages import WorkerConfig
+from tenantml.division import MiniBatch
+
+
+@dataclass(frozen=True)
+class Slot:
+    node: str
+    agent: str
+
+
+class WorkerState(enum.Enum):
+    STARTING = "starting"  # importing the entry script and running init()
+    IDLE = "idle"
+    BUSY = "busy"  # running one mini-batch attempt
+    STOPPING = "stopping"  # asked to run shutdown() and leave
+    GONE = "gone"
+
+
+@dataclass(eq=False)
+class Worker:
+    """One worker as the scheduling loop sees it (identity, not value: one per started process)."""
+
+    slot: Slot
+    pid: int
+    state: WorkerState = WorkerState.STARTING
+    mb: MiniBatch | None = None
+    attempt: int = 0
+    started_at: float = 0.0  # wall clock of the current call
+    deadline: float = float("inf")  # monotonic
+
+
+class Transport(Protocol):
+    """What the scheduling loop needs from a pool of workers."""
+
+    def start(self, slot: Slot, config: WorkerConfig, *, cwd: Path, env: dict[str, str], stdout: Path,
+              stderr: Path) -> Worker: ...
+
+    def send(self, worker: Worker, message: object) -> bool:
+        """Deliver one message; False when the worker is gone."""
+        ...
+
+    def receive(self, workers: list[Worker], timeout: float) -> Iterator[tuple[Worker, object | None]]:
+        """Messages from any of ``workers`` within ``timeout`` s; None for a worker that died."""
+        ...
+
+    def kill(self, worker: Worker) -> None: ...
+
+    def retire(self, worker: Worker) -> None: ...
+
+    def exit_description(self, worker: Worker) -> str:
+        """How a dead worker ended ("was killed by SIGKILL"), once it is reaped."""
+        ...
+
+    def end_all(self, grace: float) -> None: ...
+
+    def rss_bytes(self, worker: Worker) -> int | None: ...
+
+    def cpu_seconds(self, worker: Worker) -> tuple[float, float] | None: ...
+
+
+class ProcessPool:
+    """Workers as fresh interpreters in their own process group, one socketpair each."""
+
+    def __init__(self) -> None:
+        self._procs: dict[Worker, subprocess.Popen[bytes]] = {}
+        self._conns: dict[Worker, Connection] = {}
+
+    def start(self, slot: Slot, config: WorkerConfig, *, cwd: Path, env: dict[str, str], stdout: Path,
+              stderr: Path) -> Worker:
+        parent_sock, child_sock = socket.socketpair()
+        stdout.parent.mkdir(parents=True, exist_ok=True)
+        stderr.parent.mkdir(parents=True, exist_ok=True)
+        with open(stdout, "ab") as out, open(stderr, "ab") as err:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "tenantml.backends.local.worker", str(child_sock.fileno()), str(os.getpid())],
+                cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                pass_fds=(child_sock.fileno(),), start_new_session=True)
+        child_sock.close()
+        conn = Connection(parent_sock.detach())
+        worker = Worker(slot, proc.pid)
+        self._procs[worker] = proc
+        self._conns[worker] = conn
+        conn.send(config)
+        return worker
+
+    def send(self, worker: Worker, message: object) -> bool:
+        try:
+            self._conns[worker].send(message)
+        except OSError:
+            return False
+        return True
+
+    def receive(self, workers: list[Worker], timeout: float) -> Iterator[tuple[Worker, object | None]]:
+        by_conn = {self._conns[w]: w for w in workers}
+        for conn in wait(list(by_conn), timeout):
+            assert isinstance(conn, Connection)
+            worker = by_conn[conn]
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                yield worker, None
+                continue
+            yield worker, message
+
+    def kill(self, worker: Worker) -> None:
+        procs.kill_group(self._procs[worker])
+
+    def retire(self, worker: Worker) -> None:
+        try:
+            self._conns[worker].close()
+        except OSError:
+            pass
+        proc = self._procs[worker]
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            procs.kill_group(proc)
+            proc.wait()
+
+    def exit_description(self, worker: Worker) -> str:
+        proc = self._procs[worker]
+        try:
+            proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            procs.kill_group(proc)
+        return procs.describe_exit(proc.returncode)
+
+    def end_all(self, grace: float) -> None:
+        procs.end_all(list(self._procs.values()), grace=grace)
+
+    def rss_bytes(self, worker: Worker) -> int | None:
+        return procs.rss_bytes(worker.pid)
+
+    def cpu_seconds(self, worker: Worker) -> tuple[float, float] | None:
+        return procs.cpu_seconds(worker.pid)
