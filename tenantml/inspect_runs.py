@@ -27,6 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from tenantml.errors import UserError
+from tenantml.policy import Outcome
+from tenantml.status import DONE, RunStatus
+from tenantml.status import RESUMABLE as _RESUMABLE
 from tenantml.suggest import nearest
 
 LEDGER = Path("sys", "job_report", "processed_mini-batches.csv")
@@ -34,10 +37,10 @@ JOB_RESULT = Path("job_result.txt")
 ERROR_DIR = Path("user", "error")
 STD_LOG = Path("user_logs", "std_log.txt")
 
-SUCCESS_OUTCOMES = frozenset({"succeeded", "short_return", "empty"})
-OK_STEP_STATUSES = frozenset({"Completed", "Reused"})
+SUCCESS_OUTCOMES = frozenset(o.value for o in Outcome if o.is_success)
+OK_STEP_STATUSES = DONE
 #: Run statuses after which ``tenantml run PIPELINE --resume RUN`` is the next useful command.
-RESUMABLE = frozenset({"Failed", "Interrupted"})
+RESUMABLE = _RESUMABLE
 
 _STAMP = re.compile(r"^(?P<stamp>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) (?P<text>.*)$")
 _MINI_BATCH = re.compile(r"mini-batch (?P<index>\d+)(?: attempt (?P<attempt>\d+))?")
@@ -58,7 +61,7 @@ class RunInfo:
 
     @property
     def duration(self) -> float | None:
-        return _duration(self.started, self.ended, running=self.status == "Running")
+        return _duration(self.started, self.ended, running=self.status == RunStatus.RUNNING)
 
     def resume_command(self) -> str | None:
         if self.status not in RESUMABLE or not self.pipeline:
@@ -155,7 +158,7 @@ class MiniBatchState:
     @property
     def state(self) -> str:
         """``succeeded``, ``failed`` (decided, no success) or ``unfinished`` (retry pending, interrupted)."""
-        if not self.final or self.outcome == "interrupted":
+        if not self.final or self.outcome == Outcome.INTERRUPTED:
             return "unfinished"
         return "succeeded" if self.outcome in SUCCESS_OUTCOMES else "failed"
 
@@ -305,7 +308,7 @@ class StepView:
 
     @property
     def duration(self) -> float | None:
-        known = _duration(self.started, self.ended, running=self.status == "Running")
+        known = _duration(self.started, self.ended, running=self.status == RunStatus.RUNNING)
         if known is not None:
             return known
         elapsed = re.match(r"\s*([\d.]+)\s*s", self.result.get("Elapsed", ""))

@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from enum import Enum
 
+from tenantml.status import RunStatus
+
 
 class Outcome(str, Enum):
     """What one attempt of one mini-batch came to."""
@@ -37,10 +39,6 @@ class Outcome(str, Enum):
     @property
     def is_success(self) -> bool:
         return self in (Outcome.SUCCEEDED, Outcome.SHORT, Outcome.EMPTY)
-
-    @property
-    def kills_worker(self) -> bool:
-        return self in (Outcome.TIMEOUT, Outcome.CRASHED, Outcome.MEMORY)
 
 
 class Step(str, Enum):
@@ -153,10 +151,7 @@ def percent_breach(thresholds: Thresholds, tally: Tally) -> Breach | None:
     return None
 
 
-class Status(str, Enum):
-    COMPLETED = "Completed"
-    FAILED = "Failed"
-    INTERRUPTED = "Interrupted"
+Status = RunStatus  # a parallel step's verdict is a run status: Completed or Failed
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import os
 import re
 import secrets
 import time
+from tenantml.status import RunStatus
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ class RunRecord:
     run_id: str
     pipeline: str
     backend: str
-    status: str = "Running"
+    status: str = RunStatus.RUNNING
     started: float = field(default_factory=time.time)
     ended: float | None = None
     steps: dict[str, dict[str, Any]] = field(default_factory=dict)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from tenantml.status import RunStatus
+
 if TYPE_CHECKING:
     from tenantml.api import Run
 
@@ -24,7 +26,7 @@ def render_summary(run: "Run") -> str:
             lines += _parallel(report)
         elif hasattr(report, "tail"):
             lines += _command(report)
-    if run.status != "Completed":
+    if run.status != RunStatus.COMPLETED:
         lines.append(f"  Details: tenantml show {run.run_id} --failed")
         lines.append(f"  Finish what did not succeed: tenantml run {_pipeline(run)} --resume {run.run_id}")
     return "\n".join(lines)

@@ -11,6 +11,7 @@ from tenantml.commands.aml_options import add_aml_arguments
 from tenantml.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, RunInterrupted, UserError
 from tenantml.progress import Reporter
 from tenantml.summary import render_summary
+from tenantml.status import RunStatus
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,4 +53,4 @@ def execute(args: argparse.Namespace) -> int:
         print(f"tenantml: {exc}", file=sys.stderr)
         return EXIT_INTERRUPTED
     print(render_summary(Run(handle)))
-    return EXIT_OK if handle.status() == "Completed" else EXIT_FAILED
+    return EXIT_OK if handle.status() == RunStatus.COMPLETED else EXIT_FAILED

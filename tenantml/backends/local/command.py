@@ -20,6 +20,7 @@ from tenantml.backends.local import procs
 from tenantml.errors import RunInterrupted
 from tenantml.progress import Reporter
 from tenantml.spec import CommandJob, DataInput
+from tenantml.status import RunStatus
 
 
 @dataclass
@@ -52,7 +53,7 @@ class CommandStep:
         missing = [f"{name} ({value.path})" for name, value in job.inputs.items()
                    if isinstance(value, DataInput) and not value.path.exists()]
         if missing:
-            return CommandReport(job.name, "Failed", "input not found: " + ", ".join(missing), outputs=outputs)
+            return CommandReport(job.name, RunStatus.FAILED, "input not found: " + ", ".join(missing), outputs=outputs)
         for out in job.outputs.values():
             (out.path.parent if out.type == "uri_file" else out.path).mkdir(parents=True, exist_ok=True)
         self.log.parent.mkdir(parents=True, exist_ok=True)
@@ -68,8 +69,8 @@ class CommandStep:
         finally:
             procs.end_all([proc], grace=1.0)  # the command's background children too
         report = CommandReport(job.name, status, reason, proc.returncode, time.time() - started, self.log,
-                               _tail(self.log, 20) if status != "Completed" else [], outputs)
-        if status == "Interrupted":
+                               _tail(self.log, 20) if status != RunStatus.COMPLETED else [], outputs)
+        if status == RunStatus.INTERRUPTED:
             raise RunInterrupted(f"interrupted during command step '{job.name}'")
         return report
 
@@ -80,15 +81,15 @@ class CommandStep:
                 code = proc.wait(timeout=0.2)
             except subprocess.TimeoutExpired:
                 if self.interrupted():
-                    return "Interrupted", "interrupted"
+                    return RunStatus.INTERRUPTED, "interrupted"
                 if self.cancelled():
-                    return "Failed", "cancelled: another step failed"
+                    return RunStatus.FAILED, "cancelled: another step failed"
                 if deadline is not None and time.monotonic() > deadline:
-                    return "Failed", f"the command ran longer than limits.timeout = {self.job.timeout:g} s"
+                    return RunStatus.FAILED, f"the command ran longer than limits.timeout = {self.job.timeout:g} s"
                 continue
             if code == 0:
-                return "Completed", ""
-            return "Failed", f"the command {procs.describe_exit(code)}"
+                return RunStatus.COMPLETED, ""
+            return RunStatus.FAILED, f"the command {procs.describe_exit(code)}"
 
 
 def _tail(path: Path, lines: int) -> list[str]:

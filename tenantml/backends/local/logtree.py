@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tenantml.policy import Tally
+from tenantml.status import RunStatus
 
 README = __doc__.split("\n\n", 1)[1].strip() + """
 
@@ -106,7 +107,7 @@ class LogTree:
             lines += [f"  {line}" for line in failed[:200]]
             if len(failed) > 200:
                 lines.append(f"  ... and {len(failed) - 200} more: see sys/job_report/processed_mini-batches.csv")
-        if status != "Completed":
+        if status != RunStatus.COMPLETED:
             lines.append("Where to look: sys/job_report/processed_mini-batches.csv (every attempt), "
                          "user/error/<node>/<process>.txt (tracebacks), user/stderr/ (what the script printed).")
         _atomic_write(self.job_result, "\n".join(lines) + "\n")

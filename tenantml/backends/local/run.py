@@ -32,11 +32,13 @@ from tenantml.progress import Reporter
 from tenantml.reuse import ReuseCache
 from tenantml.runs import RunRecord, propose_run_id
 from tenantml.spec import CommandJob, Job, ParallelJob
+from tenantml.status import DONE as RUN_DONE
+from tenantml.status import RunStatus
 
 if TYPE_CHECKING:
     import pandas as pd
 
-DONE = ("Completed", "Reused")
+DONE = RUN_DONE
 
 
 class LocalRun(RunHandle):
@@ -47,10 +49,10 @@ class LocalRun(RunHandle):
         self.run_dir = run_dir
         self.options = options
         self.reporter = options.reporter or Reporter(quiet=True)
-        self.record = record or RunRecord(run_id, str(pipeline.source), "local", status="NotStarted")
+        self.record = record or RunRecord(run_id, str(pipeline.source), "local", status=RunStatus.NOT_STARTED)
         self.resuming = record is not None
         self.reports: dict[str, Any] = {}
-        self._status = "NotStarted"
+        self._status = RunStatus.NOT_STARTED
         self._cancel = threading.Event()
         self._interrupt = threading.Event()
         self._lock = threading.Lock()
@@ -106,9 +108,9 @@ class LocalRun(RunHandle):
         self._cancel.set()
 
     def wait(self) -> str:
-        if self._status != "NotStarted":
+        if self._status != RunStatus.NOT_STARTED:
             return self._status
-        self._status = self.record.status = "Running"
+        self._status = self.record.status = RunStatus.RUNNING
         self.record.ended = None
         self.record.save(self.run_dir)
         for note in self.pipeline.notes:
@@ -118,12 +120,12 @@ class LocalRun(RunHandle):
         try:
             self._execute()
             failed = [s for s in self.record.steps.values() if s["status"] not in DONE]
-            self._status = "Failed" if failed or self._cancel.is_set() else "Completed"
+            self._status = RunStatus.FAILED if failed or self._cancel.is_set() else RunStatus.COMPLETED
         except RunInterrupted:
-            self._status = "Interrupted"
+            self._status = RunStatus.INTERRUPTED
             raise
         except BaseException:
-            self._status = "Failed"
+            self._status = RunStatus.FAILED
             raise
         finally:
             self.record.status = self._status
@@ -160,7 +162,7 @@ class LocalRun(RunHandle):
                 self._set(name, job, previous["status"], previous.get("reason", ""), kept=True)
                 self.reporter.event(name, f"kept from the earlier session ({previous['status']})")
             else:
-                self._set(name, job, "NotStarted")
+                self._set(name, job, RunStatus.NOT_STARTED)
         pending = [n for n in jobs if self.record.steps[n]["status"] not in DONE]
         cap = max(1, self.options.max_workers or os.cpu_count() or 1)
         cache = ReuseCache(self.options.home)
@@ -183,13 +185,13 @@ class LocalRun(RunHandle):
                 while pending or running:
                     for name in list(pending):
                         deps = [self.record.steps[d]["status"] for d in jobs[name].depends_on]
-                        if any(d not in DONE and d not in ("NotStarted", "Running") for d in deps) or (
+                        if any(d not in DONE and d not in (RunStatus.NOT_STARTED, RunStatus.RUNNING) for d in deps) or (
                                 self._cancel.is_set()):
                             pending.remove(name)
-                            self._set(name, jobs[name], "Skipped", self._skip_reason(jobs[name]))
+                            self._set(name, jobs[name], RunStatus.SKIPPED, self._skip_reason(jobs[name]))
                         elif all(d in DONE for d in deps) and len(running) < cap:
                             pending.remove(name)
-                            self._set(name, jobs[name], "Running")
+                            self._set(name, jobs[name], RunStatus.RUNNING)
                             running[pool.submit(self._run_step, jobs[name], cache, env)] = name
                     if not running:
                         continue
@@ -197,7 +199,7 @@ class LocalRun(RunHandle):
                     for future in finished:
                         name = running.pop(future)
                         future.result()  # a bug in tenantml surfaces here; step failures are statuses
-                        if self.record.steps[name]["status"] == "Failed" and \
+                        if self.record.steps[name]["status"] == RunStatus.FAILED and \
                                 not self.pipeline.continue_on_step_failure:
                             self._cancel.set()
             except KeyboardInterrupt:
@@ -208,8 +210,8 @@ class LocalRun(RunHandle):
                     except RunInterrupted:
                         pass
                 for name, info in self.record.steps.items():
-                    if info["status"] in ("Running", "NotStarted"):
-                        self._set(name, jobs[name], "Interrupted", "interrupted")
+                    if info["status"] in (RunStatus.RUNNING, RunStatus.NOT_STARTED):
+                        self._set(name, jobs[name], RunStatus.INTERRUPTED, "interrupted")
                 raise RunInterrupted(f"run {self.run_id} was interrupted; finish it with: tenantml run "
                                      f"{self.pipeline.source} --resume {self.run_id}") from None
 
@@ -217,7 +219,7 @@ class LocalRun(RunHandle):
         failed_deps = [d for d in job.depends_on if self.record.steps[d]["status"] not in DONE]
         if failed_deps:
             return "it needs the outputs of " + ", ".join(f"'{d}'" for d in failed_deps) + ", which did not complete"
-        failed = [n for n, info in self.record.steps.items() if info["status"] == "Failed"]
+        failed = [n for n, info in self.record.steps.items() if info["status"] == RunStatus.FAILED]
         if failed:
             return (f"'{failed[0]}' failed and settings.continue_on_step_failure is not set, so the rest of the "
                     "run was cancelled")
@@ -240,7 +242,7 @@ class LocalRun(RunHandle):
             hit = cache.lookup(fingerprint) if fingerprint and not forced else None
             if hit is not None and hit.run_id != self.run_id:
                 _link_outputs(hit.outputs, {o: out.path for o, out in job.outputs.items()})
-                self._set(name, job, "Reused", f"unchanged since run {hit.run_id}", reused_from=hit.run_id,
+                self._set(name, job, RunStatus.REUSED, f"unchanged since run {hit.run_id}", reused_from=hit.run_id,
                           started=started, fingerprint=fingerprint)
                 self.reporter.event(name, f"reused: unchanged since run {hit.run_id}")
                 return
@@ -258,20 +260,20 @@ class LocalRun(RunHandle):
                                       interrupted=self._interrupt.is_set, resume=partial).run()
                 status, reason = report.status.value, report.reason
         except RunInterrupted:
-            self._set(name, job, "Interrupted", "interrupted", started=started)
+            self._set(name, job, RunStatus.INTERRUPTED, "interrupted", started=started)
             raise
         except UserError:
-            self._set(name, job, "Failed", "bad input", started=started)
+            self._set(name, job, RunStatus.FAILED, "bad input", started=started)
             self._cancel.set()
             raise
         self.reports[name] = report
-        if status == "Completed" and job.is_deterministic:
+        if status == RunStatus.COMPLETED and job.is_deterministic:
             try:
                 fingerprint = fingerprint or cache.fingerprint(job, upstream)
                 cache.record(fingerprint, self.run_id, name, {o: out.path for o, out in job.outputs.items()})
             except OSError:
                 fingerprint = None
-        self._set(name, job, status, reason, started=started, fingerprint=fingerprint if status == "Completed" else None)
+        self._set(name, job, status, reason, started=started, fingerprint=fingerprint if status == RunStatus.COMPLETED else None)
 
     def _step_env(self) -> dict[str, str]:
         """The current Python environment first on PATH (``python`` in a command means this one, as
@@ -293,15 +295,15 @@ class LocalRun(RunHandle):
                 return self.record.save(self.run_dir)
             info.update(type=job.type, status=status, reason=reason,
                         outputs={o: str(out.path) for o, out in job.outputs.items()})
-            if status not in ("NotStarted",):
+            if status not in (RunStatus.NOT_STARTED,):
                 info["fingerprint"] = fingerprint
             if reused_from is not None:
                 info["reused_from"] = reused_from
-            elif status == "Running":
+            elif status == RunStatus.RUNNING:
                 info["reused_from"] = None
             if started is not None:
                 info["started"] = started
-            if status not in ("NotStarted", "Running"):
+            if status not in (RunStatus.NOT_STARTED, RunStatus.RUNNING):
                 info["ended"] = time.time()
             self.record.save(self.run_dir)
 

@@ -41,6 +41,7 @@ from tenantml.policy import (FinalResult, Outcome, Status, Step, Tally, Threshol
                              next_step, verdict)
 from tenantml.progress import Reporter, Snapshot
 from tenantml.spec import ParallelJob
+from tenantml.status import RunStatus
 
 SETTINGS_FILE = launch.SETTINGS_FILE
 
@@ -326,7 +327,7 @@ class ParallelStep:
                 x.state = WorkerState.GONE
             script = self.job.entry_script_path
             what = ("failed to import" if message.stage == "import" else "has no run() function")
-            self.logs.write_result("Failed", f"the entry script {what}: {error.one_line()}", self.tally, [], 0.0)
+            self.logs.write_result(RunStatus.FAILED, f"the entry script {what}: {error.one_line()}", self.tally, [], 0.0)
             raise UserError(f"the entry script {what}: {error.one_line()}.", file=script,
                             key=f"jobs.{self.job.name}.task.entry_script",
                             fix="fix the script; its own traceback follows" if error.traceback else
@@ -399,10 +400,10 @@ class ParallelStep:
                 self._ledger(w, w.mb, w.attempt, Outcome.INTERRUPTED, 0, time.time() - w.started_at,
                              ErrorInfo("KeyboardInterrupt", "the run was interrupted", ""), final=False)
             w.state = WorkerState.GONE
-        self.logs.write_result("Interrupted", "the run was interrupted (Ctrl-C or SIGTERM); "
+        self.logs.write_result(RunStatus.INTERRUPTED, "the run was interrupted (Ctrl-C or SIGTERM); "
                                "resume it with tenantml run ... --resume RUN_ID", self.tally,
                                self._failed_lines(), time.time() - self.started)
-        self.logs.write_progress(self.started, self.tally, len(self.retry), "Interrupted")
+        self.logs.write_progress(self.started, self.tally, len(self.retry), RunStatus.INTERRUPTED)
 
     def _conclude(self) -> StepReport:
         result = verdict(self.thresholds, self.tally)

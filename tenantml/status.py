@@ -1,0 +1,24 @@
+"""One vocabulary for the status of a run and of each of its steps.
+
+The values are the words written to ``run.json`` and ``job_result.txt`` (Azure ML's own words
+where it has one); :class:`RunStatus` is a ``StrEnum``, so a member equals its word and is
+written as it. Attempt outcomes are :class:`tenantml.policy.Outcome`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RunStatus(StrEnum):
+    NOT_STARTED = "NotStarted"
+    RUNNING = "Running"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    INTERRUPTED = "Interrupted"  # Ctrl-C / SIGTERM: finish it with --resume
+    SKIPPED = "Skipped"  # a step whose inputs were not produced, or the run was cancelled
+    REUSED = "Reused"  # a step unchanged since a completed run: its outputs are linked
+
+
+DONE = frozenset({RunStatus.COMPLETED, RunStatus.REUSED})  # a step whose outputs exist
+RESUMABLE = frozenset({RunStatus.FAILED, RunStatus.INTERRUPTED})
