@@ -79,7 +79,7 @@ transformations:
 FULL_READ = '''
 import json, sys
 from pathlib import Path
-from tenantml.mltable_support import exit_now, route_mltable_logs
+from tenantml.backends.local.mltable_support import exit_now, route_mltable_logs
 route_mltable_logs(Path(sys.argv[2]))
 import mltable, time
 

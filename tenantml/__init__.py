@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from tenantml.api import Run
 
 
-def run(path: Any, backend: str = "local", **options: Any) -> "Run":
+def run(path: Any, backend: str = "local", **options: Any) -> Run:
     """Run a pipeline YAML and return its :class:`~tenantml.api.Run` (see ``tenantml.api.run``)."""
     from tenantml.api import run as _run
 

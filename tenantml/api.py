@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tenantml.backends.base import RunHandle, RunOptions, StepStatus
 from tenantml.backends.registry import BackendRegistry
+from tenantml.errors import RunInterrupted, UserError
 from tenantml.locations import home as default_home
 from tenantml.progress import Reporter
+from tenantml.status import RunStatus
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,7 +34,7 @@ class Run:
         return self.handle.run_dir
 
     @property
-    def status(self) -> str:
+    def status(self) -> RunStatus:
         return self.handle.status()
 
     @property
@@ -43,36 +46,64 @@ class Run:
         return self.handle.outputs()
 
     @property
-    def ledger(self) -> "pd.DataFrame":
+    def ledger(self) -> pd.DataFrame:
         return self.handle.ledger()
 
 
 def submit(path: str | os.PathLike[str], backend: str = "local", *, home: str | os.PathLike[str] | None = None,
-           datastores: dict[str, str | os.PathLike[str]] | None = None, max_workers: int | None = None,
-           worker_memory_limit: int | None = None, run_id: str | None = None,
+           datastores: dict[str, str | os.PathLike[str]] | None = None, run_id: str | None = None,
            reporter: Reporter | None = None, overrides: list[str] | tuple[str, ...] = (),
-           resume: str | None = None, force: bool = False) -> RunHandle:
+           resume: str | None = None, force: bool = False, options: object | None = None,
+           **backend_options: Any) -> RunHandle:
     """Validate and submit; the returned handle has not been waited on.
 
     ``overrides`` are ``--set`` strings (``"inputs.tenants=10"``); ``resume`` names a run whose
     unfinished steps (and, in a parallel step, unfinished mini-batches) are finished in place;
-    ``force`` disables step reuse.
+    ``force`` disables step reuse. The backend's own options are its typed ``options`` object
+    (``LocalOptions(max_workers=2)``), or its fields as keywords (``max_workers=2``).
     """
-    options = RunOptions(
+    backend_cls = BackendRegistry().load(backend)
+    if backend_options:
+        if options is not None:
+            raise TypeError("pass the backend's options as an object or as keywords, not both")
+        try:
+            options = backend_cls.options_type(**backend_options)
+        except TypeError:
+            known = [f.name for f in dataclasses.fields(backend_cls.options_type)] \
+                if dataclasses.is_dataclass(backend_cls.options_type) else []
+            raise UserError(f"backend '{backend}' has no option {', '.join(sorted(backend_options))}; "
+                            f"its options are: {', '.join(known) or 'none'}.", key="options") from None
+    if resume and not backend_cls.supports_resume:
+        raise UserError(f"backend '{backend}' cannot resume a run.", key="--resume",
+                        fix="run the pipeline again without --resume")
+    run_options = RunOptions(
         home=Path(home).absolute() if home else default_home(),
         datastores={k: Path(v).absolute() for k, v in (datastores or {}).items()},
-        run_id=run_id, max_workers=max_workers, worker_memory_limit=worker_memory_limit, reporter=reporter,
-        overrides=tuple(overrides), resume=resume, force=force)
-    backend_cls = BackendRegistry().load(backend)
-    return backend_cls().submit(Path(path), options)
+        run_id=run_id, reporter=reporter, overrides=tuple(overrides), resume=resume, force=force,
+        backend=options)
+    return backend_cls().submit(Path(path), run_options)
 
 
-def run(path: str | os.PathLike[str], backend: str = "local", **options) -> Run:
+def wait(handle: RunHandle) -> RunStatus:
+    """Wait for a run: the one interrupt contract, the same for every backend.
+
+    Ctrl-C (or SIGTERM, which the CLI turns into KeyboardInterrupt) while waiting calls
+    ``handle.interrupted()`` -- the backend stops (or detaches from) the run and records it as
+    Interrupted -- and raises :class:`RunInterrupted` (exit code 130) with its one-line account.
+    """
+    try:
+        return RunStatus(handle.wait())
+    except (KeyboardInterrupt, RunInterrupted):
+        message = handle.interrupted()
+        raise RunInterrupted(message) from None
+
+
+def run(path: str | os.PathLike[str], backend: str = "local", **options: Any) -> Run:
     """Run a pipeline to its end and return the :class:`Run` (whatever its status).
 
     Bad input raises :class:`tenantml.errors.UserError` before anything runs; Ctrl-C raises
     :class:`tenantml.errors.RunInterrupted` after every worker has ended.
     """
     handle = submit(path, backend, **options)
-    handle.wait()
+    wait(handle)
     return Run(handle)

@@ -8,11 +8,6 @@ from collections.abc import Callable
 BINDING = re.compile(r"\$\{\{\s*([^}]*?)\s*\}\}")
 
 
-def references(text: str) -> list[str]:
-    """The expressions inside every ``${{...}}`` in ``text``, in order."""
-    return BINDING.findall(text)
-
-
 def is_single_binding(text: object) -> str | None:
     """If ``text`` is exactly one binding (``${{parent.inputs.x}}``), its expression."""
     if isinstance(text, str):

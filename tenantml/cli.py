@@ -1,6 +1,6 @@
 """``tenantml`` command line: a lazily imported command table and one error wrapper.
 
-Each command lives in ``tenantml.commands.<name>`` with ``add_arguments(parser)`` and
+Each command lives in ``tenantml.commands.<name>`` with ``add_arguments(parser, argv)`` and
 ``execute(args) -> int``; only the chosen one is imported, so ``tenantml --help`` stays fast
 and never imports pandas or mltable. Every error is mapped to an exit code here, once:
 0 Completed, 1 Failed, 2 bad input or configuration, 130 interrupted.
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.import_module(f"tenantml.commands.{name}")
     parser = argparse.ArgumentParser(prog=f"tenantml {name}", description=COMMANDS[name])
     parser.add_argument("--debug", action="store_true", help="show tracebacks of tenantml's own errors")
-    module.add_arguments(parser)
+    module.add_arguments(parser, argv[1:])  # a command may add options that depend on others (--backend)
     args = parser.parse_args(argv[1:])
     args.debug = debug
     previous = signal.signal(signal.SIGTERM, _on_sigterm)

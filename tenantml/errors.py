@@ -58,12 +58,6 @@ class ValidationErrors(UserError):
         return "\n".join(p.render() for p in self.problems)
 
 
-class RunFailed(TenantmlError):
-    """The run finished with status Failed. Exit code 1."""
-
-    exit_code = EXIT_FAILED
-
-
 class RunInterrupted(TenantmlError):
     """The run was interrupted (Ctrl-C / SIGTERM). Exit code 130."""
 

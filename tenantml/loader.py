@@ -45,11 +45,20 @@ class Pipeline:
 
 @dataclass(frozen=True)
 class LoadContext:
-    run_dir: Path  # outputs default to <run_dir>/<job>/outputs/<name>
-    run_id: str
+    """What a load is for. ``local=True``: a run on this machine, every path resolved here.
+
+    ``local=False`` (validation, or a backend that runs elsewhere): data that lives in Azure
+    (``azureml://``, ``azureml:<asset>``, storage URLs) is kept as its URI and never looked up
+    here; ``run_dir``/``run_id`` may be None (outputs default to ``<job>/outputs/<name>``,
+    ``${{name}}`` stays as written). Everything else is checked the same way.
+    """
+
+    run_dir: Path | None  # outputs default to <run_dir>/<job>/outputs/<name>
+    run_id: str | None
     datastores: Datastores
     overrides: tuple[str, ...] = ()  # --set KEY=VALUE, applied to the YAML before validation
     assets: Assets | None = None
+    local: bool = True
 
 
 def load_pipeline(path: Path, ctx: LoadContext) -> Pipeline:
@@ -75,9 +84,10 @@ def load_pipeline(path: Path, ctx: LoadContext) -> Pipeline:
         problems.unknown_keys(settings, SETTINGS_KEYS, "settings.", "settings")
     default_datastore = str(settings.get("default_datastore") or DEFAULT_DATASTORE).removeprefix("azureml:")
     resolver = Resolver(path=path, problems=problems, datastores=ctx.datastores, run_id=ctx.run_id,
-                        default_datastore=default_datastore, assets=ctx.assets)
+                        default_datastore=default_datastore, assets=ctx.assets, local=ctx.local)
+    run_dir = ctx.run_dir if ctx.run_dir is not None else Path()
     parent_inputs = resolver.inputs(raw.get("inputs") or YamlMap(), "inputs.", parent={})
-    parent_outputs = resolver.outputs(raw.get("outputs") or YamlMap(), "outputs.", job_dir=ctx.run_dir / "pipeline",
+    parent_outputs = resolver.outputs(raw.get("outputs") or YamlMap(), "outputs.", job_dir=run_dir / "pipeline",
                                       parent={})
     jobs_raw = raw.get("jobs")
     jobs: dict[str, Job] = {}
@@ -96,7 +106,7 @@ def load_pipeline(path: Path, ctx: LoadContext) -> Pipeline:
         if merged is not None:
             nodes[str(name)] = merged
     order, deps = dependency_order(nodes, jobs_raw, problems)
-    builder = JobBuilder(resolver, ctx.run_dir, deps)
+    builder = JobBuilder(resolver, run_dir, deps)
     for name in order:
         node = nodes[name]
         job_type = node.get("type")

@@ -16,6 +16,8 @@ from tenantml.errors import UserError
 
 DATASTORE_URI = re.compile(r"^azureml://datastores/(?P<name>[^/]+)/paths/(?P<path>.*)$")
 DEFAULT_DATASTORE = "workspaceblobstore"
+# Data that lives in Azure, not on this machine: datastore URIs, data assets, storage URLs.
+REMOTE_URI = re.compile(r"^(azureml:|https?://|wasbs?://|abfss?://|adl://)")
 
 
 def home() -> Path:

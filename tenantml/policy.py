@@ -96,7 +96,7 @@ class Tally:
     succeeded_items: int = 0
     failed_items: int = 0
 
-    def add(self, result: FinalResult) -> "Tally":
+    def add(self, result: FinalResult) -> Tally:
         return replace(
             self,
             processed=self.processed + 1,

@@ -11,10 +11,11 @@ import os
 import re
 import secrets
 import time
-from tenantml.status import RunStatus
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tenantml.status import RunStatus
 
 
 @dataclass
@@ -22,7 +23,7 @@ class RunRecord:
     run_id: str
     pipeline: str
     backend: str
-    status: str = RunStatus.RUNNING
+    status: str = RunStatus.RUNNING  # a RunStatus word
     started: float = field(default_factory=time.time)
     ended: float | None = None
     steps: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -33,7 +34,7 @@ class RunRecord:
         temp.replace(run_dir / "run.json")
 
     @staticmethod
-    def load(run_dir: Path) -> "RunRecord":
+    def load(run_dir: Path) -> RunRecord:
         return RunRecord(**json.loads((run_dir / "run.json").read_text(encoding="utf-8")))
 
 

@@ -1,17 +1,22 @@
 """Typed model of the parts of an Azure ML CLI v2 job that tenantml executes.
 
 These are plain frozen dataclasses built by :mod:`tenantml.loader` from the YAML, after every
-``${{...}}`` binding that can be resolved statically has been resolved. Paths are absolute
-local paths. Nothing here reads files or starts processes.
+``${{...}}`` binding that can be resolved statically has been resolved. Nothing here reads
+files or starts processes.
+
+Paths depend on what the pipeline was loaded for (``LoadContext.local``). Loaded for a local
+run, every path is an absolute local path. Loaded for a backend that runs elsewhere (or for
+validation without a run), data that lives in Azure is not resolved on this machine: its
+input or output keeps the URI as written in ``remote`` (``path`` is then only that text and
+must not be opened), and an output with no path gets the relative ``<job>/outputs/<name>``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
-DataType = Literal["uri_file", "uri_folder", "mltable"]
 DATA_TYPES: tuple[str, ...] = ("uri_file", "uri_folder", "mltable")
 LITERAL_TYPES: tuple[str, ...] = ("string", "integer", "number", "boolean")
 INPUT_MODES: tuple[str, ...] = ("ro_mount", "download", "direct", "eval_mount", "eval_download")
@@ -32,7 +37,7 @@ class Where:
 
 @dataclass(frozen=True)
 class DataInput:
-    """An input that is data: a local file or folder."""
+    """An input that is data: a local file or folder (or, loaded for elsewhere, a URI in ``remote``)."""
 
     name: str
     type: str  # one of DATA_TYPES
@@ -40,6 +45,7 @@ class DataInput:
     mode: str | None = None
     where: Where | None = None
     producer: str | None = None  # "job.output" when bound to ${{parent.jobs.job.outputs.output}}
+    remote: str | None = None  # the URI of data in Azure, when not loaded for a local run
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,7 @@ class DataOutput:
     path: Path  # local path the job writes to (folder, or the file for uri_file)
     mode: str | None = None
     where: Where | None = None
+    remote: str | None = None  # the URI of data in Azure, when not loaded for a local run
 
 
 @dataclass(frozen=True)

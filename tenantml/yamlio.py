@@ -24,7 +24,7 @@ class Line(int):
 
     file: Path | None
 
-    def __new__(cls, value: int, file: Path | None = None) -> "Line":
+    def __new__(cls, value: int, file: Path | None = None) -> Line:
         line = super().__new__(cls, value)
         line.file = file
         return line

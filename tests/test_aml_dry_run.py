@@ -106,7 +106,7 @@ def test_local_backend_never_imports_the_azure_sdk(tmp_path):
         "import sys\n"
         "from tenantml.cli import main\n"
         "main(['backends']); main(['run', '--help']) if False else None\n"
-        "import tenantml.commands.run, tenantml.commands.aml_options, tenantml.backends.registry\n"
+        "import tenantml.commands.run, tenantml.backends.aml.cli, tenantml.backends.registry\n"
         "from tenantml.backends.registry import BackendRegistry\n"
         "BackendRegistry().load('local'); BackendRegistry().load('aml')\n"
         "assert 'azure.ai.ml' not in sys.modules, 'azure.ai.ml was imported'\n"

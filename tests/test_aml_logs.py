@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tenantml import azure_logs
+from tenantml.backends.aml import azure_logs
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # marshmallow 4 notices inside the SDK
 
@@ -178,7 +178,7 @@ def test_resume_restricts_the_input_to_the_files_that_did_not_succeed(tmp_path):
         (proj / "data" / f"tenant_{i}.csv").write_text("x,y\n1,2\n", encoding="utf-8")
     home = tmp_path / "home"
     run_dir = fetched_run(home, pipeline)
-    options = RunOptions(home=home, aml=AmlOptions(resume=run_dir))
+    options = RunOptions(home=home, backend=AmlOptions(resume=run_dir))
     prepared = AmlBackend().plan(pipeline, options)
     assert prepared.restricted == {"score": ["tenant_3.csv", "tenant_4.csv"]}
     notes = "\n".join(prepared.resume_notes)
@@ -206,7 +206,7 @@ def test_resume_of_a_local_run_is_refused_with_the_right_command(tmp_path):
     run_dir.mkdir(parents=True)
     RunRecord("local_1", str(pipeline), "local", status="Failed").save(run_dir)
     with pytest.raises(UserError) as info:
-        AmlBackend().plan(pipeline, RunOptions(home=tmp_path / "home", aml=AmlOptions(resume=run_dir)))
+        AmlBackend().plan(pipeline, RunOptions(home=tmp_path / "home", backend=AmlOptions(resume=run_dir)))
     assert "--resume local_1" in info.value.message
 
 

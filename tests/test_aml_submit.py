@@ -65,7 +65,7 @@ def aml_options(ws: FakeWorkspace, **kw):
 def run_options(home: Path, aml, **kw):
     from tenantml.backends.base import RunOptions
 
-    return RunOptions(home=home, aml=aml, **kw)
+    return RunOptions(home=home, backend=aml, **kw)
 
 
 def project(root: Path) -> Path:
@@ -261,8 +261,9 @@ def test_ctrl_c_while_waiting_cancels_when_asked_marks_the_run_and_leaves_no_pro
     import signal
     import threading
 
+    from tenantml.api import wait
     from tenantml.backends.aml import AmlBackend
-    from tenantml.commands.aml_options import _interrupted
+    from tenantml.errors import RunInterrupted
     from test_interrupt import descendants
 
     ws, _ = azure
@@ -271,11 +272,12 @@ def test_ctrl_c_while_waiting_cancels_when_asked_marks_the_run_and_leaves_no_pro
     ws.polls_to_finish = 10**6  # the cloud job keeps running
     try:
         pipeline = project(tmp_path / "proj")
-        handle = AmlBackend().submit(pipeline, run_options(tmp_path / "home", aml_options(ws)))
+        handle = AmlBackend().submit(pipeline, run_options(tmp_path / "home",
+                                                          aml_options(ws, cancel_on_interrupt=True)))
         threading.Timer(0.5, signal.raise_signal, args=(signal.SIGINT,)).start()
-        with pytest.raises(KeyboardInterrupt):
-            handle.wait()
-        assert _interrupted(handle, cancel=True) == 130
+        with pytest.raises(RunInterrupted) as info:  # the one interrupt contract, in the caller
+            wait(handle)
+        assert info.value.exit_code == 130
         assert ws.calls("POST", rf"/jobs/{handle.run_id}/cancel$")
         record = json.loads((handle.run_dir / "run.json").read_text())
         assert record["status"] == "Interrupted"

@@ -31,7 +31,7 @@ from tenantml.division import MiniBatch, is_tabular, iter_mini_batches, load_min
 from tenantml.errors import UserError
 from tenantml.minibatch_size import (DEFAULT_FILES_PER_MINI_BATCH, DEFAULT_TABULAR_BYTES,
                                      parse_mini_batch_size)
-from tenantml.mltable_support import route_mltable_logs, skip_discarded_call_stacks
+from tenantml.backends.local.mltable_support import route_mltable_logs, skip_discarded_call_stacks
 from tenantml.spec import DataInput
 
 REPO = Path(__file__).resolve().parents[1]
@@ -593,7 +593,7 @@ def test_route_mltable_logs_and_exit_now(tmp_path: Path) -> None:
     script = textwrap.dedent(f"""\
         import sys
         from pathlib import Path
-        from tenantml.mltable_support import route_mltable_logs, skip_discarded_call_stacks, exit_now
+        from tenantml.backends.local.mltable_support import route_mltable_logs, skip_discarded_call_stacks, exit_now
         route_mltable_logs(Path({str(logs)!r}))
         import mltable
         rows = len(mltable.load({str(folder)!r}).to_pandas_dataframe())

@@ -10,19 +10,32 @@ from __future__ import annotations
 
 import argparse
 from collections import deque
+from collections.abc import Sequence
 from pathlib import Path
 
 from tenantml.errors import UserError
 from tenantml.inspect_runs import (
-    ERROR_DIR, JOB_RESULT, LEDGER, STD_LOG, ErrorEntry, StepView, display_path, error_entries, iter_ledger, pick_job,
-    read_step, render_table, resolve_run, clip,
+    ERROR_DIR,
+    JOB_RESULT,
+    LEDGER,
+    STD_LOG,
+    ErrorEntry,
+    StepView,
+    clip,
+    display_path,
+    error_entries,
+    iter_ledger,
+    pick_job,
+    read_step,
+    render_table,
+    resolve_run,
 )
 from tenantml.locations import home
 
 MAX_TRACEBACKS = 10
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser, argv: Sequence[str] = ()) -> None:
     parser.add_argument("run_id", metavar="RUN_ID", help="a run id, a unique prefix of one, or 'latest'")
     parser.add_argument("job", metavar="JOB", help="the job (step) of the pipeline")
     parser.add_argument("--mini-batch", default=None, metavar="N",

@@ -1,56 +1,85 @@
-"""``tenantml run PIPELINE``: run a pipeline and print a closing summary."""
+"""``tenantml run PIPELINE [--backend NAME]``: run a pipeline and print a closing summary.
+
+The same path for every backend: the chosen backend adds its own options to this command,
+declares what it can do (``supports_plan`` for ``--dry-run``, ``supports_resume``,
+``supports_log_download``), and :func:`tenantml.api.wait` holds the one interrupt contract.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
-from tenantml.commands.common import add_location_arguments, datastores_from, parse_bytes
-from tenantml.commands.aml_options import add_aml_arguments
+from tenantml.backends.registry import BackendRegistry
+from tenantml.commands.common import add_location_arguments, chosen_backend, datastores_from
 from tenantml.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, RunInterrupted, UserError
 from tenantml.progress import Reporter
-from tenantml.summary import render_summary
 from tenantml.status import RunStatus
+from tenantml.summary import render_summary
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser, argv: Sequence[str] = ()) -> None:
+    registry = BackendRegistry()
     parser.add_argument("pipeline", type=Path, help="the pipeline YAML (Azure ML CLI v2 format)")
-    parser.add_argument("--backend", default="local", help="where to run it (default: local)")
+    parser.add_argument("--backend", default="local",
+                        help="where to run it: " + ", ".join(registry.names()) + " (default: local); "
+                             "'tenantml run --backend NAME --help' lists that backend's own options")
     add_location_arguments(parser)
-    parser.add_argument("--max-workers", type=int, default=None, metavar="N",
-                        help="cap on local worker processes (default: CPU count)")
-    parser.add_argument("--worker-memory-limit", default=None, metavar="SIZE",
-                        help="replace a worker whose memory exceeds SIZE (e.g. 2GB); its attempt fails")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="change one value of the YAML before it is validated, e.g. "
+                             "jobs.score.mini_batch_size=2 (repeatable; as az ml job create --set)")
     parser.add_argument("--run-id", default=None, help="name the run (default: generated)")
     parser.add_argument("--resume", default=None, metavar="RUN_ID",
                         help="finish RUN_ID in place: completed steps are kept, only what did not succeed runs")
     parser.add_argument("--force", action="store_true", help="run every step, even unchanged ones (no reuse)")
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
-    add_aml_arguments(parser)
+    parser.add_argument("--dry-run", action="store_true",
+                        help="validate and print what each step will receive; nothing runs or is sent "
+                             "(backends that can plan: see 'tenantml backends')")
+    name = chosen_backend(argv) or "local"
+    try:
+        backend_cls = registry.load(name)
+    except UserError:
+        return  # execute() reports it, with the nearest name
+    backend_cls.add_arguments(parser.add_argument_group(f"--backend {name}"))
 
 
 def execute(args: argparse.Namespace) -> int:
-    from tenantml.api import Run, submit
+    from tenantml.api import Run, submit, wait
+    from tenantml.backends.base import RunOptions
+    from tenantml.locations import home
 
-    if args.backend == "aml":
-        from tenantml.commands.aml_options import run_aml
-
-        return run_aml(args)
-    if args.max_workers is not None and args.max_workers < 1:
-        raise UserError(f"--max-workers is {args.max_workers}; it must be 1 or more.", key="--max-workers")
-    limit = parse_bytes(args.worker_memory_limit, "--worker-memory-limit") if args.worker_memory_limit else None
+    backend_cls = BackendRegistry().load(args.backend)
+    options = backend_cls.options_from_args(args)
     reporter = Reporter(sys.stderr, quiet=args.quiet)
-    handle = submit(args.pipeline, args.backend, datastores=datastores_from(args), max_workers=args.max_workers,
-                    worker_memory_limit=limit, run_id=args.run_id, reporter=reporter,
-                    overrides=tuple(getattr(args, "set", None) or ()), resume=args.resume, force=args.force)
-    reporter.note(f"run {handle.run_id}: {handle.run_dir}")
+    if args.dry_run:
+        if not backend_cls.supports_plan:
+            raise UserError(f"backend '{args.backend}' has no dry run.", key="--dry-run",
+                            fix="check the YAML without running it: tenantml validate PIPELINE")
+        plan = backend_cls().plan(args.pipeline, RunOptions(
+            home=home(), datastores=datastores_from(args), run_id=args.run_id, reporter=reporter,
+            overrides=tuple(args.set or ()), resume=args.resume, force=args.force, backend=options))
+        for warning in plan.warnings:
+            reporter.note("warning: " + warning)
+        print("\n".join(plan.lines()))
+        return EXIT_OK
+    handle = submit(args.pipeline, args.backend, datastores=datastores_from(args), run_id=args.run_id,
+                    reporter=reporter, overrides=tuple(args.set or ()), resume=args.resume, force=args.force,
+                    options=options)
+    if handle.detached:
+        print("\n".join(handle.describe()))
+        return EXIT_OK
+    for line in handle.describe():
+        reporter.note(line)
+    fetch_first = backend_cls.supports_log_download
     try:
-        handle.wait()
+        status = wait(handle)
     except RunInterrupted as exc:
         reporter.finish_line()
-        print(render_summary(Run(handle)), file=sys.stdout)
+        print(render_summary(Run(handle), fetch_first=fetch_first), file=sys.stdout)
         print(f"tenantml: {exc}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    print(render_summary(Run(handle)))
-    return EXIT_OK if handle.status() == RunStatus.COMPLETED else EXIT_FAILED
+    print(render_summary(Run(handle), fetch_first=fetch_first))
+    return EXIT_OK if status is RunStatus.COMPLETED else EXIT_FAILED

@@ -9,6 +9,7 @@ import argparse
 import csv
 import json
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from tenantml.inspect_runs import RunInfo, all_runs, display_path, format_duration, format_time, render_table
@@ -17,7 +18,7 @@ from tenantml.locations import home
 COLUMNS = ["run_id", "status", "pipeline", "backend", "started", "ended", "duration_s", "steps"]
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser, argv: Sequence[str] = ()) -> None:
     parser.add_argument("--limit", type=int, default=20, metavar="N",
                         help="show the N newest runs (default 20; 0 shows all)")
     parser.add_argument("--format", choices=("table", "json", "csv"), default="table",

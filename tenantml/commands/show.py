@@ -13,11 +13,23 @@ import argparse
 import csv
 import json
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from tenantml.inspect_runs import (
-    MiniBatchState, RunInfo, StepView, clip, display_path, error_log_for, format_duration, format_time, job_names,
-    pick_job, read_step, render_table, resolve_run,
+    MiniBatchState,
+    RunInfo,
+    StepView,
+    clip,
+    display_path,
+    error_log_for,
+    format_duration,
+    format_time,
+    job_names,
+    pick_job,
+    read_step,
+    render_table,
+    resolve_run,
 )
 from tenantml.locations import home
 
@@ -25,7 +37,7 @@ CSV_COLUMNS = ["run_id", "job", "step_status", "mini_batch", "label", "items", "
                "succeeded_items", "failed_items", "error_type", "last_error", "error_log"]
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser, argv: Sequence[str] = ()) -> None:
     parser.add_argument("run_id", nargs="?", default=None, metavar="RUN_ID",
                         help="a run id or a unique prefix of one (default: the latest run)")
     parser.add_argument("--failed", action="store_true",

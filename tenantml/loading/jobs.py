@@ -18,10 +18,30 @@ from tenantml.errors import UserError
 from tenantml.loading import bindings
 from tenantml.loading.entry_script import check_entry_script
 from tenantml.loading.resolve import Resolver
-from tenantml.loading.schema import (COMMAND_KEYS, LIMITS_KEYS, PARALLEL_KEYS, RESOURCES_KEYS, RETRY_KEYS, TASK_KEYS,
-                                     Problems, bare, file_of, plain, truthy)
-from tenantml.spec import (LOGGING_LEVELS, CommandJob, DataInput, DataOutput, Input, ParallelJob, RetrySettings,
-                           RunnerArguments, Where)
+from tenantml.loading.schema import (
+    COMMAND_KEYS,
+    LIMITS_KEYS,
+    PARALLEL_KEYS,
+    RESOURCES_KEYS,
+    RETRY_KEYS,
+    TASK_KEYS,
+    Problems,
+    bare,
+    file_of,
+    plain,
+    truthy,
+)
+from tenantml.spec import (
+    LOGGING_LEVELS,
+    CommandJob,
+    DataInput,
+    DataOutput,
+    Input,
+    ParallelJob,
+    RetrySettings,
+    RunnerArguments,
+    Where,
+)
 from tenantml.suggest import did_you_mean
 from tenantml.yamlio import YamlMap
 

@@ -3,8 +3,10 @@
 Bindings to the pipeline's inputs and outputs and to upstream jobs' outputs are resolved here.
 So are the *local* facts: a relative path starts at the folder of the YAML that names it,
 ``azureml://datastores/...`` maps to a local folder, ``azureml:<asset>`` resolves through
-``tenantml.yml``, the path must exist. Each local fact that fails is recorded as a local problem
-(``Problems.add(local=True)``), which a backend that runs elsewhere does not see.
+``tenantml.yml``, the path must exist. Loaded for a backend that runs elsewhere
+(``local=False``), data that lives in Azure (:data:`tenantml.locations.REMOTE_URI`) is not one
+of those facts: it keeps its URI (``DataInput.remote``) and nothing here looks it up. Local
+files (code, data to upload) are checked the same way for every backend.
 """
 
 from __future__ import annotations
@@ -15,10 +17,19 @@ from typing import TYPE_CHECKING, Any
 
 from tenantml.bindings import is_single_binding, substitute
 from tenantml.errors import UserError
-from tenantml.loading.schema import (DATA_INPUT_KEYS, LITERAL_INPUT_KEYS, OUTPUT_KEYS, Problems, bare,
-                                     file_of)
-from tenantml.locations import Datastores, local_path
-from tenantml.spec import DATA_TYPES, INPUT_MODES, LITERAL_TYPES, OUTPUT_MODES, DataInput, DataOutput, Input, LiteralInput, Where
+from tenantml.loading.schema import DATA_INPUT_KEYS, LITERAL_INPUT_KEYS, OUTPUT_KEYS, Problems, bare, file_of
+from tenantml.locations import REMOTE_URI, Datastores, local_path
+from tenantml.spec import (
+    DATA_TYPES,
+    INPUT_MODES,
+    LITERAL_TYPES,
+    OUTPUT_MODES,
+    DataInput,
+    DataOutput,
+    Input,
+    LiteralInput,
+    Where,
+)
 from tenantml.suggest import did_you_mean
 from tenantml.yamlio import YamlMap
 
@@ -36,6 +47,7 @@ class Resolver:
     run_id: str | None
     default_datastore: str
     assets: Assets | None = None
+    local: bool = True  # False: data in Azure keeps its URI (a backend that runs elsewhere)
     job_outputs: dict[str, dict[str, DataOutput]] = field(default_factory=dict)
 
     # ----------------------------------------------------------------- inputs
@@ -80,6 +92,8 @@ class Resolver:
             self.problems.add("a data input needs a path.", key=f"{key}.path", line=line,
                               fix="add 'path:' with a local folder or file")
             return None
+        if not self.local and REMOTE_URI.match(str(raw_path)):
+            return DataInput(name, str(kind), Path(str(raw_path)), mode, Where(self.path, line), remote=str(raw_path))
         path = self._local_data_path(str(raw_path), str(kind), key, value)
         if path is None:
             return None
@@ -96,19 +110,18 @@ class Resolver:
         try:
             path = local_path(raw_path, base=file_of(value, self.path, "path").parent, datastores=self.datastores)
         except UserError as exc:
-            self.problems.add(bare(exc), key=f"{key}.path", line=line, fix=exc.fix, local=True)
+            self.problems.add(bare(exc), key=f"{key}.path", line=line, fix=exc.fix)
             return None
         if not path.exists():
             self.problems.add(f"input path does not exist: {path}", key=f"{key}.path", line=line,
-                              fix="create it, or correct the path (relative paths start at the YAML's folder)",
-                              local=True)
+                              fix="create it, or correct the path (relative paths start at the YAML's folder)")
             return None
         if kind == "uri_file" and path.is_dir():
             self.problems.add(f"input type is uri_file but {path} is a folder.", key=f"{key}.type",
-                              line=value.line_of("type"), fix="use type: uri_folder", local=True)
+                              line=value.line_of("type"), fix="use type: uri_folder")
         if kind == "mltable" and not (path / "MLTable").is_file():
             self.problems.add(f"input type is mltable but {path} has no MLTable file.", key=f"{key}.path",
-                              line=line, fix="point at the folder that holds the MLTable file", local=True)
+                              line=line, fix="point at the folder that holds the MLTable file")
         return path
 
     def _bound_input(self, name: str, expr: str, key: str, line: int | None, parent: dict[str, Input],
@@ -125,11 +138,13 @@ class Resolver:
                                   fix="correct the output name")
                 return None
             out = upstream[parts[4]]
-            return DataInput(name, declared_type or out.type, out.path, mode, where, producer=f"{parts[2]}.{parts[4]}")
+            return DataInput(name, declared_type or out.type, out.path, mode, where, producer=f"{parts[2]}.{parts[4]}",
+                             remote=out.remote)
         if len(parts) == 3 and parts[:2] == ["parent", "inputs"] and parts[2] in parent:
             bound = parent[parts[2]]
             if isinstance(bound, DataInput):
-                return DataInput(name, declared_type or bound.type, bound.path, mode or bound.mode, where)
+                return DataInput(name, declared_type or bound.type, bound.path, mode or bound.mode, where,
+                                 remote=bound.remote)
             return LiteralInput(name, bound.value, where)
         if len(parts) == 3 and parts[:2] == ["parent", "inputs"]:
             self.problems.add(f"'${{{{{expr}}}}}' names pipeline input '{parts[2]}', which does not exist; "
@@ -148,7 +163,7 @@ class Resolver:
                 raise AssetError(ref, None)
             return self.assets.resolve(ref)
         except AssetError as exc:
-            self.problems.add(exc.message, key=key, line=line, fix=exc.fix, local=True)
+            self.problems.add(exc.message, key=key, line=line, fix=exc.fix)
             return None
 
     # ----------------------------------------------------------------- outputs
@@ -167,7 +182,8 @@ class Resolver:
                 parts = expr.split(".")
                 if len(parts) == 3 and parts[:2] == ["parent", "outputs"] and parts[2] in parent:
                     bound = parent[parts[2]]
-                    result[str(name)] = DataOutput(str(name), bound.type, bound.path, bound.mode, Where(self.path, line))
+                    result[str(name)] = DataOutput(str(name), bound.type, bound.path, bound.mode, Where(self.path, line),
+                                                   bound.remote)
                 else:
                     self.problems.add(f"'${{{{{expr}}}}}' does not name a pipeline output; "
                                       f"{did_you_mean(parts[-1], parent)}", key=key, line=line)
@@ -191,11 +207,13 @@ class Resolver:
             path = default
             if value.get("path"):
                 text = substitute(str(value["path"]), self._path_variable)
+                if not self.local and REMOTE_URI.match(text):
+                    result[str(name)] = DataOutput(str(name), str(kind), Path(text), mode, Where(self.path, line), text)
+                    continue
                 try:
                     path = local_path(text, base=file_of(value, self.path, "path").parent, datastores=self.datastores)
                 except UserError as exc:
-                    self.problems.add(bare(exc), key=f"{key}.path", line=value.line_of("path"), fix=exc.fix,
-                                      local=True)
+                    self.problems.add(bare(exc), key=f"{key}.path", line=value.line_of("path"), fix=exc.fix)
                     continue
             result[str(name)] = DataOutput(str(name), str(kind), path, mode, Where(self.path, line))
         return result

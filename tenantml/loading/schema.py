@@ -1,8 +1,6 @@
 """What keys each block of the YAML may hold, and how problems are collected and values read.
 
-Every check adds to one :class:`Problems` list; the loader raises them all at once. A problem
-that only says "this is not on this machine" (a path, a data asset, a code folder) is *local*:
-it is raised for local execution only, and a backend that runs elsewhere never sees it.
+Every check adds to one :class:`Problems` list; the loader raises them all at once.
 """
 
 from __future__ import annotations
@@ -47,17 +45,13 @@ OUTPUT_KEYS = frozenset({"type", "path", "mode", "description", "name", "version
 
 @dataclass
 class Problems:
-    """Every problem found while loading; ``local`` ones are dropped when the run is not local."""
+    """Every problem found while loading."""
 
     file: Path
-    local_checks: bool = True  # False: a backend that runs elsewhere; local-only problems are not raised
     items: list[UserError] = field(default_factory=list)
 
     def add(self, message: str, *, key: str, line: int | None, fix: str | None = None,
-            details: str | None = None, file: Path | None = None, local: bool = False) -> None:
-        """Record one problem; ``local=True`` marks one that only concerns this machine."""
-        if local and not self.local_checks:
-            return
+            details: str | None = None, file: Path | None = None) -> None:
         file = file or getattr(line, "file", None) or self.file
         self.items.append(UserError(message, file=file, key=key, line=line, fix=fix, details=details))
 

@@ -10,15 +10,16 @@ needs it (``plan``, ``submit``, ``fetch``), so ``--backend local`` never pays fo
 
 from __future__ import annotations
 
+import argparse
 import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tenantml.backends.base import Backend, RunHandle, RunOptions
-from tenantml.errors import UserError
-
 from tenantml.backends.aml.options import AmlOptions
+from tenantml.backends.base import Backend, RunOptions
+from tenantml.errors import UserError
+from tenantml.status import RunStatus
 
 if TYPE_CHECKING:
     from tenantml.backends.aml.job import Prepared
@@ -29,38 +30,68 @@ DATASTORE_URI = re.compile(r"^azureml://datastores/([^/]+)/")
 
 class AmlBackend(Backend):
     name = "aml"
-    supports_resume = True
-    supports_log_download = True
+    options_type = AmlOptions
+    supports_resume = True  # --resume RUN: a fetched run's unsucceeded mini-batches are submitted again
+    supports_plan = True  # --dry-run: both validators and the per-step report, no network
+    supports_fetch = True  # tenantml fetch JOB: logs and outputs into a run folder
+    supports_log_download = True  # a failed run's logs are read after tenantml fetch
+
+    @classmethod
+    def add_arguments(cls, group: argparse._ArgumentGroup) -> None:
+        from tenantml.backends.aml import cli
+
+        cli.add_arguments(group)
+
+    @classmethod
+    def add_fetch_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        from tenantml.backends.aml import cli
+
+        cli.add_workspace_arguments(parser)
+
+    @classmethod
+    def options_from_args(cls, args: argparse.Namespace) -> AmlOptions:
+        from tenantml.backends.aml import cli
+
+        return cli.options_from_args(args)
 
     # ------------------------------------------------------------------ no network
-    def plan(self, pipeline: Path, options: RunOptions) -> "Prepared":
+    def plan(self, pipeline: Path, options: RunOptions) -> Prepared:
         """Validate with both validators and describe each parallel step, without any network call."""
         from tenantml.backends.aml.job import prepare
 
-        aml = _aml_options(options)
-        prepared = prepare(Path(pipeline), aml.overrides, aml.experiment)
-        if aml.resume is not None:
+        aml = options.backend_options(AmlOptions)
+        prepared = prepare(Path(pipeline), options.overrides + aml.overrides, aml.experiment)
+        resume = aml.resume or (options.home / "runs" / options.resume if options.resume else None)
+        if resume is not None:
             from tenantml.backends.aml.resume import restrict
 
-            restrict(prepared, aml.resume, staging=options.home / "staging")
+            restrict(prepared, resume, staging=options.home / "staging")
         return prepared
 
     # ------------------------------------------------------------------ network
-    def submit(self, pipeline: Path, options: RunOptions) -> RunHandle:
-        aml = _aml_options(options)
-        if aml.dry_run:
-            raise UserError("submit() was called with dry_run; call plan() for a dry run.", key="--dry-run")
+    def submit(self, pipeline: Path, options: RunOptions) -> AmlRun:
         prepared = self.plan(pipeline, options)
+        reporter = options.reporter
+        if reporter is not None:
+            for line in prepared.resume_notes:
+                reporter.note(line)
         return self.submit_prepared(prepared, options)
 
-    def submit_prepared(self, prepared: "Prepared", options: RunOptions) -> "AmlRun":
+    def fetch(self, run_name: str, options: RunOptions) -> Path:
+        from tenantml.backends.aml.fetch import fetch
+        from tenantml.progress import Reporter
+
+        return fetch(run_name, options.backend_options(AmlOptions), options.home,
+                     options.reporter or Reporter(quiet=True))
+
+    def submit_prepared(self, prepared: Prepared, options: RunOptions) -> AmlRun:
         from tenantml.backends.aml import sdk
         from tenantml.backends.aml.run import AmlRecord, AmlRun
         from tenantml.backends.aml.workspace import resolve_workspace
         from tenantml.progress import Reporter
         from tenantml.runs import RunRecord, new_run_dir
 
-        aml = _aml_options(options)
+        aml = options.backend_options(AmlOptions)
         reporter = options.reporter or Reporter(quiet=True)
         workspace = resolve_workspace(aml.subscription, aml.resource_group, aml.workspace,
                                       search_from=aml.config_search_from)
@@ -78,23 +109,21 @@ class AmlBackend(Backend):
         record = AmlRecord(job_name=name, studio_url=str(getattr(created, "studio_url", "") or ""),
                            experiment=prepared.experiment, subscription=workspace.subscription,
                            resource_group=workspace.resource_group, workspace=workspace.name,
-                           resumed_from=str(aml.resume) if aml.resume else None,
-                           restricted=getattr(prepared, "restricted", None))
+                           resumed_from=str(prepared.resumed_from) if prepared.resumed_from else None,
+                           restricted=prepared.restricted)
         _, run_dir = new_run_dir(options.home, prepared.source, name)
         steps = [s.name for s in prepared.steps] or list(getattr(prepared.job, "jobs", {}) or {})
-        run_record = RunRecord(name, str(prepared.source), "aml", status="Running", started=started,
-                               steps={s: {"type": "parallel", "status": "NotStarted"} for s in steps})
+        run_record = RunRecord(name, str(prepared.source), "aml", status=RunStatus.RUNNING, started=started,
+                               steps={s: {"type": "parallel", "status": RunStatus.NOT_STARTED} for s in steps})
         run_record.save(run_dir)
         record.save(run_dir)
-        return AmlRun(client, record, run_dir, steps, reporter, poll_interval=aml.poll_interval)
+        handle = AmlRun(client, record, run_dir, steps, reporter, poll_interval=aml.poll_interval,
+                        wait=aml.wait, cancel_on_interrupt=aml.cancel_on_interrupt)
+        handle.source = prepared.source
+        return handle
 
 
-def _aml_options(options: RunOptions) -> AmlOptions:
-    value = getattr(options, "aml", None)
-    return value if isinstance(value, AmlOptions) else AmlOptions()
-
-
-def preflight(client: Any, prepared: "Prepared", workspace: Any) -> None:
+def preflight(client: Any, prepared: Prepared, workspace: Any) -> None:
     """Look up every compute and datastore the job names, so a typo fails with its name, fast."""
     from tenantml.backends.aml import sdk
     from tenantml.backends.aml.job import rest_body

@@ -16,18 +16,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tenantml.errors import UserError
-from tenantml.runs import RunRecord
-
 from tenantml.backends.aml import sdk
 from tenantml.backends.aml.options import AmlOptions
 from tenantml.backends.aml.run import TERMINAL, AmlRecord, final_status, status_text
 from tenantml.backends.aml.workspace import Workspace, resolve_workspace
+from tenantml.errors import UserError
+from tenantml.runs import RunRecord
 
 
 def arrange(download: Path, step_dir: Path) -> Path | None:
     """Move what ``jobs.download(all=True)`` wrote into the local layout; returns the logs folder."""
-    from tenantml.azure_logs import convert, find_logs_folder
+    from tenantml.backends.aml.azure_logs import convert, find_logs_folder
 
     step_dir.mkdir(parents=True, exist_ok=True)
     artifacts = download / "artifacts"
@@ -95,7 +94,7 @@ def fetch(job_name: str, options: AmlOptions, home: Path, reporter: Any = None) 
                     status=final_status(child_status) if child_status in TERMINAL else child_status,
                     reason="" if child_status == "Completed" else f"Azure ML status {child_status}")
         if logs is not None:
-            from tenantml.azure_logs import parse_step_logs
+            from tenantml.backends.aml.azure_logs import parse_step_logs
 
             parsed = parse_step_logs(logs)
             if parsed.reason and info["status"] != "Completed":

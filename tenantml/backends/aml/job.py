@@ -4,8 +4,8 @@ Order (each step only runs when the previous passed):
 
 1. tenantml's own validation (:func:`tenantml.loader.load_pipeline`): missing entry scripts,
    undefined ``${{inputs.x}}``, a script without ``run``, bad sizes... what the SDK lets through.
-   Problems that only mean "this data is not on this machine" (``azureml://`` datastore paths,
-   ``azureml:name:version`` assets, ``https://`` URLs) are not problems on Azure ML and are dropped.
+   Loaded with ``local=False``: data that lives in Azure (``azureml://`` datastore paths,
+   ``azureml:name:version`` assets, ``https://`` URLs) keeps its URI and is never looked up here.
 2. ``azure.ai.ml.load_job`` with the ``--set`` overrides (as ``az ml job create --set`` passes them),
    then the SDK's own local validation.
 3. :func:`describe` turns the SDK's REST body into the per-step report ``--dry-run`` prints.
@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tenantml.errors import UserError, ValidationErrors
-from tenantml.locations import home as default_home
-
 from tenantml.backends.aml import sdk
+from tenantml.backends.base import Plan
+from tenantml.errors import UserError
+from tenantml.locations import home as default_home
 
 REMOTE = re.compile(r"^(azureml:|https?://|wasbs?://|abfss?://|adl://)")
 RUNNER_FLAGS = ("--error_threshold", "--allowed_failed_percent", "--task_overhead_timeout",
@@ -32,14 +32,26 @@ RUNNER_FLAGS = ("--error_threshold", "--allowed_failed_percent", "--task_overhea
 
 
 @dataclass
-class Prepared:
-    """A pipeline that passed both validators, ready to submit."""
+class Prepared(Plan):
+    """A pipeline that passed both validators, ready to submit (the aml backend's dry-run plan)."""
 
     source: Path
     job: Any  # azure.ai.ml.entities.PipelineJob
     experiment: str
     warnings: list[str] = field(default_factory=list)
-    steps: list["StepReport"] = field(default_factory=list)
+    steps: list[StepReport] = field(default_factory=list)
+    resumed_from: Path | None = None  # --resume: the fetched run whose unsucceeded mini-batches are re-run
+    restricted: dict[str, list[str]] | None = None  # step -> items re-run
+    resume_notes: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """What ``--dry-run`` prints."""
+        lines = [*self.resume_notes,
+                 f"{self.source}: submittable to Azure ML (experiment {self.experiment}); "
+                 f"{len(self.steps)} parallel step(s). Nothing was sent (--dry-run)."]
+        for step in self.steps:
+            lines += step.lines()
+        return lines
 
 
 @dataclass(frozen=True)
@@ -115,68 +127,14 @@ def _human(size: int | None) -> str:
 
 # --------------------------------------------------------------------------- step 1: tenantml
 def tenantml_validate(path: Path, overrides: tuple[str, ...]) -> list[str]:
-    """tenantml's own checks; returns warnings, raises ValidationErrors for real problems."""
+    """tenantml's own checks, loaded for elsewhere (``local=False``: data in Azure keeps its URI and
+    is not looked up here); returns warnings, raises ValidationErrors for real problems."""
     from tenantml.loader import LoadContext, load_pipeline
     from tenantml.locations import Datastores
 
     home = default_home()
-    ctx = LoadContext(home / "runs" / "<run-id>", "<run-id>", Datastores(home, {}), tuple(overrides))
-    remote_keys, remote_inputs = remote_references(path, overrides)
-    try:
-        pipeline = load_pipeline(path, ctx)
-    except ValidationErrors as exc:
-        kept = [p for p in exc.problems if not _only_local(p, remote_keys, remote_inputs)]
-        if kept:
-            raise ValidationErrors(kept) from None
-        return []
-    return list(pipeline.warnings)
-
-
-def remote_references(path: Path, overrides: tuple[str, ...] = ()) -> tuple[set[str], set[str]]:
-    """YAML keys of inputs whose data lives in Azure (not on this machine), and their input names."""
-    from tenantml.overrides import apply_overrides
-    from tenantml.yamlio import load_yaml
-
-    raw = load_yaml(path, what="pipeline YAML")
-    if isinstance(raw, dict) and overrides:
-        apply_overrides(raw, list(overrides))
-    keys: set[str] = set()
-    names: set[str] = set()
-    if not isinstance(raw, dict):
-        return keys, names
-
-    def visit(inputs: Any, prefix: str, parent_remote: set[str]) -> set[str]:
-        found: set[str] = set()
-        if not isinstance(inputs, dict):
-            return found
-        for name, value in inputs.items():
-            target = value.get("path") if isinstance(value, dict) else value
-            text = str(target) if target is not None else ""
-            bound = re.fullmatch(r"\$\{\{\s*parent\.inputs\.([^}\s]+)\s*\}\}", text.strip())
-            if REMOTE.match(text) or (bound and bound.group(1) in parent_remote):
-                found.add(str(name))
-                keys.update({f"{prefix}{name}", f"{prefix}{name}.path", f"{prefix}{name}.type"})
-        return found
-
-    top = visit(raw.get("inputs"), "inputs.", set())
-    names.update(f"parent:{n}" for n in top)
-    for job, spec in (raw.get("jobs") or {}).items():
-        if isinstance(spec, dict):
-            for name in visit(spec.get("inputs"), f"jobs.{job}.inputs.", top):
-                names.add(f"{job}:{name}")
-    return keys, names
-
-
-def _only_local(problem: UserError, remote_keys: set[str], remote_inputs: set[str]) -> bool:
-    """True when a problem only says that Azure-side data is not on this machine."""
-    key = problem.key or ""
-    if key in remote_keys:
-        return True
-    match = re.fullmatch(r"jobs\.([^.]+)\.input_data", key)
-    if match:
-        named = re.search(r"names input '([^']+)'", problem.message)
-        return bool(named and f"{match.group(1)}:{named.group(1)}" in remote_inputs)
-    return False
+    ctx = LoadContext(None, None, Datastores(home, {}), tuple(overrides), local=False)
+    return list(load_pipeline(path, ctx).warnings)
 
 
 # --------------------------------------------------------------------------- step 2: the SDK

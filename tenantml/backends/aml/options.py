@@ -30,9 +30,9 @@ class AmlOptions:
     experiment: str | None = None
     wait: bool = True
     cancel_on_interrupt: bool | None = None  # None: ask on a terminal, keep the job otherwise
-    dry_run: bool = False
-    overrides: tuple[str, ...] = ()
+    overrides: tuple[str, ...] = ()  # --set, added to RunOptions.overrides
     resume: Path | None = None  # a fetched aml run folder whose unsucceeded mini-batches are re-run
+    #                             (default: <home>/runs/<RunOptions.resume>)
     config_search_from: Path | None = None  # where config.json is looked for (default: the cwd)
     poll_interval: float = POLL_INTERVAL_S
     connection_timeout: float = CONNECTION_TIMEOUT_S

@@ -33,7 +33,7 @@ REMOTE = re.compile(r"^(azureml:|https?://|wasbs?://|abfss?://|adl://)")
 
 
 def restrict(prepared: Any, run_dir: Path, staging: Path) -> None:
-    from tenantml.azure_logs import parse_step_logs
+    from tenantml.backends.aml.azure_logs import parse_step_logs
 
     if not (run_dir / "run.json").exists():
         raise UserError(f"there is no run folder {run_dir}.", key="--resume",
@@ -73,6 +73,7 @@ def restrict(prepared: Any, run_dir: Path, staging: Path) -> None:
         restricted[step.name] = labels
         notes.append(f"  {step.name}: {len(bad)} mini-batch(es) did not succeed; re-running only: "
                      + ", ".join(labels[:20]) + (f" (+{len(labels) - 20})" if len(labels) > 20 else ""))
+    prepared.resumed_from = run_dir
     prepared.restricted = restricted
     prepared.resume_notes = notes
     if not restricted:

@@ -8,18 +8,19 @@ it holds ``run.json`` (as a local run), ``aml.json`` (workspace, job name, studi
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tenantml.backends.aml import sdk
+from tenantml.backends.aml.workspace import Workspace
 from tenantml.backends.base import RunHandle, StepStatus
 from tenantml.backends.local.ledger import read_ledgers
 from tenantml.progress import Reporter
 from tenantml.runs import RunRecord
-
-from tenantml.backends.aml import sdk
-from tenantml.backends.aml.workspace import Workspace
+from tenantml.status import RunStatus
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,7 +45,7 @@ class AmlRecord:
         (run_dir / "aml.json").write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
 
     @staticmethod
-    def load(run_dir: Path) -> "AmlRecord":
+    def load(run_dir: Path) -> AmlRecord:
         return AmlRecord(**json.loads((run_dir / "aml.json").read_text(encoding="utf-8")))
 
     @property
@@ -59,14 +60,15 @@ def status_text(status: object) -> str:
     return str(getattr(status, "value", status))
 
 
-def final_status(azure_status: str) -> str:
+def final_status(azure_status: str) -> RunStatus:
     """Azure ML's status as tenantml's verdict (Completed / Failed)."""
-    return "Completed" if azure_status == "Completed" else "Failed"
+    return RunStatus.COMPLETED if azure_status == "Completed" else RunStatus.FAILED
 
 
 class AmlRun(RunHandle):
     def __init__(self, client: Any, record: AmlRecord, run_dir: Path, steps: list[str],
-                 reporter: Reporter | None = None, poll_interval: float = 10.0):
+                 reporter: Reporter | None = None, poll_interval: float = 10.0, wait: bool = True,
+                 cancel_on_interrupt: bool | None = None):
         self.client = client
         self.aml = record
         self.run_id = record.job_name
@@ -74,8 +76,9 @@ class AmlRun(RunHandle):
         self.step_names = steps
         self.reporter = reporter or Reporter(quiet=True)
         self.poll_interval = poll_interval
+        self.detached = not wait  # --no-wait: the command line prints where the job is and leaves
+        self.cancel_on_interrupt = cancel_on_interrupt  # None: ask on a terminal, keep the job otherwise
         self._azure_status = "NotStarted"
-        self._step_status: dict[str, str] = {}
         self._stopped_waiting = False  # Ctrl-C while waiting: the local record says Interrupted
 
     # ------------------------------------------------------------------ RunHandle
@@ -88,12 +91,40 @@ class AmlRun(RunHandle):
         self._azure_status = status_text(getattr(job, "status", None))
         return self._azure_status
 
-    def status(self) -> str:
+    def status(self) -> RunStatus:
         if self._azure_status in TERMINAL:
             return final_status(self._azure_status)
-        return "Running" if self._azure_status not in ("NotStarted", "Unknown") else self._azure_status
+        if self._stopped_waiting:
+            return RunStatus.INTERRUPTED
+        return RunStatus.RUNNING if self._azure_status not in ("NotStarted", "Unknown") else RunStatus.NOT_STARTED
 
-    def wait(self) -> str:
+    def describe(self) -> list[str]:
+        lines = [f"job {self.run_id} submitted"]
+        if self.aml.studio_url:
+            lines.append(f"studio: {self.aml.studio_url}")
+        lines.append(f"run folder: {self.run_dir}")
+        if self.detached:
+            lines.append(f"follow it with: tenantml fetch {self.run_id} (once it has ended)")
+        return lines
+
+    def interrupted(self) -> str:
+        """Ctrl-C while waiting: record Interrupted; cancel the cloud job if told to (or, on a terminal,
+        if the user says so); otherwise the job goes on and ``tenantml fetch`` reads it later."""
+        self.mark_interrupted()
+        cancel = self.cancel_on_interrupt
+        if cancel is None and sys.stdin.isatty():
+            try:
+                answer = input(f"\nCancel the Azure ML job {self.run_id} too? [y/N] ")
+            except (EOFError, KeyboardInterrupt):
+                answer = ""
+            cancel = answer.strip().lower() in ("y", "yes")
+        if cancel:
+            self.cancel()
+            return f"interrupted; cancel requested for Azure ML job {self.run_id}"
+        return (f"stopped waiting; the Azure ML job {self.run_id} goes on"
+                + (f" ({self.aml.studio_url})" if self.aml.studio_url else ""))
+
+    def wait(self) -> RunStatus:
         """Poll until the job ends, printing every change of status. Ctrl-C propagates to the caller."""
         last = None
         while True:
@@ -118,7 +149,7 @@ class AmlRun(RunHandle):
 
     def steps(self) -> list[StepStatus]:
         parent = self.status()
-        return [StepStatus(name, "parallel", self._step_status.get(name, parent)) for name in self.step_names]
+        return [StepStatus(name, "parallel", parent) for name in self.step_names]
 
     def outputs(self) -> dict[str, dict[str, Path]]:
         found: dict[str, dict[str, Path]] = {}
@@ -128,7 +159,7 @@ class AmlRun(RunHandle):
                 found[name] = {p.name: p for p in sorted(folder.iterdir())}
         return found
 
-    def ledger(self) -> "pd.DataFrame":
+    def ledger(self) -> pd.DataFrame:
         return read_ledgers(self.run_dir, self.step_names)
 
     # ------------------------------------------------------------------ helpers
@@ -141,11 +172,9 @@ class AmlRun(RunHandle):
         record = RunRecord.load(self.run_dir) if (self.run_dir / "run.json").exists() else RunRecord(
             self.run_id, "", "aml")
         record.status = self.status()
-        if self._stopped_waiting and self._azure_status not in TERMINAL:
-            record.status = "Interrupted"
         if self._azure_status in TERMINAL and record.ended is None:
             record.ended = time.time()
         for name in self.step_names:
             record.steps.setdefault(name, {"type": "parallel"})
-            record.steps[name].update(status=self._step_status.get(name, record.status))
+            record.steps[name].update(status=record.status)
         record.save(self.run_dir)

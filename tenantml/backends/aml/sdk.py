@@ -15,15 +15,13 @@ import io
 import logging
 import os
 import re
-import sys
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from tenantml.errors import TenantmlError, UserError
-
 from tenantml.backends.aml.options import RETRY_BACKOFF_S, AmlOptions
 from tenantml.backends.aml.workspace import Workspace
+from tenantml.errors import TenantmlError, UserError
 
 if TYPE_CHECKING:
     from azure.ai.ml import MLClient
@@ -90,7 +88,7 @@ def client_kwargs(options: AmlOptions) -> dict[str, Any]:
     return kwargs
 
 
-def make_client(workspace: Workspace, options: AmlOptions) -> "MLClient":
+def make_client(workspace: Workspace, options: AmlOptions) -> MLClient:
     aml = import_sdk()
     credential = options.credential if options.credential is not None else default_credential()
     with quiet_sdk():
@@ -98,7 +96,7 @@ def make_client(workspace: Workspace, options: AmlOptions) -> "MLClient":
                             **client_kwargs(options))
 
 
-def check_workspace(client: "MLClient", workspace: Workspace) -> None:
+def check_workspace(client: MLClient, workspace: Workspace) -> None:
     """One cheap call that proves the credential, the network and the workspace name."""
     started = time.monotonic()
     with translating(workspace, what=f"looking up workspace '{workspace.name}'", started=started), quiet_sdk():
@@ -184,6 +182,3 @@ def _scrub(text: str) -> str:
     """Remove anything token-like (bearer tokens, SAS signatures, account keys) from a message."""
     return _TOKEN.sub(lambda m: (m.group(1) or m.group(2) or m.group(3)) + "***", text)
 
-
-def progress_stream() -> Any:
-    return sys.stderr

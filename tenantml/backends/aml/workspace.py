@@ -34,11 +34,6 @@ class Workspace:
     name: str
     source: str  # "flags", "environment", or the config.json path
 
-    @property
-    def arm_id(self) -> str:
-        return (f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
-                f"/providers/Microsoft.MachineLearningServices/workspaces/{self.name}")
-
     def __str__(self) -> str:
         return f"{self.name} (resource group {self.resource_group}, subscription {self.subscription}; from {self.source})"
 

@@ -26,13 +26,21 @@ from tenantml.status import RunStatus
 @dataclass
 class CommandReport:
     job: str
-    status: str  # Completed, Failed, Interrupted
+    status: RunStatus  # Completed, Failed, Interrupted
     reason: str = ""
     returncode: int | None = None
     elapsed: float = 0.0
     log: Path | None = None
     tail: list[str] = field(default_factory=list)
     outputs: dict[str, Path] = field(default_factory=dict)
+
+    def summary_lines(self) -> list[str]:
+        """What the closing summary says under the step's verdict."""
+        lines = [f"    {self.elapsed:.1f} s; log: {self.log}"]
+        if self.tail:
+            lines.append("    last lines of its output:")
+            lines += [f"      | {line}" for line in self.tail]
+        return lines
 
 
 class CommandStep:

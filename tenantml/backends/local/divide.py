@@ -39,7 +39,7 @@ class DivisionRequest:
             "mltable_log_dir": str(self.mltable_log_dir)})
 
     @staticmethod
-    def from_json(text: str) -> "DivisionRequest":
+    def from_json(text: str) -> DivisionRequest:
         raw = json.loads(text)
         i = raw["input"]
         return DivisionRequest(DataInput(i["name"], i["type"], Path(i["path"]), i["mode"]), raw["mini_batch_size"],
@@ -103,7 +103,7 @@ def finish(proc: subprocess.Popen[bytes], request: DivisionRequest, request_file
 
 
 def main() -> None:
-    from tenantml.mltable_support import exit_now, route_mltable_logs, skip_discarded_call_stacks
+    from tenantml.backends.local.mltable_support import exit_now, route_mltable_logs, skip_discarded_call_stacks
 
     request_file = Path(sys.argv[1])
     request = DivisionRequest.from_json(request_file.read_text(encoding="utf-8"))

@@ -100,7 +100,7 @@ def read_rows(path: Path) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text)))
 
 
-def read_ledgers(run_dir: Path, steps: list[str]) -> "pd.DataFrame":
+def read_ledgers(run_dir: Path, steps: list[str]) -> pd.DataFrame:
     """The ledgers of a run's parallel steps as one DataFrame with a ``job`` column (any backend:
     a fetched Azure ML run is laid out the same way)."""
     import pandas as pd

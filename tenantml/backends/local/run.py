@@ -11,6 +11,7 @@ the interrupt flag every step polls, and waits until each has ended its processe
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import shutil
@@ -22,14 +23,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tenantml.backends.base import RunHandle, RunOptions, StepStatus
-from tenantml.backends.local.command import CommandStep
+from tenantml.backends.local.command import CommandReport, CommandStep
 from tenantml.backends.local.ledger import read_ledgers
-from tenantml.backends.local.scheduler import LocalOptions, ParallelStep
+from tenantml.backends.local.local_config import datastores_for
+from tenantml.backends.local.options import LocalOptions
+from tenantml.backends.local.reuse import ReuseCache
+from tenantml.backends.local.scheduler import ParallelStep, StepReport
 from tenantml.errors import RunInterrupted, UserError
 from tenantml.loader import LoadContext, Pipeline, load_pipeline
-from tenantml.local_config import datastores_for
 from tenantml.progress import Reporter
-from tenantml.reuse import ReuseCache
 from tenantml.runs import RunRecord, propose_run_id
 from tenantml.spec import CommandJob, Job, ParallelJob
 from tenantml.status import DONE as RUN_DONE
@@ -45,20 +47,22 @@ class LocalRun(RunHandle):
     def __init__(self, pipeline: Pipeline, run_id: str, run_dir: Path, options: RunOptions,
                  record: RunRecord | None = None):
         self.pipeline = pipeline
+        self.source = pipeline.source
         self.run_id = run_id
         self.run_dir = run_dir
         self.options = options
+        self.local = options.backend_options(LocalOptions)
         self.reporter = options.reporter or Reporter(quiet=True)
         self.record = record or RunRecord(run_id, str(pipeline.source), "local", status=RunStatus.NOT_STARTED)
         self.resuming = record is not None
-        self.reports: dict[str, Any] = {}
-        self._status = RunStatus.NOT_STARTED
+        self.reports: dict[str, CommandReport | StepReport] = {}
+        self._status: RunStatus = RunStatus.NOT_STARTED
         self._cancel = threading.Event()
         self._interrupt = threading.Event()
         self._lock = threading.Lock()
 
     @classmethod
-    def create(cls, path: Path, options: RunOptions) -> "LocalRun":
+    def create(cls, path: Path, options: RunOptions) -> LocalRun:
         """Validate everything, then make the run folder (nothing is written for bad input)."""
         datastores, assets = datastores_for(path, options.home, dict(options.datastores))
         if options.resume:
@@ -83,7 +87,7 @@ class LocalRun(RunHandle):
         return run
 
     @classmethod
-    def _resume(cls, path: Path, options: RunOptions, datastores: Any, assets: Any) -> "LocalRun":
+    def _resume(cls, path: Path, options: RunOptions, datastores: Any, assets: Any) -> LocalRun:
         run_dir = options.home / "runs" / str(options.resume)
         if not (run_dir / "run.json").exists():
             from tenantml.runs import list_runs
@@ -121,7 +125,7 @@ class LocalRun(RunHandle):
             self._execute()
             failed = [s for s in self.record.steps.values() if s["status"] not in DONE]
             self._status = RunStatus.FAILED if failed or self._cancel.is_set() else RunStatus.COMPLETED
-        except RunInterrupted:
+        except (RunInterrupted, KeyboardInterrupt):
             self._status = RunStatus.INTERRUPTED
             raise
         except BaseException:
@@ -133,14 +137,28 @@ class LocalRun(RunHandle):
             self.record.save(self.run_dir)
         return self._status
 
+    def interrupted(self) -> str:
+        """Every step already ended its processes before ``wait`` raised; the record says Interrupted."""
+        self._cancel.set()
+        if self.record.status != RunStatus.INTERRUPTED:
+            self._status = self.record.status = RunStatus.INTERRUPTED
+            self.record.save(self.run_dir)
+        return (f"run {self.run_id} was interrupted; finish it with: tenantml run {self.pipeline.source} "
+                f"--resume {self.run_id}")
+
     def steps(self) -> list[StepStatus]:
-        return [StepStatus(name, info.get("type", ""), info["status"], info.get("reason", ""), self.reports.get(name))
-                for name, info in self.record.steps.items()]
+        steps = []
+        for name, info in self.record.steps.items():
+            report = self.reports.get(name)
+            summary = tuple(report.summary_lines()) if report is not None else ()
+            steps.append(StepStatus(name, info.get("type", ""), RunStatus(info["status"]), info.get("reason", ""),
+                                    report, summary))
+        return steps
 
     def outputs(self) -> dict[str, dict[str, Path]]:
         return {name: {o: out.path for o, out in job.outputs.items()} for name, job in self.pipeline.jobs.items()}
 
-    def ledger(self) -> "pd.DataFrame":
+    def ledger(self) -> pd.DataFrame:
         """Every parallel step's attempts; a reused step's come from the run that produced them."""
         import pandas as pd
 
@@ -164,7 +182,7 @@ class LocalRun(RunHandle):
             else:
                 self._set(name, job, RunStatus.NOT_STARTED)
         pending = [n for n in jobs if self.record.steps[n]["status"] not in DONE]
-        cap = max(1, self.options.max_workers or os.cpu_count() or 1)
+        cap = self.local.cap
         cache = ReuseCache(self.options.home)
         env = self._step_env()
         running: dict[Future[None], str] = {}
@@ -204,7 +222,7 @@ class LocalRun(RunHandle):
                             self._cancel.set()
             except KeyboardInterrupt:
                 self._interrupt.set()
-                for future, name in running.items():
+                for future in running:
                     try:
                         future.result()
                     except RunInterrupted:
@@ -254,8 +272,7 @@ class LocalRun(RunHandle):
                                           self._interrupt.is_set).run()
                 status, reason = report.status, report.reason
             else:
-                local = LocalOptions(max_workers=self.options.max_workers,
-                                     worker_memory_limit=self.options.worker_memory_limit, env=env)
+                local = dataclasses.replace(self.local, env={**self.local.env, **env})
                 report = ParallelStep(job, job_dir, local, self.reporter, cancelled=self._cancel.is_set,
                                       interrupted=self._interrupt.is_set, resume=partial).run()
                 status, reason = report.status.value, report.reason

@@ -31,33 +31,29 @@ from typing import IO
 from tenantml.backends.local import divide, launch
 from tenantml.backends.local.ledger import AttemptRow, LedgerWriter, iso
 from tenantml.backends.local.logtree import LogTree
-from tenantml.backends.local.messages import (Call, ErrorInfo, Ready, Result, StartupFailed, Stop, Stopped,
-                                              WorkerConfig)
+from tenantml.backends.local.messages import Call, ErrorInfo, Ready, Result, StartupFailed, Stop, Stopped, WorkerConfig
+from tenantml.backends.local.options import LocalOptions
 from tenantml.backends.local.pool import ProcessPool, Slot, Transport, Worker, WorkerState
 from tenantml.backends.local.rows import RowAppender
 from tenantml.division import MiniBatch
 from tenantml.errors import RunInterrupted, UserError
-from tenantml.policy import (FinalResult, Outcome, Status, Step, Tally, Thresholds, breach, init_failure_limit,
-                             next_step, verdict)
+from tenantml.policy import (
+    FinalResult,
+    Outcome,
+    Status,
+    Step,
+    Tally,
+    Thresholds,
+    breach,
+    init_failure_limit,
+    next_step,
+    verdict,
+)
 from tenantml.progress import Reporter, Snapshot
 from tenantml.spec import ParallelJob
 from tenantml.status import RunStatus
 
 SETTINGS_FILE = launch.SETTINGS_FILE
-
-
-@dataclass(frozen=True)
-class LocalOptions:
-    """How the local backend runs parallel steps (typed, not a dict of magic keys)."""
-
-    max_workers: int | None = None  # cap on real processes; default: CPU count
-    worker_memory_limit: int | None = None  # bytes of RSS; a worker above it is replaced
-    poll_interval: float = 0.5  # how often memory and resource snapshots are taken
-    env: dict[str, str] = field(default_factory=dict)  # set in every worker (e.g. MLflow's tracking URI)
-
-    @property
-    def cap(self) -> int:
-        return self.max_workers or os.cpu_count() or 1
 
 
 @dataclass
@@ -72,6 +68,23 @@ class StepReport:
     elapsed: float = 0.0
     logs: Path | None = None
     outputs: dict[str, Path] = field(default_factory=dict)
+
+    def summary_lines(self) -> list[str]:
+        """What the closing summary says under the step's verdict: counts, failed tenants, where to look."""
+        t = self.tally
+        lines = [f"    mini-batches: {t.processed}/{t.total_mini_batches} processed, "
+                 f"{t.processed - t.failed_mini_batches} succeeded, {t.failed_mini_batches} failed; "
+                 f"items: {t.succeeded_items} succeeded, {t.failed_items} failed; {self.elapsed:.1f} s"]
+        if self.failed:
+            lines.append("    failed mini-batches:")
+            for index, label, error in self.failed[:50]:
+                lines.append(f"      #{index} {label}: {error}")
+            if len(self.failed) > 50:
+                lines.append(f"      ... {len(self.failed) - 50} more in {self.logs}/job_result.txt")
+        for name, path in self.outputs.items():
+            lines.append(f"    output {name}: {path}")
+        lines.append(f"    logs: {self.logs}")
+        return lines
 
 
 class ParallelStep:

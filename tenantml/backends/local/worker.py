@@ -21,21 +21,18 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
-from tenantml.backends.local.messages import (Call, ErrorInfo, Ready, Result, StartupFailed, Stop, Stopped,
-                                              WorkerConfig)
-
+from tenantml.backends.local.messages import Call, ErrorInfo, Ready, Result, StartupFailed, Stop, Stopped, WorkerConfig
 
 
 def _shims_dir() -> str:
-    import tenantml
-
-    return str(Path(tenantml.__file__).parent / "_shims")
+    return str(Path(__file__).parent / "_shims")
 
 
 @dataclass
@@ -57,7 +54,7 @@ class _RouteMltableLogs(importlib.abc.MetaPathFinder):
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
         if name in ("mltable", "azureml.dataprep"):
             sys.meta_path.remove(self)
-            from tenantml.mltable_support import route_mltable_logs
+            from tenantml.backends.local.mltable_support import route_mltable_logs
 
             route_mltable_logs(self.log_dir)
         return None
@@ -238,7 +235,7 @@ class Worker:
                 out.write(rows.encode("utf-8"))
             else:
                 for row in rows:
-                    out.write(f"{row}\n".encode("utf-8"))
+                    out.write(f"{row}\n".encode())
 
     def _log_error(self, where: str, error: ErrorInfo) -> None:
         self.error_file.parent.mkdir(parents=True, exist_ok=True)

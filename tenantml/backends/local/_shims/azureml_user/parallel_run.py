@@ -23,9 +23,9 @@ def _configure(*, log_dir: str, node: str, agent_name: str, output_dir: str, wor
 class EntryScript:
     """Per-process singleton with the entry script's logger and folders."""
 
-    _instance: "EntryScript | None" = None
+    _instance: EntryScript | None = None
 
-    def __new__(cls) -> "EntryScript":
+    def __new__(cls) -> EntryScript:
         if cls._instance is None:
             if not _context:
                 raise RuntimeError("EntryScript is only available inside a parallel-job worker")
