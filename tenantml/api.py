@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,7 +52,7 @@ class Run:
 
 
 def submit(path: str | os.PathLike[str], backend: str = "local", *, home: str | os.PathLike[str] | None = None,
-           datastores: dict[str, str | os.PathLike[str]] | None = None, run_id: str | None = None,
+           datastores: Mapping[str, str | os.PathLike[str]] | None = None, run_id: str | None = None,
            reporter: Reporter | None = None, overrides: list[str] | tuple[str, ...] = (),
            resume: str | None = None, force: bool = False, options: object | None = None,
            **backend_options: Any) -> RunHandle:

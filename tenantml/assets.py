@@ -53,5 +53,5 @@ class Assets:
         return versions[max(versions, key=_version_key)]
 
 
-def _version_key(version: str) -> tuple:
+def _version_key(version: str) -> tuple[int | str, ...]:
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"[.-]", version))

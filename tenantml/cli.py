@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     args.debug = debug
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        code = module.execute(args)
+        code = int(module.execute(args))
     except UserError as exc:
         if debug:
             raise

@@ -77,7 +77,8 @@ def read_run(folder: Path) -> RunInfo:
             raise ValueError("not a JSON object")
     except (OSError, ValueError) as exc:
         return RunInfo(folder.name, folder, problem=f"run.json unreadable: {exc}")
-    steps = data.get("steps") if isinstance(data.get("steps"), dict) else {}
+    raw_steps = data.get("steps")
+    steps: dict[Any, Any] = raw_steps if isinstance(raw_steps, dict) else {}
     return RunInfo(
         run_id=str(data.get("run_id") or folder.name), folder=folder, pipeline=str(data.get("pipeline") or ""),
         backend=str(data.get("backend") or ""), status=str(data.get("status") or "Unknown"),
@@ -359,7 +360,8 @@ def read_step(run: RunInfo, job: str, home: Path | None = None) -> StepView:
         kind = "parallel" if (logs / LEDGER).exists() or (logs / JOB_RESULT).exists() else "command"
     result = read_job_result(logs / JOB_RESULT)
     status = str(info.get("status") or result.get("Status") or "Unknown")
-    outputs = info.get("outputs") if isinstance(info.get("outputs"), dict) else {}
+    raw_outputs = info.get("outputs")
+    outputs: dict[Any, Any] = raw_outputs if isinstance(raw_outputs, dict) else {}
     view = StepView(
         job=job, type=kind, status=status, reason=str(info.get("reason") or result.get("Reason") or ""),
         started=_number(info.get("started")), ended=_number(info.get("ended")),

@@ -90,7 +90,7 @@ def _assign(node: Any, part: str, value: Any, override: Override, depth: int) ->
         node[part] = value
 
 
-def _index(node: list, part: str, override: Override, depth: int) -> int:
+def _index(node: list[Any], part: str, override: Override, depth: int) -> int:
     where = ".".join(override.path[:depth])
     if not part.lstrip("-").isdigit():
         raise UserError(f"--set '{override.text}': '{where}' is a list; '{part}' is not an index.",

@@ -30,10 +30,10 @@ class Line(int):
         return line
 
 
-class YamlMap(dict):
+class YamlMap(dict[Any, Any]):
     """A mapping from YAML that remembers where its keys are (1-based lines, with their file)."""
 
-    lines: dict[Any, int]
+    lines: dict[Any, int | None]
     line: int | None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -51,14 +51,14 @@ class _Loader(yaml.SafeLoader):
         self._expanded = 0
         self._path = path
 
-    def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
+    def compose_node(self, parent: Any, index: Any) -> Any:
         node = super().compose_node(parent, index)
         self._expanded += _weight(node)
         if self._expanded > MAX_NODES:
             raise yaml.YAMLError(f"the document expands to more than {MAX_NODES} nodes (an alias bomb?)")
         return node
 
-    def construct_yaml_map(self, node: yaml.MappingNode) -> Any:  # type: ignore[override]
+    def construct_yaml_map(self, node: yaml.MappingNode) -> Any:
         data = YamlMap()
         data.line = Line(node.start_mark.line + 1, self._path)
         yield data
@@ -74,7 +74,7 @@ class _Loader(yaml.SafeLoader):
 def _weight(node: Any) -> int:
     """Nodes an alias stands for, counted once per use (so shared subtrees are paid for)."""
     seen = getattr(node, "_tenantml_weight", None)
-    if seen is not None:
+    if isinstance(seen, int):
         return seen
     if isinstance(node, yaml.MappingNode):
         weight = 1 + sum(_weight(k) + _weight(v) for k, v in node.value)
@@ -82,7 +82,7 @@ def _weight(node: Any) -> int:
         weight = 1 + sum(_weight(v) for v in node.value)
     else:
         weight = 1
-    node._tenantml_weight = weight  # type: ignore[attr-defined]
+    node._tenantml_weight = weight
     return min(weight, MAX_NODES + 1)
 
 

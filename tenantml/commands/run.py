@@ -65,7 +65,7 @@ def execute(args: argparse.Namespace) -> int:
             reporter.note("warning: " + warning)
         print("\n".join(plan.lines()))
         return EXIT_OK
-    handle = submit(args.pipeline, args.backend, datastores=datastores_from(args), run_id=args.run_id,
+    handle = submit(args.pipeline, args.backend, datastores=dict(datastores_from(args)), run_id=args.run_id,
                     reporter=reporter, overrides=tuple(args.set or ()), resume=args.resume, force=args.force,
                     options=options)
     if handle.detached:

@@ -162,7 +162,7 @@ def _step_heading(step: StepView) -> str:
     if counts.get("unfinished"):
         parts.append(f"{counts['unfinished']} unfinished")
     scheduled = counts.get("scheduled")
-    seen = counts.get("seen", 0)
+    seen = counts.get("seen") or 0
     total = f" of {scheduled} scheduled" if scheduled is not None else ""
     if scheduled is not None and scheduled > seen:
         parts.append(f"{scheduled - seen} never started")

@@ -12,6 +12,7 @@ import re
 import shlex
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from tenantml.bindings import BINDING, substitute
 from tenantml.loading.schema import Problems, literal_text
@@ -82,8 +83,9 @@ def environment_variables(holder: YamlMap, prefix: str, resolve: Resolve, proble
         return {}
     env: dict[str, str] = {}
     for name, value in raw.items():
-        text = literal_text(value)
-        env[str(name)] = substitute(text, lambda e, n=name: resolve(e, f"{key}.{n}", raw.line_of(n)) or "")
+        def one(expr: str, name: Any = name) -> str:
+            return resolve(expr, f"{key}.{name}", raw.line_of(name)) or ""
+        env[str(name)] = substitute(literal_text(value), one)
     return env
 
 
@@ -91,7 +93,10 @@ def optional_blocks(command: str, inputs: dict[str, Input]) -> str:
     """Azure ML's ``$[[ ... ]]``: keep the text when every input it names has a value, else drop it."""
     def keep(match: re.Match[str]) -> str:
         names = [e.split(".", 1)[1] for e in BINDING.findall(match.group(1)) if e.startswith("inputs.")]
-        present = all(n in inputs and not (isinstance(inputs[n], LiteralInput) and inputs[n].value is None)
-                      for n in names)
+        present = all(n in inputs and not _empty_literal(inputs[n]) for n in names)
         return match.group(1) if present else ""
     return re.sub(r"\$\[\[(.*?)\]\]", keep, command, flags=re.S)
+
+
+def _empty_literal(value: Input) -> bool:
+    return isinstance(value, LiteralInput) and value.value is None

@@ -219,9 +219,10 @@ def read_processed(path: Path) -> tuple[list[dict[str, Any]], dict[int, MiniBatc
     # the last attempt of each mini-batch decides it (Azure ML delivers at least once; a later
     # success after a failure wins, as in the local runner's exactly-once accounting)
     last: dict[int, int] = {}
-    for i, row in enumerate(rows):
-        if row["mini_batch"] not in last or row["attempt"] >= rows[last[row["mini_batch"]]]["attempt"]:
-            last[row["mini_batch"]] = i
+    for i, attempt in enumerate(rows):
+        index = attempt["mini_batch"]
+        if index not in last or attempt["attempt"] >= rows[last[index]]["attempt"]:
+            last[index] = i
     for i in last.values():
         rows[i]["final"] = True
     rows.sort(key=lambda r: (r["mini_batch"], r["attempt"]))

@@ -171,7 +171,8 @@ def prepare(path: Path, overrides: tuple[str, ...], experiment: str | None) -> P
 # --------------------------------------------------------------------------- step 3: the report
 def rest_body(job: Any) -> dict[str, Any]:
     with sdk.quiet_sdk():
-        return job._to_rest_object().as_dict()
+        body: dict[str, Any] = job._to_rest_object().as_dict()
+    return body
 
 
 def describe(job: Any, source: Path) -> list[StepReport]:
@@ -251,7 +252,7 @@ def _short_compute(value: Any) -> str | None:
     return str(value).rsplit("/computes/", 1)[-1].removeprefix("azureml:")
 
 
-def _is_tabular(data: dict | None, source: Path) -> bool:
+def _is_tabular(data: dict[str, Any] | None, source: Path) -> bool:
     if not data or data.get("job_input_type") != "mltable":
         return False
     uri = str(data.get("uri") or "")

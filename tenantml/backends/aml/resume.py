@@ -108,7 +108,7 @@ def _local(prepared: Any, path: str) -> Path:
     return p if p.is_absolute() else (prepared.source.parent / p)
 
 
-def _restrict_files(prepared: Any, node: Any, step: Any, items: list, source: tuple, target: Path) -> list[str]:
+def _restrict_files(prepared: Any, node: Any, step: Any, items: list[Any], source: tuple[Any, str], target: Path) -> list[str]:
     from azure.ai.ml import Input
 
     value, where = source
@@ -154,7 +154,7 @@ def _find(root: Path, name: str) -> Path:
                     fix="resume with the same input data the run used")
 
 
-def _restrict_partitions(prepared: Any, node: Any, step: Any, items: list, source: tuple, target: Path) -> list[str]:
+def _restrict_partitions(prepared: Any, node: Any, step: Any, items: list[Any], source: tuple[Any, str], target: Path) -> list[str]:
     import yaml
     from azure.ai.ml import Input
 

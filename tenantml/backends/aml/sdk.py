@@ -92,8 +92,9 @@ def make_client(workspace: Workspace, options: AmlOptions) -> MLClient:
     aml = import_sdk()
     credential = options.credential if options.credential is not None else default_credential()
     with quiet_sdk():
-        return aml.MLClient(credential, workspace.subscription, workspace.resource_group, workspace.name,
-                            **client_kwargs(options))
+        client: MLClient = aml.MLClient(credential, workspace.subscription, workspace.resource_group, workspace.name,
+                                        **client_kwargs(options))
+    return client
 
 
 def check_workspace(client: MLClient, workspace: Workspace) -> None:

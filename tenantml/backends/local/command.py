@@ -82,7 +82,7 @@ class CommandStep:
             raise RunInterrupted(f"interrupted during command step '{job.name}'")
         return report
 
-    def _wait(self, proc: subprocess.Popen[bytes]) -> tuple[str, str]:
+    def _wait(self, proc: subprocess.Popen[bytes]) -> tuple[RunStatus, str]:
         deadline = time.monotonic() + self.job.timeout if self.job.timeout else None
         while True:
             try:

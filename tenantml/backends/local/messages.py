@@ -17,6 +17,7 @@ as exception objects, so nothing the user raises can fail to unpickle on the oth
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class WorkerConfig:
     output_dir: str  # AZUREML_BI_OUTPUT_PATH
     rows_dir: str  # where each attempt's append_row_to rows are spilled
     append_row: bool
-    to_csv_options: dict = field(default_factory=dict)
+    to_csv_options: dict[str, Any] = field(default_factory=dict)
     dataset: str = ""  # mini_batch_context.dataset: the input's local path
     mltable_log_dir: str = ""
 

@@ -113,7 +113,7 @@ def skip_discarded_call_stacks() -> bool:
 
     if factory.telemetry_enabled:
         return False
-    factory._LoggerFactory.get_stack = staticmethod(_no_stack)  # type: ignore[method-assign]
+    factory._LoggerFactory.get_stack = staticmethod(_no_stack)
     return True
 
 

@@ -28,7 +28,7 @@ def cpu_seconds(pid: int) -> tuple[float, float] | None:
         return None
 
 
-def kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
+def kill_group(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
     """Signal the worker and everything it started (it leads its own session)."""
     try:
         os.killpg(proc.pid, sig)
@@ -39,7 +39,7 @@ def kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
             pass
 
 
-def end_all(procs: list[subprocess.Popen], grace: float) -> None:
+def end_all(procs: list[subprocess.Popen[bytes]], grace: float) -> None:
     """SIGTERM every group, wait up to ``grace`` seconds, SIGKILL what is left, reap all."""
     alive = [p for p in procs if p.poll() is None]
     for p in alive:

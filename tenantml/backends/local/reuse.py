@@ -67,9 +67,9 @@ class ReuseCache:
             if isinstance(value, LiteralInput):
                 inputs[name] = ["literal", value.value]
             elif isinstance(value, DataInput):
-                producer = value.producer.split(".", 1)[0] if value.producer else None
+                producer, _, output = (value.producer or "").partition(".")
                 if producer and upstream and producer in upstream:
-                    inputs[name] = [value.type, "produced", upstream[producer], value.producer.split(".", 1)[1]]
+                    inputs[name] = [value.type, "produced", upstream[producer], output]
                 else:
                     inputs[name] = [value.type, self.content(value.path)]
         outputs = {name: [o.type, o.mode] for name, o in sorted(job.outputs.items())}

@@ -105,13 +105,13 @@ class LocalRun(RunHandle):
         return cls(pipeline, record.run_id, run_dir, options, record=record)
 
     # ------------------------------------------------------------------ RunHandle
-    def status(self) -> str:
+    def status(self) -> RunStatus:
         return self._status
 
     def cancel(self) -> None:
         self._cancel.set()
 
-    def wait(self) -> str:
+    def wait(self) -> RunStatus:
         if self._status != RunStatus.NOT_STARTED:
             return self._status
         self._status = self.record.status = RunStatus.RUNNING

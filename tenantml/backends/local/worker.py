@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.abc
 import importlib.util
 import inspect
+import io
 import os
 import signal
 import sys
@@ -105,10 +106,11 @@ class Worker:
         sys.path.append(_shims_dir())
         sys.argv = list(cfg.argv)
         for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
-            except (AttributeError, ValueError):
-                pass
+            if isinstance(stream, io.TextIOWrapper):
+                try:
+                    stream.reconfigure(line_buffering=True)
+                except ValueError:
+                    pass
         if cfg.mltable_log_dir:
             sys.meta_path.insert(0, _RouteMltableLogs(Path(cfg.mltable_log_dir)))
         from azureml_user import parallel_run  # type: ignore[import-not-found]
