@@ -55,15 +55,16 @@ def submit(path: str | os.PathLike[str], backend: str = "local", *, home: str | 
            datastores: Mapping[str, str | os.PathLike[str]] | None = None, run_id: str | None = None,
            reporter: Reporter | None = None, overrides: list[str] | tuple[str, ...] = (),
            resume: str | None = None, force: bool = False, options: object | None = None,
-           **backend_options: Any) -> RunHandle:
+           registry: BackendRegistry | None = None, **backend_options: Any) -> RunHandle:
     """Validate and submit; the returned handle has not been waited on.
 
     ``overrides`` are ``--set`` strings (``"inputs.tenants=10"``); ``resume`` names a run whose
     unfinished steps (and, in a parallel step, unfinished mini-batches) are finished in place;
     ``force`` disables step reuse. The backend's own options are its typed ``options`` object
-    (``LocalOptions(max_workers=2)``), or its fields as keywords (``max_workers=2``).
+    (``LocalOptions(max_workers=2)``), or its fields as keywords (``max_workers=2``). ``registry``
+    finds the backend (default: the installed ones, ``tenantml.backends`` entry points).
     """
-    backend_cls = BackendRegistry().load(backend)
+    backend_cls = (registry or BackendRegistry()).load(backend)
     if backend_options:
         if options is not None:
             raise TypeError("pass the backend's options as an object or as keywords, not both")

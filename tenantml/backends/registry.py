@@ -7,7 +7,8 @@ that is not a complete :class:`~tenantml.backends.base.Backend`.
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from importlib import import_module
 from importlib.metadata import EntryPoint, entry_points
 
@@ -23,11 +24,15 @@ BUILT_IN = {"local": "tenantml.backends.local:LocalBackend", "aml": "tenantml.ba
 
 @dataclass(frozen=True)
 class BackendRegistry:
+    """The backends of one entry-point group, plus ``extra`` ones given as ``name -> "module:Class"``
+    (a program or a test adds a backend to *this* registry object; nothing global changes)."""
+
     group: str = GROUP
+    extra: Mapping[str, str] = field(default_factory=dict)
 
     def _entries(self) -> dict[str, str]:
         found = {ep.name: ep.value for ep in entry_points(group=self.group)}
-        return {**BUILT_IN, **found} if self.group == GROUP else found
+        return {**(BUILT_IN if self.group == GROUP else {}), **found, **self.extra}
 
     def names(self) -> list[str]:
         return sorted(self._entries())
@@ -42,7 +47,7 @@ class BackendRegistry:
                 module, _, attr = entries[name].partition(":")
                 cls = getattr(import_module(module), attr)
             else:
-                cls = EntryPoint(name, entries[name], self.group).load()
+                cls = EntryPoint(name, entries[name], self.group).load()  # imports one backend
         except ImportError as exc:
             raise UserError(f"backend '{name}' cannot be imported: {exc}.", key="--backend",
                             fix="install the package that provides it") from None
