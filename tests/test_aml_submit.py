@@ -18,7 +18,8 @@ import aml_fake as fake_mod
 from aml_fake import ARM, CONTAINER, RG, SUB, WS, Azurite, FakeCredential, FakeWorkspace
 
 pytest.importorskip("azure.ai.ml", reason="the aml extra is not installed (pip install -e '.[aml]')")
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # marshmallow 4 notices inside the SDK
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"),  # marshmallow 4 notices inside the SDK
+              pytest.mark.slow]  # Azurite and the loopback fake
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = "def init():\n    pass\n\ndef run(mini_batch):\n    return list(mini_batch)\n"

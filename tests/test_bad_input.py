@@ -61,6 +61,7 @@ def test_bad_mini_batch_size(project: Project, size: str):
     assert_user_error(project.cli("validate", "pipeline.yml"), "jobs.score.mini_batch_size")
 
 
+@pytest.mark.slow  # mltable or 100k files
 def test_partition_key_that_is_not_a_column(project: Project):
     project.write("table/a.csv", "store,brand,y\n1,x,2\n")
     project.write("table/MLTable", CSV_MLTABLE)

@@ -242,6 +242,7 @@ def ram_dir(tmp_path: Path) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
+@pytest.mark.slow  # mltable or 100k files
 def test_hundred_thousand_files_fast_and_without_mltable(ram_dir: Path, tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     root = ram_dir / "many"
@@ -324,6 +325,7 @@ ROWS = st.lists(st.tuples(st.integers(-10**6, 10**6),
                 max_size=60)
 
 
+@pytest.mark.slow  # mltable or 100k files
 @settings(max_examples=15, deadline=None, phases=MLTABLE_PHASES,
           suppress_health_check=[HealthCheck.too_slow])
 @given(files=st.lists(ROWS, min_size=1, max_size=3), data=st.data(),
@@ -585,6 +587,7 @@ def test_pattern_matching_nothing(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- mltable logs
 
 
+@pytest.mark.slow  # mltable or 100k files
 def test_route_mltable_logs_and_exit_now(tmp_path: Path) -> None:
     folder = delimited_mltable(tmp_path / "t")
     (folder / "a.csv").write_text("a,b\n1,x\n2,y\n")

@@ -21,6 +21,8 @@ import yaml
 
 import tenantml
 
+pytestmark = pytest.mark.slow  # end to end: the examples as users run them
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 NAMES = ("tenants", "many-models", "batch-scoring")
 FEATURES = ["price", "promotion", "temperature"]

@@ -14,6 +14,7 @@ import json
 from collections import deque
 from dataclasses import dataclass
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -88,6 +89,7 @@ def model(plan: list[list[str]], max_retries: int, mb_threshold: int, item_thres
 plans = st.lists(st.lists(st.sampled_from(ACTIONS), max_size=3), min_size=1, max_size=4)
 
 
+@pytest.mark.slow
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(plan=plans, max_retries=st.integers(0, 2), mb_threshold=st.integers(-1, 2),
        item_threshold=st.sampled_from([-1, 0, 1, 3]), percent=st.sampled_from([100.0, 50.0, 0.0]))

@@ -164,6 +164,7 @@ def statuses(project: Project, run_id: str) -> dict[str, str]:
     return {name: step["status"] for name, step in record["steps"].items()}
 
 
+@pytest.mark.slow
 def test_the_per_tenant_pipeline_runs_end_to_end_reuses_and_resumes(project: Project):
     acceptance_project(project)
     first = project.run()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import os
 import random
@@ -47,6 +49,7 @@ def _ledger_rows(project: Project) -> int:
     return max(0, sum(1 for _ in open(found[0])) - 1) if found else 0
 
 
+@pytest.mark.slow
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(kill_after=st.integers(0, 38))
 def test_a_coordinator_killed_at_any_point_resumes_to_the_uninterrupted_result(tmp_path_factory, kill_after):
@@ -132,6 +135,7 @@ def run(mini_batch):
     assert growth < 30 * 1024 * 1024, growth  # 80 MB went through the workers, not the coordinator
 
 
+@pytest.mark.slow
 def test_two_thousand_tenants_with_random_failures_and_hangs_are_accounted_exactly(project: Project):
     rng = random.Random(7)
     names = [f"tenant_{i:04d}.csv" for i in range(2000)]
@@ -241,6 +245,7 @@ def test_ctrl_c_during_a_command_step_leaves_no_process_and_is_resumable(project
     assert resumed.returncode == 0, resumed.stderr
 
 
+@pytest.mark.slow
 def test_hostile_partition_values_never_write_outside_the_run(project: Project):
     values = ["../../escape", "a/b", "spaced name", "ünïcödé", "x\x00y", "..", "/abs"]
     import pandas as pd

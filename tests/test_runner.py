@@ -264,6 +264,7 @@ def run(mini_batch):
     assert "init() failed: RuntimeError: cannot load model" in result
 
 
+@pytest.mark.slow
 def test_dataframe_returns_use_space_separated_csv_or_the_settings_json(project: Project):
     project.tenants(3)
     script = """

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import os
 
 import pandas as pd
@@ -20,6 +22,7 @@ def sales(project: Project, stores: int = 3, brands: int = 2, weeks: int = 4) ->
     project.write("sales/MLTable", MLTABLE)
 
 
+@pytest.mark.slow
 def test_partition_keys_give_one_mini_batch_per_combination_with_context(project: Project):
     sales(project)
     project.parallel_pipeline("""
@@ -55,6 +58,7 @@ def run(mini_batch, mini_batch_context):
     assert any((job_dir(run) / "logs" / "sys" / "mltable").rglob("*"))
 
 
+@pytest.mark.slow
 def test_tabular_input_is_split_by_byte_size_and_never_crosses_files(project: Project):
     sales(project, stores=2, brands=3, weeks=40)  # two files of ~3.5 KB
     project.parallel_pipeline("""
@@ -73,6 +77,7 @@ def run(mini_batch):
     assert ledger["items"].sum() == 240 and ledger["failed"].sum() == 240 - len(lines)
 
 
+@pytest.mark.slow
 def test_dataframe_return_of_a_partition_is_appended_in_order(project: Project):
     sales(project, stores=2, brands=1, weeks=3)  # weeks 0/1 only would be read as booleans, as on Azure ML
     project.parallel_pipeline("""
@@ -87,6 +92,7 @@ def run(mini_batch, ctx):
     assert set(run.ledger["outcome"]) == {"succeeded"}
 
 
+@pytest.mark.slow
 def test_the_coordinator_never_imports_mltable_and_the_cli_pays_no_exit_pause(project: Project):
     sales(project, stores=1, brands=1, weeks=2)
     project.parallel_pipeline("def run(mini_batch):\n    return list(range(len(mini_batch)))\n",
@@ -105,6 +111,7 @@ def test_the_coordinator_never_imports_mltable_and_the_cli_pays_no_exit_pause(pr
     assert probe.stdout.split()[-3:] == ["0", "False", "False"], probe.stderr
 
 
+@pytest.mark.slow
 def test_an_empty_dataframe_is_not_passed_to_run(project: Project):
     project.write("sales/a.csv", "store,amount\n")
     project.write("sales/b.csv", "store,amount\n1,2.0\n")
