@@ -73,6 +73,8 @@ class AmlBackend(Backend):
         prepared = self.plan(pipeline, options)
         reporter = options.reporter
         if reporter is not None:
+            for warning in prepared.warnings:
+                reporter.note("warning: " + warning)
             for line in prepared.resume_notes:
                 reporter.note(line)
         return self.submit_prepared(prepared, options)
