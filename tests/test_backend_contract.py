@@ -168,3 +168,30 @@ def test_the_example_backend_is_a_folder_plus_an_entry_point(registry):
     assert "inprocess" in registry.names() and "inprocess" not in BackendRegistry().names()  # nothing global
     cls = registry.load("inprocess")
     assert cls.options_type.__name__ == "InProcessOptions" and not cls.supports_resume
+
+
+def test_core_imports_no_backend():
+    """tenantml/ outside tenantml/backends/ reaches backends only through base.py and registry.py."""
+    import ast
+
+    core = [p for p in (ROOT / "tenantml").rglob("*.py") if "backends" not in p.relative_to(ROOT / "tenantml").parts]
+    allowed = {"tenantml.backends.base", "tenantml.backends.registry"}
+    found = []
+    for path in core:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
+                [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            found += [f"{path.name}: {n}" for n in names if n.startswith("tenantml.backends") and n not in allowed]
+    assert core and not found
+
+
+def test_the_command_line_reads_capability_flags(tmp_path, monkeypatch, capsys):
+    from tenantml.cli import main
+
+    monkeypatch.setenv("TENANTML_HOME", str(tmp_path / "home"))
+    pipeline = write_pipeline(tmp_path / "proj", OK)
+    assert main(["fetch", "some_run", "--backend", "local"]) == 2  # local: supports_fetch = False
+    assert "nothing to fetch" in capsys.readouterr().err
+    assert main(["run", str(pipeline), "--dry-run"]) == 0  # local: supports_plan = True, nothing runs
+    assert "valid (1 job(s): score)" in capsys.readouterr().out
+    assert not (tmp_path / "home" / "runs").exists()
