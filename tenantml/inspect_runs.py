@@ -23,6 +23,7 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,14 @@ ERROR_DIR = Path("user", "error")
 STD_LOG = Path("user_logs", "std_log.txt")
 
 SUCCESS_OUTCOMES = frozenset(o.value for o in Outcome if o.is_success)
+
+
+class Verdict(StrEnum):
+    """Where a mini-batch stands once its attempts are folded (``show``/``logs`` group by it)."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # decided, no success
+    UNFINISHED = "unfinished"  # retry pending, interrupted
 OK_STEP_STATUSES = DONE
 #: Run statuses after which ``tenantml run PIPELINE --resume RUN`` is the next useful command.
 RESUMABLE = _RESUMABLE
@@ -157,16 +166,15 @@ class MiniBatchState:
     error_process: str = ""
 
     @property
-    def state(self) -> str:
-        """``succeeded``, ``failed`` (decided, no success) or ``unfinished`` (retry pending, interrupted)."""
+    def state(self) -> Verdict:
         if not self.final or self.outcome == Outcome.INTERRUPTED:
-            return "unfinished"
-        return "succeeded" if self.outcome in SUCCESS_OUTCOMES else "failed"
+            return Verdict.UNFINISHED
+        return Verdict.SUCCEEDED if self.outcome in SUCCESS_OUTCOMES else Verdict.FAILED
 
     @property
     def ok(self) -> bool:
         """Succeeded with every item: what ``--failed`` leaves out (a short return lost items)."""
-        return self.state == "succeeded" and self.failed_items == 0
+        return self.state is Verdict.SUCCEEDED and self.failed_items == 0
 
     def sort_key(self) -> tuple[int, int | str]:
         return (0, int(self.mini_batch)) if self.mini_batch.isdigit() else (1, self.mini_batch)
@@ -280,7 +288,7 @@ def error_entries(logs: Path, mini_batch: str | None = None) -> list[ErrorEntry]
 
 def error_log_for(logs: Path, mb: MiniBatchState) -> Path | None:
     """The file holding the traceback of the mini-batch's last failed attempt."""
-    if not mb.error_attempt and mb.state == "succeeded":
+    if not mb.error_attempt and mb.state is Verdict.SUCCEEDED:
         return None
     if mb.error_node and mb.error_process:
         candidate = logs / ERROR_DIR / mb.error_node / f"{mb.error_process}.txt"
@@ -327,13 +335,13 @@ class StepView:
         return {
             "scheduled": int(scheduled[1]) if scheduled else None,
             "seen": len(states),
-            "succeeded": states.count("succeeded"),
-            "failed": states.count("failed"),
-            "unfinished": states.count("unfinished"),
+            "succeeded": states.count(Verdict.SUCCEEDED),
+            "failed": states.count(Verdict.FAILED),
+            "unfinished": states.count(Verdict.UNFINISHED),
             "items": sum(mb.items for mb in self.mini_batches),
-            "succeeded_items": sum(mb.succeeded_items for mb in self.mini_batches if mb.state == "succeeded"),
-            "failed_items": sum(mb.failed_items if mb.state == "succeeded" else mb.items
-                                for mb in self.mini_batches if mb.state != "unfinished"),
+            "succeeded_items": sum(mb.succeeded_items for mb in self.mini_batches if mb.state is Verdict.SUCCEEDED),
+            "failed_items": sum(mb.failed_items if mb.state is Verdict.SUCCEEDED else mb.items
+                                for mb in self.mini_batches if mb.state is not Verdict.UNFINISHED),
         }
 
 

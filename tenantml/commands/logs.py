@@ -21,6 +21,7 @@ from tenantml.inspect_runs import (
     STD_LOG,
     ErrorEntry,
     StepView,
+    Verdict,
     clip,
     display_path,
     error_entries,
@@ -102,7 +103,7 @@ def _parallel(step: StepView) -> None:
             _print_entry(entry)
         if len(loose) > 3:
             print(f"({len(loose) - 3} earlier ones in {display_path(step.logs / ERROR_DIR)})")
-    bad = [mb for mb in step.mini_batches if mb.state != "succeeded"]
+    bad = [mb for mb in step.mini_batches if mb.state is not Verdict.SUCCEEDED]
     if bad:
         print(f"\n==> last traceback of each mini-batch that did not succeed: {len(bad)} <==")
         by_mb: dict[str, list[ErrorEntry]] = {}

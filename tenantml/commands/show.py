@@ -20,6 +20,7 @@ from tenantml.inspect_runs import (
     MiniBatchState,
     RunInfo,
     StepView,
+    Verdict,
     clip,
     display_path,
     error_log_for,
@@ -32,6 +33,7 @@ from tenantml.inspect_runs import (
     resolve_run,
 )
 from tenantml.locations import home
+from tenantml.policy import Outcome
 
 CSV_COLUMNS = ["run_id", "job", "step_status", "mini_batch", "label", "items", "attempts", "outcome", "state",
                "succeeded_items", "failed_items", "error_type", "last_error", "error_log"]
@@ -140,7 +142,7 @@ def render(run: RunInfo, steps: list[StepView], *, failed_only: bool = False) ->
             rows.append([mb.mini_batch, clip(mb.label, 40), str(mb.items), str(mb.attempts), mb.outcome, mb.state,
                          clip(_last_error(mb), 60) if not mb.ok or mb.attempts > 1 else "",
                          display_path(log) if log is not None else ""])
-            if first_failure is None and mb.state != "succeeded":
+            if first_failure is None and mb.state is not Verdict.SUCCEEDED:
                 first_failure = (step.job, mb.mini_batch)
         lines.append(render_table(["mini-batch", "label", "items", "attempts", "outcome", "state", "last error",
                                    "traceback in"], rows, indent="  "))
@@ -172,7 +174,7 @@ def _step_heading(step: StepView) -> str:
 
 
 def _last_error(mb: MiniBatchState) -> str:
-    if mb.outcome == "short_return" and not mb.last_error:
+    if mb.outcome == Outcome.SHORT and not mb.last_error:
         return f"run() returned {mb.items - mb.failed_items} result(s) for {mb.items} item(s)"
     return mb.last_error
 

@@ -32,6 +32,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tenantml.policy import Outcome
+from tenantml.status import RunStatus
+
 LEDGER = Path("sys") / "job_report" / "processed_mini-batches.csv"
 AZURE_COPY = Path("sys") / "job_report" / "processed_mini-batches.azureml.csv"
 LEGACY = Path("sys") / "report" / "processed_tasks.csv"
@@ -53,12 +56,13 @@ _ALIASES = {
     "detail": ("minibatchdetail", "detail", "minibatch"),
 }
 
-_OUTCOMES = {
-    "rundone": "succeeded", "succeeded": "succeeded", "completed": "succeeded", "done": "succeeded",
-    "runexception": "raised", "exception": "raised", "failed": "raised", "runfailed": "raised",
-    "runtimeout": "timeout", "timeout": "timeout", "loadtimeout": "timeout",
-    "processcrashed": "crashed", "crashed": "crashed", "runprocessexit": "crashed", "processexit": "crashed",
-    "loadexception": "raised", "invalidreturn": "wrong_type", "wrongtype": "wrong_type",
+_S, _R, _T, _C, _W = (Outcome.SUCCEEDED, Outcome.RAISED, Outcome.TIMEOUT, Outcome.CRASHED, Outcome.WRONG_TYPE)
+_OUTCOMES: dict[str, Outcome] = {  # Azure ML's status words -> tenantml's attempt outcomes
+    "rundone": _S, "succeeded": _S, "completed": _S, "done": _S,
+    "runexception": _R, "exception": _R, "failed": _R, "runfailed": _R,
+    "runtimeout": _T, "timeout": _T, "loadtimeout": _T,
+    "processcrashed": _C, "crashed": _C, "runprocessexit": _C, "processexit": _C,
+    "loadexception": _R, "invalidreturn": _W, "wrongtype": _W,
 }
 
 
@@ -95,7 +99,7 @@ class AzureStepLogs:
         for row in self.rows:
             if row["mini_batch"] not in last or row["attempt"] >= last[row["mini_batch"]]["attempt"]:
                 last[row["mini_batch"]] = row
-        return sorted(i for i, r in last.items() if r["outcome"] not in ("succeeded", "short_return", "empty"))
+        return sorted(i for i, r in last.items() if not Outcome(r["outcome"]).is_success)
 
 
 def _norm(name: str) -> str:
@@ -163,14 +167,14 @@ def _outcome(status: str, items: int, succeeded: int, error: str) -> str:
     key = _norm(status)
     outcome = _OUTCOMES.get(key)
     if outcome is None:
-        outcome = "raised" if (error or "error" in key or "fail" in key) else (
-            "succeeded" if key else ("raised" if error else "succeeded"))
-    if outcome == "succeeded":
+        outcome = Outcome.RAISED if (error or "error" in key or "fail" in key) else (
+            Outcome.SUCCEEDED if key else (Outcome.RAISED if error else Outcome.SUCCEEDED))
+    if outcome is Outcome.SUCCEEDED:
         if items == 0:
-            return "empty"
+            return Outcome.EMPTY.value
         if succeeded < items:
-            return "short_return"
-    return outcome
+            return Outcome.SHORT.value
+    return outcome.value
 
 
 def read_processed(path: Path) -> tuple[list[dict[str, Any]], dict[int, MiniBatchItems]]:
@@ -207,7 +211,7 @@ def read_processed(path: Path) -> tuple[list[dict[str, Any]], dict[int, MiniBatc
         if not node and "/" in process:
             node, process = process.rsplit("/", 1)
         outcome = _outcome(get(row, "status"), total, succeeded, error_message)
-        if outcome not in ("succeeded", "short_return", "empty"):
+        if not Outcome(outcome).is_success:
             succeeded, failed = 0, total
         rows.append({
             "mini_batch": index, "attempt": max(_int(get(row, "attempt"), 1), 1), "label": detail.label,
@@ -238,7 +242,7 @@ def read_result(path: Path) -> tuple[str | None, str]:
     match = re.search(r"\b(Completed|Failed|Canceled|Cancelled|Succeeded)\b", text, re.I)
     if match:
         word = match.group(1).lower()
-        status = "Completed" if word in ("completed", "succeeded") else "Failed"
+        status = RunStatus.COMPLETED if word in ("completed", "succeeded") else RunStatus.FAILED
     reason = ""
     for line in text.splitlines():
         lowered = line.lower()

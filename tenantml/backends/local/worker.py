@@ -30,6 +30,7 @@ from types import ModuleType
 from typing import Any
 
 from tenantml.backends.local.messages import Call, ErrorInfo, Ready, Result, StartupFailed, Stop, Stopped, WorkerConfig
+from tenantml.policy import Outcome
 
 
 def _shims_dir() -> str:
@@ -183,10 +184,10 @@ class Worker:
         except BaseException as exc:  # noqa: BLE001
             error = _error(exc)
             self._log_error(f"loading mini-batch {mb.index}", error)
-            return Result(mb.index, call.attempt, "raised", mb.items, 0, time.monotonic() - start, error)
+            return Result(mb.index, call.attempt, Outcome.RAISED.value, mb.items, 0, time.monotonic() - start, error)
         if mb.kind == "table" and len(mini_batch) == 0:
             self._write_rows(mb.index, call.attempt, [])
-            return Result(mb.index, call.attempt, "empty", 0, 0, time.monotonic() - start)
+            return Result(mb.index, call.attempt, Outcome.EMPTY.value, 0, 0, time.monotonic() - start)
         assert self.run_fn is not None
         try:
             if self.pass_context:
@@ -197,7 +198,7 @@ class Worker:
         except BaseException as exc:  # noqa: BLE001 - SystemExit in run() fails the attempt only
             error = _error(exc)
             self._log_error(f"run() of mini-batch {mb.index} attempt {call.attempt}", error)
-            return Result(mb.index, call.attempt, "raised", mb.items, 0, time.monotonic() - start, error)
+            return Result(mb.index, call.attempt, Outcome.RAISED.value, mb.items, 0, time.monotonic() - start, error)
         finally:
             _flush()
         duration = time.monotonic() - start
@@ -206,15 +207,15 @@ class Worker:
             error = ErrorInfo("TypeError", "run() must return a list, tuple or pandas.DataFrame, got "
                               f"{type(returned).__name__}", "")
             self._log_error(f"run() of mini-batch {mb.index} attempt {call.attempt}", error)
-            return Result(mb.index, call.attempt, "wrong_type", mb.items, 0, duration, error)
+            return Result(mb.index, call.attempt, Outcome.WRONG_TYPE.value, mb.items, 0, duration, error)
         count = len(returned)
         try:
             self._write_rows(mb.index, call.attempt, returned if kind == "list" else self._frame_rows(returned))
         except BaseException as exc:  # noqa: BLE001 - e.g. a bad to_csv option or an unprintable row
             error = _error(exc)
             self._log_error(f"writing the rows of mini-batch {mb.index}", error)
-            return Result(mb.index, call.attempt, "raised", mb.items, 0, duration, error)
-        outcome = "succeeded" if count >= mb.items else "short_return"
+            return Result(mb.index, call.attempt, Outcome.RAISED.value, mb.items, 0, duration, error)
+        outcome = (Outcome.SUCCEEDED if count >= mb.items else Outcome.SHORT).value
         warning = ""
         if count > mb.items:
             warning = f"run() returned {count} results for {mb.items} items"
