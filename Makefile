@@ -22,9 +22,9 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow" tests
 
-# Types (mypy --strict, configured in pyproject.toml) and lint (ruff) on tenantml/.
+# Types (mypy --strict, configured in pyproject.toml) and lint (ruff): tenantml/ and the example backend.
 check: $(STAMP)
-	$(BIN)/ruff check tenantml
+	$(BIN)/ruff check tenantml examples/backends
 	$(BIN)/mypy
 
 bench: $(STAMP)
