@@ -195,3 +195,28 @@ def test_the_command_line_reads_capability_flags(tmp_path, monkeypatch, capsys):
     assert main(["run", str(pipeline), "--dry-run"]) == 0  # local: supports_plan = True, nothing runs
     assert "valid (1 job(s): score)" in capsys.readouterr().out
     assert not (tmp_path / "home" / "runs").exists()
+
+
+def test_the_local_parallel_step_reaches_its_workers_only_through_the_transport(tmp_path):
+    """Another engine (Ray, Dask) replaces only pool.Transport: here a transport that records
+    what the scheduling loop asks of it runs the same pipeline to the same result."""
+    from tenantml.backends.local import LocalOptions
+    from tenantml.backends.local.pool import ProcessPool
+
+    calls: list[str] = []
+
+    class Recording(ProcessPool):
+        def start(self, *args: Any, **kwargs: Any) -> Any:
+            calls.append("start")
+            return super().start(*args, **kwargs)
+
+        def send(self, worker: Any, message: object) -> bool:
+            calls.append(type(message).__name__)
+            return super().send(worker, message)
+
+    pipeline = write_pipeline(tmp_path / "proj", OK)
+    handle = submit(pipeline, home=tmp_path / "home", options=LocalOptions(max_workers=1, transport=Recording))
+    assert wait(handle) is RunStatus.COMPLETED
+    out = handle.outputs()["score"]["out"] / "parallel_run_step.txt"
+    assert sorted(out.read_text().split()) == ["tenant_1.csv", "tenant_2.csv", "tenant_3.csv"]
+    assert calls.count("start") == 1 and calls.count("Call") == 3 and calls[-1] == "Stop"

@@ -5,9 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from tenantml.errors import UserError
+
+if TYPE_CHECKING:
+    from tenantml.backends.local.pool import Transport
 
 
 @dataclass(frozen=True)
@@ -18,6 +23,7 @@ class LocalOptions:
     worker_memory_limit: int | None = None  # bytes of RSS; a worker above it is replaced
     poll_interval: float = 0.5  # how often memory and resource snapshots are taken
     env: dict[str, str] = field(default_factory=dict)  # set in every worker (e.g. MLflow's tracking URI)
+    transport: Callable[[], Transport] | None = None  # the worker pool of a parallel step (default: processes)
 
     def __post_init__(self) -> None:
         if self.max_workers is not None and self.max_workers < 1:

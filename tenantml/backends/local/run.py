@@ -274,7 +274,8 @@ class LocalRun(RunHandle):
             else:
                 local = dataclasses.replace(self.local, env={**self.local.env, **env})
                 report = ParallelStep(job, job_dir, local, self.reporter, cancelled=self._cancel.is_set,
-                                      interrupted=self._interrupt.is_set, resume=partial).run()
+                                      interrupted=self._interrupt.is_set, resume=partial,
+                                      transport=local.transport() if local.transport else None).run()
                 status, reason = report.status.value, report.reason
         except RunInterrupted:
             self._set(name, job, RunStatus.INTERRUPTED, "interrupted", started=started)
