@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from tenantml.bindings import BINDING, substitute
@@ -26,18 +25,19 @@ Resolve = Callable[[str, str, "int | None"], "str | None"]  # (expression, key, 
 def job_resolver(job: str, inputs: dict[str, Input], outputs: dict[str, DataOutput], run_id: str | None,
                  problems: Problems, quote: bool = False) -> Resolve:
     """Resolve ``inputs.x``/``outputs.y``/``name``; for a shell command, paths are quoted and values verbatim."""
-    def path_text(path: Path) -> str:
-        return shlex.quote(str(path)) if quote else str(path)
+    def path_text(data: DataInput | DataOutput) -> str:
+        text = data.remote if data.remote is not None else str(data.path)  # data in Azure: its URI
+        return shlex.quote(text) if quote else text
 
     def resolve(expr: str, key: str, line: int | None) -> str | None:
         kind, _, name = expr.partition(".")
         if kind == "inputs" and name in inputs:
             value = inputs[name]
             if isinstance(value, DataInput):
-                return path_text(value.path)
+                return path_text(value)
             return literal_text(value.value)
         if kind == "outputs" and name in outputs:
-            return path_text(outputs[name].path)
+            return path_text(outputs[name])
         if kind == "name":
             return run_id if run_id is not None else "${{name}}"
         pool: dict[str, Input] | dict[str, DataOutput] = (
