@@ -23,9 +23,10 @@ from typing import Any
 from tenantml.backends.aml import sdk
 from tenantml.backends.base import Plan
 from tenantml.errors import UserError
+from tenantml.locations import REMOTE_URI
 from tenantml.locations import home as default_home
 
-REMOTE = re.compile(r"^(azureml:|https?://|wasbs?://|abfss?://|adl://)")
+REMOTE = REMOTE_URI  # data in Azure, not on this machine
 RUNNER_FLAGS = ("--error_threshold", "--allowed_failed_percent", "--task_overhead_timeout",
                 "--progress_update_timeout", "--first_task_creation_timeout", "--resource_monitor_interval",
                 "--copy_logs_to_parent", "--metrics_name_prefix", "--push_metrics_to_parent")

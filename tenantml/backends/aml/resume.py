@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from tenantml.errors import UserError
+from tenantml.locations import REMOTE_URI
 from tenantml.runs import RunRecord
 
-REMOTE = re.compile(r"^(azureml:|https?://|wasbs?://|abfss?://|adl://)")
+REMOTE = REMOTE_URI  # data in Azure, not on this machine
 
 
 def restrict(prepared: Any, run_dir: Path, staging: Path) -> None:
