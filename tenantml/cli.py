@@ -89,6 +89,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tenantml: interrupted", file=sys.stderr)
         code = EXIT_INTERRUPTED
+    except OSError as exc:
+        from tenantml.runfolder.storage import StorageError, is_storage_error
+
+        if debug or not is_storage_error(exc):
+            raise
+        error = StorageError.from_os(exc)
+        print(f"error: {error.render()}", file=sys.stderr)
+        code = error.exit_code
     finally:
         signal.signal(signal.SIGTERM, previous)
     return code

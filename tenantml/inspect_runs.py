@@ -88,9 +88,17 @@ def read_run(folder: Path) -> RunInfo:
         return RunInfo(folder.name, folder, problem=f"run.json unreadable: {exc}")
     raw_steps = data.get("steps")
     steps: dict[Any, Any] = raw_steps if isinstance(raw_steps, dict) else {}
+    status = str(data.get("status") or "Unknown")
+    if status == RunStatus.RUNNING and data.get("backend") == "local":
+        from tenantml.runfolder.lock import writer_alive
+
+        if writer_alive(folder) is False:
+            status = RunStatus.CRASHED  # the record says Running but no process writes the run any more
+            steps = {k: ({**v, "status": RunStatus.CRASHED} if isinstance(v, dict)
+                         and v.get("status") == RunStatus.RUNNING else v) for k, v in steps.items()}
     return RunInfo(
         run_id=str(data.get("run_id") or folder.name), folder=folder, pipeline=str(data.get("pipeline") or ""),
-        backend=str(data.get("backend") or ""), status=str(data.get("status") or "Unknown"),
+        backend=str(data.get("backend") or ""), status=status,
         started=_number(data.get("started")), ended=_number(data.get("ended")),
         steps={str(k): (v if isinstance(v, dict) else {}) for k, v in steps.items()})
 

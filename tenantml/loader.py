@@ -24,6 +24,7 @@ from tenantml.loading.jobs import JobBuilder
 from tenantml.loading.resolve import Resolver
 from tenantml.loading.schema import PIPELINE_KEYS, SETTINGS_KEYS, Problems, truthy
 from tenantml.locations import DEFAULT_DATASTORE, Datastores
+from tenantml.runfolder.names import node_name_problem
 from tenantml.spec import Job
 from tenantml.yamlio import YamlMap, load_yaml
 
@@ -99,6 +100,9 @@ def load_pipeline(path: Path, ctx: LoadContext) -> Pipeline:
     nodes: dict[str, YamlMap] = {}
     for name, job_raw in jobs_raw.items():
         key = f"jobs.{name}"
+        if (bad_name := node_name_problem(name)) is not None:  # it names a folder of the run
+            problems.add(bad_name + ".", key=key, line=jobs_raw.line_of(name), fix="rename the job, e.g. 'score_tenants'")
+            continue
         if not isinstance(job_raw, YamlMap):
             problems.add("a job must be a mapping.", key=key, line=jobs_raw.line_of(name))
             continue

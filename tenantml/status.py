@@ -18,7 +18,8 @@ class RunStatus(StrEnum):
     INTERRUPTED = "Interrupted"  # Ctrl-C / SIGTERM: finish it with --resume
     SKIPPED = "Skipped"  # a step whose inputs were not produced, or the run was cancelled
     REUSED = "Reused"  # a step unchanged since a completed run: its outputs are linked
+    CRASHED = "Crashed"  # shown, never written: the record says Running but no process writes the run
 
 
 DONE = frozenset({RunStatus.COMPLETED, RunStatus.REUSED})  # a step whose outputs exist
-RESUMABLE = frozenset({RunStatus.FAILED, RunStatus.INTERRUPTED})
+RESUMABLE = frozenset({RunStatus.FAILED, RunStatus.INTERRUPTED, RunStatus.CRASHED})

@@ -17,6 +17,7 @@ from tenantml.errors import UserError
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_NODES = 200_000
+MAX_DEPTH = 100  # levels of nesting; a pipeline needs fewer than 10
 
 
 class Line(int):
@@ -49,10 +50,17 @@ class _Loader(yaml.SafeLoader):
     def __init__(self, stream: str, path: Path | None = None) -> None:
         super().__init__(stream)
         self._expanded = 0
+        self._depth = 0
         self._path = path
 
     def compose_node(self, parent: Any, index: Any) -> Any:
-        node = super().compose_node(parent, index)
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:  # before Python's recursion limit turns it into a RecursionError
+                raise yaml.YAMLError(f"the document is nested more than {MAX_DEPTH} levels deep")
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
         self._expanded += _weight(node)
         if self._expanded > MAX_NODES:
             raise yaml.YAMLError(f"the document expands to more than {MAX_NODES} nodes (an alias bomb?)")
@@ -102,7 +110,13 @@ def load_yaml(path: Path, *, what: str = "YAML file") -> Any:
     if size > MAX_BYTES:
         raise UserError(f"{what} is {size} bytes; tenantml reads at most {MAX_BYTES}.", file=path,
                         fix="a pipeline definition should be small: move data out of the YAML")
-    text = path.read_text(encoding="utf-8", errors="replace")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")  # strictly: a replaced byte would silently change a value
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise UserError(f"{what} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}).", file=path,
+                        line=line, fix="save the file as UTF-8") from None
     return parse_yaml(text, path)
 
 

@@ -76,10 +76,13 @@ def execute(args: argparse.Namespace) -> int:
     fetch_first = backend_cls.supports_log_download
     try:
         status = wait(handle)
-    except RunInterrupted as exc:
+    except (RunInterrupted, KeyboardInterrupt) as exc:
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a further Ctrl-C must not cut the summary short
         reporter.finish_line()
         print(render_summary(Run(handle), fetch_first=fetch_first), file=sys.stdout)
-        print(f"tenantml: {exc}", file=sys.stderr)
+        print(f"tenantml: {exc or 'interrupted'}", file=sys.stderr)
         return EXIT_INTERRUPTED
     print(render_summary(Run(handle), fetch_first=fetch_first))
     return EXIT_OK if status is RunStatus.COMPLETED else EXIT_FAILED

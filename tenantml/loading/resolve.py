@@ -19,6 +19,7 @@ from tenantml.bindings import is_single_binding, substitute
 from tenantml.errors import UserError
 from tenantml.loading.schema import DATA_INPUT_KEYS, LITERAL_INPUT_KEYS, OUTPUT_KEYS, Problems, bare, file_of
 from tenantml.locations import REMOTE_URI, Datastores, local_path
+from tenantml.runfolder.names import io_name_problem
 from tenantml.spec import (
     DATA_TYPES,
     INPUT_MODES,
@@ -59,6 +60,9 @@ class Resolver:
             return result
         for name, value in raw.items():
             key, line = f"{prefix}{name}", raw.line_of(name)
+            if (bad_name := io_name_problem(name, "input")) is not None:
+                self.problems.add(bad_name + ".", key=key, line=line, fix="rename the input, e.g. 'tenants'")
+                continue
             parsed = self._input(str(name), value, key, line, parent)
             if parsed is not None:
                 result[str(name)] = parsed
@@ -176,6 +180,9 @@ class Resolver:
             return result
         for name, value in raw.items():
             key, line = f"{prefix}{name}", raw.line_of(name)
+            if (bad_name := io_name_problem(name, "output")) is not None:  # it names a folder of the run
+                self.problems.add(bad_name + ".", key=key, line=line, fix="rename the output, e.g. 'scores'")
+                continue
             default = job_dir / "outputs" / str(name)
             expr = is_single_binding(value)
             if expr is not None:

@@ -61,6 +61,10 @@ class AmlBackend(Backend):
 
         aml = options.backend_options(AmlOptions)
         prepared = prepare(Path(pipeline), options.overrides + aml.overrides, aml.experiment)
+        if options.resume and not aml.resume:
+            from tenantml.runfolder.names import check_run_id
+
+            check_run_id(str(options.resume), "--resume")
         resume = aml.resume or (options.home / "runs" / options.resume if options.resume else None)
         if resume is not None:
             from tenantml.backends.aml.resume import restrict

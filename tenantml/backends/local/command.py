@@ -70,8 +70,9 @@ class CommandStep:
         with open(self.log, "ab") as log:
             log.write(f"$ {job.command}\n".encode())
             log.flush()
-            proc = subprocess.Popen(["bash", "-c", job.command], cwd=job.code, env=env, stdin=subprocess.DEVNULL,
-                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            proc = procs.watched(subprocess.Popen(["bash", "-c", job.command], cwd=job.code, env=env,
+                                                  stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                                  start_new_session=True))
         try:
             status, reason = self._wait(proc)
         finally:

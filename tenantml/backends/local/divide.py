@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tenantml.backends.local import procs
 from tenantml.errors import UserError
 from tenantml.spec import DataInput
 
@@ -54,7 +55,7 @@ def write_plan(request: DivisionRequest) -> int:
     request.spill_dir.mkdir(parents=True, exist_ok=True)
     temp = request.plan.with_suffix(".tmp")
     count = 0
-    with open(temp, "w", encoding="utf-8") as out:
+    with open(temp, "w", encoding="utf-8", errors="surrogateescape") as out:  # non-UTF-8 file names too
         for mb in iter_mini_batches(request.input, mini_batch_size=request.mini_batch_size,
                                     partition_keys=request.partition_keys, spill_dir=request.spill_dir,
                                     source_file=request.source_file):
@@ -74,9 +75,9 @@ def start(request: DivisionRequest, request_file: Path) -> subprocess.Popen[byte
     """Start the division process (the caller waits for it with :func:`finish`)."""
     request_file.write_text(request.to_json(), encoding="utf-8")
     with open(request_file.with_suffix(".stderr.txt"), "wb") as err:
-        return subprocess.Popen([sys.executable, "-m", "tenantml.backends.local.divide", str(request_file)],
-                                stdin=subprocess.DEVNULL, stdout=err, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        return procs.watched(subprocess.Popen(
+            [sys.executable, "-m", "tenantml.backends.local.divide", str(request_file)],
+            stdin=subprocess.DEVNULL, stdout=err, stderr=subprocess.STDOUT, start_new_session=True))
 
 
 def finish(proc: subprocess.Popen[bytes], request: DivisionRequest, request_file: Path,
@@ -92,6 +93,7 @@ def finish(proc: subprocess.Popen[bytes], request: DivisionRequest, request_file
 
                 end_all([proc], grace=0.5)
                 raise KeyboardInterrupt from None
+    procs.end_all([proc], grace=0)  # anything it left in its group; and the reaper forgets it
     err = request_file.with_suffix(".stderr.txt").read_bytes()[-20000:]
     error_file = request_file.with_suffix(".error.json")
     if error_file.exists():
@@ -99,7 +101,7 @@ def finish(proc: subprocess.Popen[bytes], request: DivisionRequest, request_file
         raise UserError(raw["message"], fix=raw.get("fix"))
     if proc.returncode != 0:
         raise RuntimeError(f"the division process failed (exit {proc.returncode}):\n{err.decode(errors='replace')}")
-    return sum(1 for _ in open(request.plan, encoding="utf-8"))
+    return sum(1 for _ in open(request.plan, encoding="utf-8", errors="surrogateescape"))
 
 
 def main() -> None:

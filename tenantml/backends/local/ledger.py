@@ -47,7 +47,7 @@ class LedgerWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         _drop_torn_tail(path)
         new = not path.exists() or path.stat().st_size == 0
-        self._file: IO[str] = open(path, "a", encoding="utf-8", newline="")
+        self._file: IO[str] = open(path, "a", encoding="utf-8", errors="backslashreplace", newline="")
         self._csv = csv.writer(self._file)
         if new:
             self._csv.writerow(COLUMNS)
@@ -56,8 +56,11 @@ class LedgerWriter:
     def write(self, row: AttemptRow) -> None:
         values = [getattr(row, c) for c in COLUMNS]  # not dataclasses.asdict: it deep-copies, per attempt
         values[_DURATION] = f"{row.duration_s:.3f}"
-        self._csv.writerow(values)
-        self._file.flush()
+        try:
+            self._csv.writerow(values)
+            self._file.flush()
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, exc.filename or self._file.name) from None
 
     def close(self) -> None:
         self._file.close()

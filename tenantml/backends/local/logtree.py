@@ -114,6 +114,6 @@ class LogTree:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    temp = path.with_name(path.name + ".tmp")
-    temp.write_text(text, encoding="utf-8")
-    temp.replace(path)
+    from tenantml.runfolder.atomic import atomic_write
+
+    atomic_write(path, text)

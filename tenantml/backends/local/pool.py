@@ -29,7 +29,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Protocol
 
-from tenantml.backends.local import procs
+from tenantml.backends.local import procs, reaper
 from tenantml.backends.local.messages import WorkerConfig
 from tenantml.division import MiniBatch
 
@@ -107,6 +107,7 @@ class ProcessPool:
                 [sys.executable, "-m", "tenantml.backends.local.worker", str(child_sock.fileno()), str(os.getpid())],
                 cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                 pass_fds=(child_sock.fileno(),), start_new_session=True)
+        procs.watched(proc)  # the run's reaper ends its group if the coordinator dies
         child_sock.close()
         conn = Connection(parent_sock.detach())
         worker = Worker(slot, proc.pid)
@@ -124,7 +125,8 @@ class ProcessPool:
 
     def receive(self, workers: list[Worker], timeout: float) -> Iterator[tuple[Worker, object | None]]:
         by_conn = {self._conns[w]: w for w in workers}
-        for conn in wait(list(by_conn), timeout):
+        ready = wait(list(by_conn), timeout)
+        for conn in ready:
             assert isinstance(conn, Connection)
             worker = by_conn[conn]
             try:
@@ -133,6 +135,12 @@ class ProcessPool:
                 yield worker, None
                 continue
             yield worker, message
+        # Death is known from the process, not only from the pipe's EOF: a child that inherited the
+        # pipe (os.fork in run()) keeps it open after the worker died, and no EOF ever comes.
+        for conn, worker in by_conn.items():
+            if worker.state is not WorkerState.GONE and conn not in ready and \
+                    self._procs[worker].poll() is not None and not _pending(conn):
+                yield worker, None
 
     def kill(self, worker: Worker) -> None:
         procs.kill_group(self._procs[worker])
@@ -146,8 +154,10 @@ class ProcessPool:
         try:
             proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            procs.kill_group(proc)
-            proc.wait()
+            pass
+        procs.kill_group(proc)  # and what it left behind in its group, as a node ends a job's processes
+        proc.wait()
+        reaper.forget(proc.pid)
 
     def exit_description(self, worker: Worker) -> str:
         proc = self._procs[worker]
@@ -165,3 +175,10 @@ class ProcessPool:
 
     def cpu_seconds(self, worker: Worker) -> tuple[float, float] | None:
         return procs.cpu_seconds(worker.pid)
+
+
+def _pending(conn: Connection) -> bool:
+    try:
+        return conn.poll(0)
+    except (EOFError, OSError):
+        return True  # its EOF is the message: receive() reports it

@@ -7,6 +7,8 @@ import signal
 import subprocess
 import time
 
+from tenantml.backends.local import reaper
+
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
@@ -56,6 +58,13 @@ def end_all(procs: list[subprocess.Popen[bytes]], grace: float) -> None:
             p.wait(timeout=2)
         except subprocess.TimeoutExpired:
             pass
+        reaper.forget(p.pid)
+
+
+def watched(proc: subprocess.Popen) -> subprocess.Popen:
+    """Register a child that leads its own process group with the run's reaper (no orphans)."""
+    reaper.watch(proc.pid)
+    return proc
 
 
 def describe_exit(returncode: int | None) -> str:

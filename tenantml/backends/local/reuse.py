@@ -56,7 +56,18 @@ class ReuseCache:
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30)
-        db.execute("PRAGMA journal_mode=WAL")
+        # Switching to WAL needs an exclusive lock and SQLite does not wait for it (the busy timeout
+        # does not apply): two runs opening a new cache at once made one fail with "database is
+        # locked" (the flaky two-runs test). WAL is persistent, so switch only when not yet WAL and
+        # retry while another connection holds the file.
+        deadline = time.monotonic() + 30
+        while db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
         return db
 
     # ------------------------------------------------------------------ fingerprints
@@ -101,7 +112,7 @@ class ReuseCache:
                     if name not in _SKIP_DIRS:
                         pending.append(Path(full))
                 elif stat.S_ISREG(st.st_mode):
-                    h.update(f"{rel}/{name}\0{st.st_size}:{st.st_mtime_ns}\n".encode())
+                    h.update(f"{rel}/{name}\0{st.st_size}:{st.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
         return h.hexdigest()
 
     # ------------------------------------------------------------------ index

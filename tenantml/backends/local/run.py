@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tenantml.backends.base import RunHandle, RunOptions, StepStatus
+from tenantml.backends.local import reaper
 from tenantml.backends.local.command import CommandReport, CommandStep
 from tenantml.backends.local.ledger import read_ledgers
 from tenantml.backends.local.local_config import datastores_for
@@ -32,7 +33,10 @@ from tenantml.backends.local.scheduler import ParallelStep, StepReport
 from tenantml.errors import RunInterrupted, UserError
 from tenantml.loader import LoadContext, Pipeline, load_pipeline
 from tenantml.progress import Reporter
-from tenantml.runs import RunRecord, propose_run_id
+from tenantml.runfolder import RunLock, check_inside, check_run_id, commit
+from tenantml.runfolder.lock import PathLock, output_lock
+from tenantml.runfolder.record import RunRecord, propose_run_id
+from tenantml.runfolder.storage import StorageError, is_storage_error
 from tenantml.spec import CommandJob, Job, ParallelJob
 from tenantml.status import DONE as RUN_DONE
 from tenantml.status import RunStatus
@@ -60,18 +64,23 @@ class LocalRun(RunHandle):
         self._cancel = threading.Event()
         self._interrupt = threading.Event()
         self._lock = threading.Lock()
+        self._locked_outputs: set[Path] = set()
+        self._held: list[PathLock] = []  # the run's lock, and the locks of datastore outputs being written
 
     @classmethod
     def create(cls, path: Path, options: RunOptions) -> LocalRun:
         """Validate everything, then make the run folder (nothing is written for bad input)."""
         datastores, assets = datastores_for(path, options.home, dict(options.datastores))
+        if options.run_id:
+            check_run_id(options.run_id)
         if options.resume:
+            check_run_id(str(options.resume), "--resume")
             return cls._resume(path, options, datastores, assets)
         # Load and validate once, under the id the run will have; the folder is claimed only after
         # (exclusively), so bad input leaves nothing behind. A taken id is a new id and a new load.
         for _ in range(100):
             run_id = options.run_id or propose_run_id(path)
-            run_dir = options.home / "runs" / run_id
+            run_dir = check_inside(options.home / "runs", options.home / "runs" / run_id, "run folder")
             pipeline = load_pipeline(path, LoadContext(run_dir, run_id, datastores, options.overrides, assets))
             try:
                 run_dir.mkdir(parents=True)
@@ -83,6 +92,7 @@ class LocalRun(RunHandle):
         else:
             raise RuntimeError("could not create a unique run folder")
         run = cls(pipeline, run_id, run_dir, options)
+        run._held.append(RunLock(run_dir).acquire())
         run.record.save(run_dir)
         return run
 
@@ -90,19 +100,26 @@ class LocalRun(RunHandle):
     def _resume(cls, path: Path, options: RunOptions, datastores: Any, assets: Any) -> LocalRun:
         run_dir = options.home / "runs" / str(options.resume)
         if not (run_dir / "run.json").exists():
-            from tenantml.runs import list_runs
+            from tenantml.runfolder.record import list_runs
             from tenantml.suggest import did_you_mean
 
             known = [p.name for p in list_runs(options.home)]
             raise UserError(f"there is no run '{options.resume}' in {options.home / 'runs'}; "
                             f"{did_you_mean(str(options.resume), known) if known else 'there are no runs'}",
                             key="--resume", fix="name a run listed by 'tenantml runs'")
-        record = RunRecord.load(run_dir)
-        if Path(record.pipeline) != path.absolute():
-            raise UserError(f"run '{options.resume}' ran {record.pipeline}, not {path.absolute()}.", key="--resume",
-                            fix=f"tenantml run {record.pipeline} --resume {options.resume}")
-        pipeline = load_pipeline(path, LoadContext(run_dir, record.run_id, datastores, options.overrides, assets))
-        return cls(pipeline, record.run_id, run_dir, options, record=record)
+        lock = RunLock(run_dir).acquire()  # a second --resume of a live run stops here, naming its pid
+        try:
+            record = RunRecord.load(run_dir)
+            if Path(record.pipeline) != path.absolute():
+                raise UserError(f"run '{options.resume}' ran {record.pipeline}, not {path.absolute()}.",
+                                key="--resume", fix=f"tenantml run {record.pipeline} --resume {options.resume}")
+            pipeline = load_pipeline(path, LoadContext(run_dir, record.run_id, datastores, options.overrides, assets))
+        except BaseException:
+            lock.release()
+            raise
+        run = cls(pipeline, record.run_id, run_dir, options, record=record)
+        run._held.append(lock)
+        return run
 
     # ------------------------------------------------------------------ RunHandle
     def status(self) -> RunStatus:
@@ -116,25 +133,49 @@ class LocalRun(RunHandle):
             return self._status
         self._status = self.record.status = RunStatus.RUNNING
         self.record.ended = None
+        reaper.start()  # before the first process: whatever the run starts ends if this process dies
         self.record.save(self.run_dir)
         for note in self.pipeline.notes:
             self.reporter.note(note)
         for warning in self.pipeline.warnings:
             self.reporter.note("warning: " + warning)
+        failing = True
         try:
             self._execute()
             failed = [s for s in self.record.steps.values() if s["status"] not in DONE]
             self._status = RunStatus.FAILED if failed or self._cancel.is_set() else RunStatus.COMPLETED
+            failing = False
         except (RunInterrupted, KeyboardInterrupt):
             self._status = RunStatus.INTERRUPTED
             raise
+        except UserError as exc:
+            self._status, self.record.reason = RunStatus.FAILED, exc.message
+            raise
+        except OSError as exc:
+            self._status = RunStatus.FAILED
+            if not is_storage_error(exc):
+                raise
+            error = StorageError.from_os(exc, resume=self._resume_command())
+            self.record.reason = error.message
+            raise error from None
         except BaseException:
             self._status = RunStatus.FAILED
             raise
         finally:
             self.record.status = self._status
             self.record.ended = time.time()
-            self.record.save(self.run_dir)
+            try:
+                self.record.save(self.run_dir)
+            except OSError as exc:
+                if not is_storage_error(exc):
+                    raise
+                if not failing:
+                    raise StorageError.from_os(exc, resume=self._resume_command()) from None
+                # already failing for lack of space: the record was rewritten in place where it fit
+            finally:
+                for held in reversed(self._held):
+                    held.release()
+                self._held.clear()
         return self._status
 
     def interrupted(self) -> str:
@@ -223,10 +264,14 @@ class LocalRun(RunHandle):
             except KeyboardInterrupt:
                 self._interrupt.set()
                 for future in running:
-                    try:
-                        future.result()
-                    except RunInterrupted:
-                        pass
+                    while True:
+                        try:
+                            future.result()
+                        except RunInterrupted:
+                            pass
+                        except KeyboardInterrupt:
+                            continue  # a second Ctrl-C: the steps are already ending their processes
+                        break
                 for name, info in self.record.steps.items():
                     if info["status"] in (RunStatus.RUNNING, RunStatus.NOT_STARTED):
                         self._set(name, jobs[name], RunStatus.INTERRUPTED, "interrupted")
@@ -246,26 +291,41 @@ class LocalRun(RunHandle):
     def _run_step(self, job: Job, cache: ReuseCache, env: dict[str, str]) -> None:
         name = job.name
         started = time.time()
-        job_dir = self.run_dir / name
-        partial = self.resuming and isinstance(job, ParallelJob) and (job_dir / "state" / "mini_batches.jsonl").exists()
-        fingerprint = None
+        job_dir = check_inside(self.run_dir, self.run_dir / name, f"the folder of job '{name}'")
         forced = self.options.force or self.pipeline.force_rerun
         upstream = {n: info["fingerprint"] for n, info in self.record.steps.items()
                     if info.get("fingerprint") and info.get("status") in DONE}
+        try:
+            signature: str | None = cache.fingerprint(job, upstream)  # definition, code, inputs as they are now
+        except OSError:
+            signature = None
+        try:
+            self._lock_outputs(job)
+        except UserError:
+            self._set(name, job, RunStatus.FAILED, "its output is being written by another run", started=started)
+            self._cancel.set()
+            raise
+        if self.resuming and self._committed_earlier(job, job_dir, signature, cache, started):
+            return
+        partial = self._resumable(job, job_dir, signature)
+        fingerprint = signature if job.is_deterministic else None
         if job.is_deterministic and not partial:
-            try:
-                fingerprint = cache.fingerprint(job, upstream)
-            except OSError:
-                fingerprint = None
             hit = cache.lookup(fingerprint) if fingerprint and not forced else None
             if hit is not None and hit.run_id != self.run_id:
-                _link_outputs(hit.outputs, {o: out.path for o, out in job.outputs.items()})
-                self._set(name, job, RunStatus.REUSED, f"unchanged since run {hit.run_id}", reused_from=hit.run_id,
-                          started=started, fingerprint=fingerprint)
-                self.reporter.event(name, f"reused: unchanged since run {hit.run_id}")
-                return
+                foreign = _foreign_targets(hit.outputs, {o: out.path for o, out in job.outputs.items()})
+                if foreign:
+                    self.reporter.event(name, f"not reused from run {hit.run_id}: {foreign} holds data this run did "
+                                        "not write (it is left alone); the step runs instead")
+                else:
+                    _link_outputs(hit.outputs, {o: out.path for o, out in job.outputs.items()})
+                    self._set(name, job, RunStatus.REUSED, f"unchanged since run {hit.run_id}",
+                              reused_from=hit.run_id, started=started, fingerprint=fingerprint)
+                    self.reporter.event(name, f"reused: unchanged since run {hit.run_id}")
+                    return
         if not partial:
             _clear_run_outputs(job, self.run_dir)
+            commit.discard_step_state(job_dir)
+            commit.write_inputs(job_dir, signature)
         try:
             if isinstance(job, CommandJob):
                 report: Any = CommandStep(job, job_dir, self.reporter, env, self._cancel.is_set,
@@ -274,7 +334,7 @@ class LocalRun(RunHandle):
             else:
                 local = dataclasses.replace(self.local, env={**self.local.env, **env})
                 report = ParallelStep(job, job_dir, local, self.reporter, cancelled=self._cancel.is_set,
-                                      interrupted=self._interrupt.is_set, resume=partial,
+                                      interrupted=self._interrupt.is_set, resume=partial, signature=signature,
                                       transport=local.transport() if local.transport else None).run()
                 status, reason = report.status.value, report.reason
         except RunInterrupted:
@@ -284,14 +344,63 @@ class LocalRun(RunHandle):
             self._set(name, job, RunStatus.FAILED, "bad input", started=started)
             self._cancel.set()
             raise
+        except OSError as exc:
+            if not is_storage_error(exc):
+                raise
+            error = StorageError.from_os(exc, resume=self._resume_command())
+            self._cancel.set()
+            try:
+                self._set(name, job, RunStatus.FAILED, error.message, started=started)
+            except OSError:
+                self.record.steps[name].update(status=RunStatus.FAILED, reason=error.message)  # saved in place at the end
+            raise error from None
         self.reports[name] = report
         if status == RunStatus.COMPLETED and job.is_deterministic:
             try:
-                fingerprint = fingerprint or cache.fingerprint(job, upstream)
+                fingerprint = fingerprint or signature or cache.fingerprint(job, upstream)
                 cache.record(fingerprint, self.run_id, name, {o: out.path for o, out in job.outputs.items()})
             except OSError:
                 fingerprint = None
         self._set(name, job, status, reason, started=started, fingerprint=fingerprint if status == RunStatus.COMPLETED else None)
+
+    def _resume_command(self) -> str:
+        return f"tenantml run {self.pipeline.source} --resume {self.run_id}"
+
+    def _lock_outputs(self, job: Job) -> None:
+        """One writer per datastore output: held until the run ends (and its outputs are sealed)."""
+        for out in job.outputs.values():
+            if self.run_dir not in out.path.parents and out.path not in self._locked_outputs:
+                self._held.append(output_lock(self.options.home, out.path).acquire())
+                self._locked_outputs.add(out.path)
+
+    def _committed_earlier(self, job: Job, job_dir: Path, signature: str | None, cache: ReuseCache,
+                           started: float) -> bool:
+        """An earlier session committed this step (and was killed before the run record said so)."""
+        done = commit.read_committed(job_dir)
+        if done is None or signature is None or done.get("signature") != signature:
+            return False
+        if not all(out.path.exists() for out in job.outputs.values()):
+            return False
+        fingerprint = signature if job.is_deterministic else None
+        if fingerprint is not None:
+            try:
+                cache.record(fingerprint, self.run_id, job.name, {o: out.path for o, out in job.outputs.items()})
+            except OSError:
+                fingerprint = None
+        self._set(job.name, job, RunStatus.COMPLETED, done.get("reason", ""), started=started, fingerprint=fingerprint)
+        self.reporter.event(job.name, "completed in the earlier session (committed before it ended)")
+        return True
+
+    def _resumable(self, job: Job, job_dir: Path, signature: str | None) -> bool:
+        """Keep an earlier session's mini-batches only when the step's inputs are what they were then."""
+        if not (self.resuming and isinstance(job, ParallelJob) and (job_dir / "state" / "mini_batches.jsonl").exists()):
+            return False
+        earlier = commit.read_inputs(job_dir)
+        if signature is not None and earlier == signature:
+            return True
+        self.reporter.event(job.name, "its definition, code or inputs changed since the earlier session: it runs "
+                            "again from the start")
+        return False
 
     def _step_env(self) -> dict[str, str]:
         """The current Python environment first on PATH (``python`` in a command means this one, as
@@ -326,17 +435,27 @@ class LocalRun(RunHandle):
             self.record.save(self.run_dir)
 
 
-def _link_outputs(earlier: dict[str, str], current: dict[str, Path]) -> None:
-    """Make a reused step's outputs appear where this run expects them (hard links, else copies)."""
+def _foreign_targets(earlier: dict[str, str], current: dict[str, Path]) -> str | None:
+    """A target of a reuse that already holds something (never deleted to make room): its path."""
     for name, target in current.items():
         source = Path(earlier.get(name, ""))
         if not source.exists() or source == target:
             continue
-        if target.exists():
-            shutil.rmtree(target) if target.is_dir() else target.unlink()
+        if target.is_symlink() or target.is_file() or (target.is_dir() and any(target.iterdir())):
+            return str(target)
+    return None
+
+
+def _link_outputs(earlier: dict[str, str], current: dict[str, Path]) -> None:
+    """Make a reused step's outputs appear where this run expects them (hard links, else copies).
+    Targets are empty or absent (:func:`_foreign_targets`): nothing is deleted here."""
+    for name, target in current.items():
+        source = Path(earlier.get(name, ""))
+        if not source.exists() or source == target:
+            continue
         target.parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
-            shutil.copytree(source, target, copy_function=_link_or_copy)
+            shutil.copytree(source, target, copy_function=_link_or_copy, dirs_exist_ok=True)
         else:
             _link_or_copy(str(source), str(target))
 
@@ -351,5 +470,8 @@ def _link_or_copy(src: str, dst: str) -> None:
 def _clear_run_outputs(job: Job, run_dir: Path) -> None:
     """A step run again starts from empty outputs, but only those inside the run folder."""
     for out in job.outputs.values():
-        if run_dir in out.path.parents and out.path.exists():
-            shutil.rmtree(out.path) if out.path.is_dir() else out.path.unlink()
+        if run_dir in out.path.parents and (out.path.exists() or out.path.is_symlink()):
+            if out.path.is_dir() and not out.path.is_symlink():
+                shutil.rmtree(out.path)
+            else:
+                out.path.unlink()  # a file, or a link (never what it points to)

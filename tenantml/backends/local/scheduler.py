@@ -20,6 +20,7 @@ the transport's business (:mod:`pool`: processes and socketpairs); what they are
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from collections import deque
@@ -50,6 +51,8 @@ from tenantml.policy import (
     verdict,
 )
 from tenantml.progress import Reporter, Snapshot
+from tenantml.runfolder import commit
+from tenantml.runfolder.storage import StorageError
 from tenantml.spec import ParallelJob
 from tenantml.status import RunStatus
 
@@ -90,9 +93,10 @@ class StepReport:
 class ParallelStep:
     def __init__(self, job: ParallelJob, job_dir: Path, options: LocalOptions, reporter: Reporter,
                  cancelled: Callable[[], bool] = lambda: False, interrupted: Callable[[], bool] = lambda: False,
-                 resume: bool = False, transport: Transport | None = None):
+                 resume: bool = False, transport: Transport | None = None, signature: str | None = None):
         self.job = job
         self.pool: Transport = transport or ProcessPool()
+        self.signature = signature  # of definition, code and inputs: recorded when the step commits
         self.cancelled = cancelled
         self.interrupted = interrupted
         self.resume = resume
@@ -125,7 +129,7 @@ class ParallelStep:
     def run(self) -> StepReport:
         self.logs.create()
         self.rows_dir.mkdir(parents=True, exist_ok=True)
-        self._log_file = open(self.logs.coordinator, "a", encoding="utf-8")
+        self._log_file = open(self.logs.coordinator, "a", encoding="utf-8", errors="backslashreplace")
         for output in self.job.outputs.values():
             (output.path.parent if output.type == "uri_file" else output.path).mkdir(parents=True, exist_ok=True)
         self.to_csv_options = launch.append_row_settings(self.job)
@@ -137,6 +141,14 @@ class ParallelStep:
             self._interrupt()
             raise RunInterrupted(f"interrupted; {self.tally.processed} of {self.tally.total_mini_batches} "
                                  f"mini-batches of '{self.job.name}' were done") from None
+        except BaseException as exc:
+            self.appender.discard_aside()  # never committed: do not leave a half-built output taking space
+            try:
+                self.logs.write_result("Failed", str(exc).split("\n")[0] or type(exc).__name__, self.tally,
+                                       self._failed_lines(), time.time() - self.started)
+            except OSError:
+                pass
+            raise
         finally:
             self.pool.end_all(grace=1.0)
             self.workers.clear()
@@ -156,7 +168,7 @@ class ParallelStep:
                                          self.logs.root / "sys" / "mltable")
         division = None
         if self.resume and self.plan_path.exists():
-            total = sum(1 for _ in open(self.plan_path, encoding="utf-8"))
+            total = sum(1 for _ in open(self.plan_path, encoding="utf-8", errors="surrogateescape"))
             self._say("resuming: the division of the first session is kept")
         elif divide.needs_process(request):
             division = divide.start(request, self.state_dir / "division.request.json")
@@ -271,6 +283,12 @@ class ParallelStep:
         assert w.mb is not None and r.index == w.mb.index
         mb, attempt = w.mb, w.attempt
         w.state, w.mb, w.deadline = WorkerState.IDLE, None, float("inf")
+        if r.error is not None and r.error.type == "StorageError":  # the worker could not spill its rows
+            raise StorageError(f"writing the rows of mini-batch {mb.index} to {self.rows_dir} failed: "
+                               f"{r.error.message}. The run stopped and is marked Failed; partial outputs were "
+                               "not committed and will not be reused.", file=self.rows_dir,
+                               fix="free space there (or point TENANTML_HOME at a larger disk), then finish the "
+                                   "run with: tenantml run PIPELINE --resume RUN_ID")
         if r.warning:
             self._say(f"mini-batch {mb.index} ({mb.label}): {r.warning}")
         self._account(w, mb, attempt, Outcome(r.outcome), r.returned, r.duration, r.error)
@@ -391,8 +409,11 @@ class ParallelStep:
                     self._retire(w)
         deadline = time.monotonic() + max(self.job.retry_settings.timeout, 5.0)
         while any(w.state is WorkerState.STOPPING for w in self.workers) and time.monotonic() < deadline:
+            if self.interrupted():
+                raise KeyboardInterrupt  # Ctrl-C while shutdown() runs: stop now, not after the timeout
             stopping = [w for w in self.workers if w.state is WorkerState.STOPPING]
-            for w, message in self.pool.receive(stopping, max(0.0, deadline - time.monotonic())):
+            wait_s = min(self.options.poll_interval, max(0.0, deadline - time.monotonic()))
+            for w, message in self.pool.receive(stopping, wait_s):
                 if message is None:
                     self._retire(w)
                     continue
@@ -427,8 +448,11 @@ class ParallelStep:
         if self.stop_reason is not None:
             reason = self.stop_reason
         elapsed = time.time() - self.started
-        self.appender.close()
+        # Commit protocol (tenantml.runfolder): output renamed into place, then the one record that the
+        # step is done, and only then the spills it was built from are deleted.
+        self.appender.commit()
         if status is Status.COMPLETED:
+            commit.write_committed(self.job_dir, status.value, reason, self.signature)
             self.appender.discard_spills()
         self.logs.write_result(status.value, reason, self.tally, self._failed_lines(), elapsed)
         self.logs.write_progress(self.started, self.tally, len(self.retry), status.value)
@@ -442,9 +466,10 @@ class ParallelStep:
     def _slots(self) -> list[Slot]:
         """Virtual nodes node_0..node_{n-1}, processNNN on each; interleaved so a cap spreads over nodes."""
         job = self.job
-        slots = [Slot(f"node_{n}", f"process{p:03d}")
-                 for p in range(job.max_concurrency_per_instance) for n in range(job.instance_count)]
-        return slots[: min(len(slots), self.options.cap)]
+        # Generated lazily: max_concurrency_per_instance 1e8 must not build 1e8 slots for a 2-core cap.
+        slots = (Slot(f"node_{n}", f"process{p:03d}")
+                 for p in range(job.max_concurrency_per_instance) for n in range(job.instance_count))
+        return list(itertools.islice(slots, self.options.cap))
 
     def _start(self, slot: Slot) -> Worker:
         env = dict(os.environ)
@@ -471,7 +496,7 @@ class ParallelStep:
             dataset=str(job.data_input.path), mltable_log_dir=str(self.logs.root / "sys" / "mltable"))
 
     def _read_plan(self, skip: set[int] | frozenset[int] = frozenset()) -> Iterator[MiniBatch]:
-        with open(self.plan_path, encoding="utf-8") as plan:
+        with open(self.plan_path, encoding="utf-8", errors="surrogateescape") as plan:
             for index, line in enumerate(plan):
                 if index not in skip:
                     yield MiniBatch.from_json(line)
@@ -481,10 +506,15 @@ class ParallelStep:
         from tenantml.backends.local.ledger import read_rows
 
         last: dict[int, dict[str, str]] = {}
-        for row in read_rows(self.logs.ledger):
-            index = int(row["mini_batch"])
-            self.attempt_base[index] = max(self.attempt_base.get(index, 0), int(row["attempt"]))
-            last[index] = row
+        try:
+            for row in read_rows(self.logs.ledger):
+                index = int(row["mini_batch"])
+                self.attempt_base[index] = max(self.attempt_base.get(index, 0), int(row["attempt"]))
+                last[index] = row
+                Outcome(row["outcome"]), int(row["items"]), int(row["succeeded"])
+        except (ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
+            raise UserError(f"the ledger of step '{self.job.name}' cannot be read ({exc}); nothing was changed.",
+                            file=self.logs.ledger, fix="restore it, or run the pipeline again without --resume")
         done: set[int] = set()
         for index in sorted(last):
             row = last[index]

@@ -31,6 +31,7 @@ from typing import Any
 
 from tenantml.backends.local.messages import Call, ErrorInfo, Ready, Result, StartupFailed, Stop, Stopped, WorkerConfig
 from tenantml.policy import Outcome
+from tenantml.runfolder.storage import STORAGE_ERRNOS
 
 
 def _shims_dir() -> str:
@@ -213,6 +214,8 @@ class Worker:
             self._write_rows(mb.index, call.attempt, returned if kind == "list" else self._frame_rows(returned))
         except BaseException as exc:  # noqa: BLE001 - e.g. a bad to_csv option or an unprintable row
             error = _error(exc)
+            if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:  # not the script's fault: stop the run
+                error = ErrorInfo("StorageError", f"{exc.strerror} ({exc.filename})", "")
             self._log_error(f"writing the rows of mini-batch {mb.index}", error)
             return Result(mb.index, call.attempt, Outcome.RAISED.value, mb.items, 0, duration, error)
         outcome = (Outcome.SUCCEEDED if count >= mb.items else Outcome.SHORT).value
@@ -235,10 +238,10 @@ class Worker:
         # that failed, and failed attempts' spills are never read.
         with open(f"{self.config.rows_dir}/{index}.{attempt}.txt", "wb") as out:
             if isinstance(rows, str):
-                out.write(rows.encode("utf-8"))
+                out.write(rows.encode("utf-8", "surrogateescape"))
             else:
                 for row in rows:
-                    out.write(f"{row}\n".encode())
+                    out.write(f"{row}\n".encode("utf-8", "surrogateescape"))
 
     def _log_error(self, where: str, error: ErrorInfo) -> None:
         self.error_file.parent.mkdir(parents=True, exist_ok=True)
@@ -277,6 +280,7 @@ def main() -> None:
     fd, parent = int(sys.argv[1]), int(sys.argv[2])
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator decides what Ctrl-C means
     _die_with_parent(parent)
+    os.set_inheritable(fd, False)  # run()'s own children must not hold the coordinator's pipe open
     conn = Connection(fd)
     code = 0
     try:

@@ -1,0 +1,32 @@
+"""The run folder: the contract between backends and everything that reads a run.
+
+Layout (every path is computed here and checked to stay inside its root)::
+
+    <home>/runs/<run-id>/            record.new_run_dir             run ids are plain names (names.py)
+        run.json                     record.RunRecord                atomic_write (temp + fsync + rename)
+        .lock                        who writes the run              RunLock (flock; the holder's pid inside)
+        <job>/                       checked inside the run          job names are Azure ML node names
+            outputs/<output>/        default output paths            output names are Azure ML IO keys
+            logs/...                 Azure ML's log tree (logs/sys/job_report/processed_mini-batches.csv: ledger)
+            state/mini_batches.jsonl the division plan
+            state/rows/<i>.<a>.txt   spilled rows of attempt a of mini-batch i
+            state/inputs.json        the inputs' signature the step started from     (commit.py)
+            state/committed.json     "this step is done": written before spills go   (commit.py)
+    <home>/locks/<digest>.lock       one lock per datastore output being written
+
+Commit protocol of a step (every state a crash leaves is recovered by ``--resume``):
+
+1. ``state/inputs.json`` records what the step started from; a resume whose inputs differ
+   starts the step again from nothing (never keeps rows of other inputs).
+2. The ``append_row_to`` output is built aside (``.<name>.partial``) from the spills and renamed
+   into place; the real output is never truncated by a session that has not rebuilt it.
+3. ``state/committed.json`` is written (atomically) once the output is in place;
+4. only then are the spills deleted. A resume finding (3) keeps the step as done.
+"""
+
+from tenantml.runfolder.atomic import atomic_write
+from tenantml.runfolder.lock import LockHeld, PathLock, RunLock
+from tenantml.runfolder.names import check_inside, check_io_name, check_node_name, check_run_id
+
+__all__ = ["LockHeld", "PathLock", "RunLock", "atomic_write", "check_inside", "check_io_name", "check_node_name",
+           "check_run_id"]

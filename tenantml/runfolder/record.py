@@ -1,0 +1,77 @@
+"""Run folders: ``<home>/runs/<run-id>/`` with ``run.json`` (the run record) and one folder per job.
+
+A run id is made unique by creating its folder exclusively, so two ``tenantml run`` in the same
+folder at once never share one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tenantml.runfolder.atomic import atomic_write, overwrite_in_place
+from tenantml.runfolder.storage import is_storage_error
+from tenantml.status import RunStatus
+
+
+@dataclass
+class RunRecord:
+    run_id: str
+    pipeline: str
+    backend: str
+    status: str = RunStatus.RUNNING  # a RunStatus word
+    started: float = field(default_factory=time.time)
+    ended: float | None = None
+    reason: str = ""  # why it Failed when no step says (a full disk, say)
+    steps: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def save(self, run_dir: Path) -> None:
+        text = json.dumps(asdict(self), indent=2, default=str)
+        try:
+            atomic_write(run_dir / "run.json", text)
+        except OSError as exc:
+            if not is_storage_error(exc):
+                raise
+            overwrite_in_place(run_dir / "run.json", json.dumps(asdict(self), default=str))  # no new blocks
+            raise
+
+    @staticmethod
+    def load(run_dir: Path) -> RunRecord:
+        return RunRecord(**json.loads((run_dir / "run.json").read_text(encoding="utf-8")))
+
+
+def propose_run_id(pipeline: Path) -> str:
+    """A fresh run id (the folder is claimed later, exclusively, by :func:`new_run_dir`)."""
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", pipeline.stem)[:40] or "run"
+    return f"{stem}_{time.strftime('%Y%m%d_%H%M%S')}_{secrets.token_hex(2)}"
+
+
+def new_run_dir(home: Path, pipeline: Path, run_id: str | None = None) -> tuple[str, Path]:
+    if run_id is not None:
+        from tenantml.runfolder.names import check_run_id
+
+        check_run_id(run_id)
+    runs = home / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    for _ in range(100):
+        rid = run_id or propose_run_id(pipeline)
+        try:
+            (runs / rid).mkdir()
+            return rid, runs / rid
+        except FileExistsError:
+            if run_id:
+                raise
+    raise RuntimeError("could not create a unique run folder")
+
+
+def list_runs(home: Path) -> list[Path]:
+    runs = home / "runs"
+    if not runs.is_dir():
+        return []
+    return sorted((p for p in runs.iterdir() if (p / "run.json").exists()), key=lambda p: os.path.getmtime(p))

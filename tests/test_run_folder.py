@@ -1,0 +1,520 @@
+"""The run folder under attack (issue 11): nothing lost, nothing twice, nothing outside.
+
+Each test builds the state a crash, a second writer or a hostile name leaves, with real
+processes and real files, and checks what ``--resume`` / the next run does with it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import Project
+
+ROWS_SCRIPT = """
+import os
+def run(mini_batch):
+    return [f"{os.path.basename(p)} {sum(map(ord, os.path.basename(p)))}" for p in mini_batch]
+"""
+
+SLOW_ROWS_SCRIPT = ROWS_SCRIPT.replace("import os", "import os, time").replace(
+    "    return", "    time.sleep(float(os.environ.get('SLOW', '0.3')))\n    return")
+
+
+def _record(run_dir: Path) -> dict:
+    return json.loads((run_dir / "run.json").read_text())
+
+
+def _as_if_killed_before_the_record_said_completed(run_dir: Path) -> None:
+    """The last write of a run is its record; a kill just before it leaves the record at Running."""
+    record = _record(run_dir)
+    record["status"] = "Running"
+    record["ended"] = None
+    for step in record["steps"].values():
+        step["status"] = "Running"
+    (run_dir / "run.json").write_text(json.dumps(record))
+
+
+def _popen(project: Project, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "tenantml.cli", *args], cwd=project.root,
+                            env={**os.environ, "TENANTML_HOME": str(project.home), **(env or {})},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(predicate, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def _ledger(run_dir: Path, job: str = "score") -> Path:
+    return run_dir / job / "logs" / "sys" / "job_report" / "processed_mini-batches.csv"
+
+
+# ---------------------------------------------------------------- rows lost at step end
+@pytest.mark.parametrize("damage", ["none", "job_result_deleted", "ledger_truncated"])
+def test_a_kill_after_the_step_committed_keeps_every_row_on_resume(project: Project, damage: str):
+    project.tenants(30)
+    project.parallel_pipeline(ROWS_SCRIPT, job={"outputs": {"out": {"type": "uri_file"}}})
+    assert project.cli("run", "pipeline.yml").returncode == 0
+    run_dir = next((project.home / "runs").iterdir())
+    out = run_dir / "score" / "outputs" / "out"
+    whole = out.read_bytes()
+    assert len(whole.splitlines()) == 30
+    assert not (run_dir / "score" / "state" / "rows").exists()  # spills are gone once committed
+    _as_if_killed_before_the_record_said_completed(run_dir)
+    if damage == "job_result_deleted":
+        (run_dir / "score" / "logs" / "job_result.txt").unlink()
+    elif damage == "ledger_truncated":
+        lines = _ledger(run_dir).read_text().splitlines(keepends=True)
+        _ledger(run_dir).write_text("".join(lines[:10]))
+    resumed = project.cli("run", "pipeline.yml", "--resume", run_dir.name)
+    assert resumed.returncode == 0, resumed.stderr
+    assert out.read_bytes() == whole
+    assert _record(run_dir)["status"] == "Completed"
+    again = project.cli("run", "pipeline.yml")  # and what later runs reuse is whole
+    assert again.returncode == 0
+    newest = max((project.home / "runs").iterdir(), key=lambda p: p.stat().st_mtime)
+    assert len((newest / "score" / "outputs" / "out").read_bytes().splitlines()) == 30
+
+
+def test_a_resume_with_a_corrupt_ledger_fails_clearly_and_leaves_the_output_alone(project: Project):
+    project.tenants(10)
+    project.parallel_pipeline(ROWS_SCRIPT, job={"outputs": {"out": {"type": "uri_file"}}})
+    assert project.cli("run", "pipeline.yml").returncode == 0
+    run_dir = next((project.home / "runs").iterdir())
+    out = run_dir / "score" / "outputs" / "out"
+    whole = out.read_bytes()
+    _as_if_killed_before_the_record_said_completed(run_dir)
+    (run_dir / "score" / "state" / "committed.json").unlink()  # as if killed before the commit
+    with open(_ledger(run_dir), "a") as ledger:
+        ledger.write("garbage,not,a,row,at,all,,,,,,,,,\n")
+    resumed = project.cli("run", "pipeline.yml", "--resume", run_dir.name)
+    assert resumed.returncode == 2
+    assert "processed_mini-batches.csv" in resumed.stderr and "Traceback" not in resumed.stderr
+    assert out.read_bytes() == whole
+
+
+# ---------------------------------------------------------------- resume over changed inputs
+def test_a_resume_after_inputs_changed_runs_the_step_over_the_inputs_as_they_are_now(project: Project):
+    project.tenants(30)
+    project.parallel_pipeline(SLOW_ROWS_SCRIPT, job={"outputs": {"out": {"type": "uri_file"}}})
+    proc = _popen(project, "run", "pipeline.yml", env={"SLOW": "0.1"})
+    _wait_for(lambda: any((project.home / "runs").glob("*/score/logs/sys/job_report/processed_mini-batches.csv"))
+              and sum(1 for _ in open(next((project.home / "runs").glob("*/score/logs/sys/job_report/"
+                                                                         "processed_mini-batches.csv")))) > 5)
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    run_dir = next((project.home / "runs").iterdir())
+    for i in range(31, 41):
+        (project.root / "data" / f"tenant_{i}.csv").write_text("x,y\n1,2\n")
+    resumed = project.cli("run", "pipeline.yml", "--resume", run_dir.name, env={"SLOW": "0"})
+    assert resumed.returncode == 0, resumed.stderr
+    assert len((run_dir / "score" / "outputs" / "out").read_text().splitlines()) == 40
+    assert "changed since the earlier session" in resumed.stdout + resumed.stderr
+    again = project.cli("run", "pipeline.yml", env={"SLOW": "0"})
+    assert again.returncode == 0
+    newest = max((project.home / "runs").iterdir(), key=lambda p: p.stat().st_mtime)
+    assert _record(newest)["steps"]["score"]["status"] == "Reused"
+    assert len((newest / "score" / "outputs" / "out").read_text().splitlines()) == 40
+
+
+# ---------------------------------------------------------------- names escape the run
+@pytest.mark.parametrize("where", ["output", "job", "input"])
+def test_names_that_are_not_azure_ml_identifiers_are_refused_before_anything_is_written(project: Project,
+                                                                                        where: str):
+    project.tenants(2)
+    victim = project.root / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("mine")
+    evil = "../../../../../../../../../../../../" + str(victim).lstrip("/")
+    if where == "output":
+        project.parallel_pipeline(ROWS_SCRIPT, job={"outputs": {evil: {"type": "uri_file"}}},
+                                  task={"append_row_to": "${{outputs." + evil + "}}"})
+    elif where == "job":
+        project.parallel_pipeline(ROWS_SCRIPT, name="../../x")
+    else:
+        project.parallel_pipeline(ROWS_SCRIPT, job={"inputs": {"data": {"type": "uri_folder", "path": "./data"},
+                                                               "a/b": "1"}})
+    result = project.cli("run", "pipeline.yml")
+    assert result.returncode == 2, result.stderr
+    assert "not a valid Azure ML" in result.stderr and "Traceback" not in result.stderr
+    assert (victim / "keep.txt").read_text() == "mine" and sorted(p.name for p in victim.iterdir()) == ["keep.txt"]
+    assert not (project.root / "x").exists()
+
+
+@pytest.mark.parametrize("run_id", ["../../x", "a/b", "..", ".hidden", "/abs"])
+def test_a_run_id_must_be_a_plain_name(project: Project, run_id: str):
+    project.tenants(2)
+    project.parallel_pipeline(ROWS_SCRIPT)
+    result = project.cli("run", "pipeline.yml", "--run-id", run_id)
+    assert result.returncode == 2 and "plain run id" in result.stderr
+    assert not (project.root / "x").exists() and not (project.home / "runs").exists()
+    result = project.cli("run", "pipeline.yml", "--resume", run_id)
+    assert result.returncode == 2 and "plain run id" in result.stderr
+
+
+# ---------------------------------------------------------------- reuse deletes user data
+def test_reuse_never_deletes_data_it_did_not_write_and_runs_the_step_instead(project: Project):
+    project.tenants(3)
+    project.parallel_pipeline(ROWS_SCRIPT, job={"outputs": {"out": {
+        "type": "uri_folder", "path": "azureml://datastores/ds/paths/models"}}})
+    assert project.cli("run", "pipeline.yml", "--datastore", "ds=./dsA").returncode == 0
+    precious = project.root / "dsB" / "models" / "precious.txt"
+    precious.parent.mkdir(parents=True)
+    precious.write_text("do not touch")
+    result = project.cli("run", "pipeline.yml", "--datastore", "ds=./dsB")
+    assert result.returncode == 0, result.stderr
+    assert precious.read_text() == "do not touch"
+    newest = max((project.home / "runs").iterdir(), key=lambda p: p.stat().st_mtime)
+    assert _record(newest)["steps"]["score"]["status"] == "Completed"  # it ran, it was not "reused" onto dsB
+    assert "holds data this run did not write" in result.stdout + result.stderr
+    assert len((project.root / "dsB" / "models" / "parallel_run_step.txt").read_text().splitlines()) == 3
+
+
+# ---------------------------------------------------------------- the lock
+def test_a_second_writer_of_a_run_is_refused_naming_the_holder_and_a_dead_holders_lock_is_taken_over(
+        project: Project):
+    project.tenants(20)
+    project.parallel_pipeline(SLOW_ROWS_SCRIPT, job={"outputs": {"out": {"type": "uri_file"}}})
+    first = _popen(project, "run", "pipeline.yml", "--run-id", "r1", env={"SLOW": "0.3"})
+    _wait_for(lambda: _ledger(project.home / "runs" / "r1").exists())
+    second = project.cli("run", "pipeline.yml", "--resume", "r1")
+    assert second.returncode == 2, second.stderr
+    assert f"pid {first.pid}" in second.stderr and "Traceback" not in second.stderr
+    first.kill()  # SIGKILL: the lock file stays, its flock dies with the process
+    first.communicate()
+    assert (project.home / "runs" / "r1" / ".lock").exists()
+    third = project.cli("run", "pipeline.yml", "--resume", "r1", env={"SLOW": "0"})
+    assert third.returncode == 0, third.stderr
+    import pandas as pd
+
+    ledger = pd.read_csv(_ledger(project.home / "runs" / "r1"))
+    assert not ledger.duplicated(["mini_batch", "attempt"]).any()
+    assert len((project.home / "runs" / "r1" / "score" / "outputs" / "out").read_text().splitlines()) == 20
+
+
+def test_two_runs_writing_one_datastore_output_at_once_the_second_is_refused(project: Project):
+    project.tenants(10)
+    project.parallel_pipeline(SLOW_ROWS_SCRIPT, job={"outputs": {"out": {
+        "type": "uri_file", "path": "azureml://datastores/ds/paths/scores.txt"}}})
+    first = _popen(project, "run", "pipeline.yml", "--datastore", "ds=./ds", env={"SLOW": "0.5"})
+    _wait_for(lambda: any((project.home / "runs").glob("*/score/logs/sys/job_report/processed_mini-batches.csv")))
+    second = project.cli("run", "pipeline.yml", "--datastore", "ds=./ds", "--force")
+    assert second.returncode == 2, second.stderr
+    assert f"pid {first.pid}" in second.stderr and "scores.txt" in second.stderr
+    first.communicate(timeout=120)
+    assert first.returncode == 0
+    assert len((project.root / "ds" / "scores.txt").read_text().splitlines()) == 10
+
+
+# ---------------------------------------------------------------- orphans
+def _descendants(pid: int) -> set[int]:
+    from test_interrupt import descendants
+
+    return descendants(pid)
+
+
+def _alive(pid: int) -> bool:
+    from test_interrupt import alive
+
+    return alive(pid)
+
+
+@pytest.mark.parametrize("step", ["command", "parallel"])
+def test_every_process_of_a_run_ends_when_the_coordinator_is_killed(project: Project, step: str):
+    if step == "command":
+        project.write("pipeline.yml", """
+            type: pipeline
+            jobs:
+              slow:
+                type: command
+                command: sleep 120 & (sleep 120 &) ; sleep 120
+            """)
+        expected = 4  # bash, sleep x3 (one re-parented inside the group)
+    else:
+        project.tenants(4)
+        project.parallel_pipeline("""
+import subprocess, time
+def run(mini_batch):
+    subprocess.Popen(["sleep", "120"])
+    time.sleep(120)
+    return []
+""", job={"max_concurrency_per_instance": 2})
+        expected = 4  # 2 workers, each with a sleep
+    proc = _popen(project, "run", "pipeline.yml")
+    _wait_for(lambda: len([p for p in _descendants(proc.pid)
+                           if _alive(p) and b"sleep" in Path(f"/proc/{p}/cmdline").read_bytes()]) >= expected // 2
+              if proc.poll() is None else True)
+    tree = _descendants(proc.pid)
+    proc.kill()
+    proc.communicate()
+    deadline = time.monotonic() + 5
+    while [p for p in tree if _alive(p)] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in tree if _alive(p)]
+
+
+# ---------------------------------------------------------------- interrupts are prompt
+@pytest.mark.parametrize("hang", ["init", "init_of_one", "shutdown"])
+def test_ctrl_c_stops_a_run_within_seconds_whatever_the_entry_script_is_doing(project: Project, hang: str):
+    project.tenants(2)
+    project.parallel_pipeline(f"""
+import os, time
+def init():
+    if "{hang}" == "init":
+        time.sleep(300)
+    if "{hang}" == "init_of_one":  # one worker hangs; the other does all the work, then the run waits for it
+        try:
+            os.close(os.open("{project.root}/hung", os.O_CREAT | os.O_EXCL))
+            time.sleep(300)
+        except FileExistsError:
+            pass
+def run(mini_batch):
+    return [str(len(mini_batch))]
+def shutdown():
+    if "{hang}" == "shutdown":
+        time.sleep(300)
+""", job={"retry_settings": {"max_retries": 0, "timeout": 119}, "max_concurrency_per_instance": 2})
+    proc = _popen(project, "run", "pipeline.yml")
+    marker = "processed_mini-batches.csv"
+
+    def hanging() -> bool:
+        runs = list((project.home / "runs").glob("*/score/logs"))
+        if not runs:
+            return False
+        if hang == "init":
+            return any(runs[0].glob("user/stdout/*/*.txt")) or any(runs[0].glob("user/stdout/*"))
+        ledger = runs[0] / "sys" / "job_report" / marker
+        return ledger.exists() and len(ledger.read_text().splitlines()) >= 3
+
+    _wait_for(hanging)
+    time.sleep(1.0)
+    tree = _descendants(proc.pid)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=60)
+    assert time.monotonic() - sent < 5
+    assert proc.returncode == 130
+    time.sleep(0.3)
+    assert not [p for p in tree if _alive(p)]
+    run_dir = next((project.home / "runs").iterdir())
+    assert _record(run_dir)["status"] == "Interrupted"
+
+
+def test_a_second_ctrl_c_still_writes_the_run_record(project: Project):
+    project.tenants(4)
+    project.parallel_pipeline("""
+import time
+def run(mini_batch):
+    time.sleep(300)
+    return []
+def shutdown():
+    time.sleep(300)
+""")
+    proc = _popen(project, "run", "pipeline.yml")
+    _wait_for(lambda: any((project.home / "runs").glob("*/score/logs/user/stdout/*")))
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "score" in out  # the summary
+    run_dir = next((project.home / "runs").iterdir())
+    assert _record(run_dir)["status"] == "Interrupted"
+    assert "Traceback" not in err
+
+
+# ---------------------------------------------------------------- disk full
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A real 1 MiB file system (tmpfs); needs root, else the test is skipped."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True,
+                          check=False)
+    if done.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (not root)")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True, check=False)
+
+
+BIG_ROWS_SCRIPT = """
+def run(mini_batch):
+    return ["x" * 100_000 for _ in mini_batch]
+"""
+
+
+def test_a_full_datastore_stops_the_run_clearly_and_nothing_partial_passes_for_complete(project: Project,
+                                                                                         small_disk: Path):
+    project.tenants(20)
+    project.parallel_pipeline(BIG_ROWS_SCRIPT, job={"outputs": {"out": {
+        "type": "uri_file", "path": "azureml://datastores/ds/paths/scores.txt"}}})
+    result = project.cli("run", "pipeline.yml", "--datastore", f"ds={small_disk}")
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and "no space left" in result.stderr and str(small_disk) in result.stderr
+    run_dir = next((project.home / "runs").iterdir())
+    record = _record(run_dir)
+    assert record["status"] == "Failed" and "no space left" in record["reason"]
+    assert record["steps"]["score"]["status"] == "Failed"
+    assert "Status: Failed" in (run_dir / "score" / "logs" / "job_result.txt").read_text()
+    assert not (small_disk / "scores.txt").exists()  # never renamed into place
+    assert list(small_disk.iterdir()) == []  # the half-built file was removed, not left taking the space
+    assert not (run_dir / "score" / "state" / "committed.json").exists()
+    assert not list(run_dir.rglob("*.tmp"))
+
+
+def test_a_full_home_stops_the_run_clearly(tmp_path: Path, small_disk: Path):
+    project = Project(tmp_path / "p")
+    project.tenants(20)
+    project.parallel_pipeline(BIG_ROWS_SCRIPT, job={"outputs": {"out": {"type": "uri_file"}}})
+    result = project.cli("run", "pipeline.yml", env={"TENANTML_HOME": str(small_disk)})
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and "no space left" in result.stderr
+    run_dir = next((small_disk / "runs").iterdir())
+    record = _record(run_dir)
+    assert record["status"] == "Failed"
+    assert not (run_dir / "score" / "outputs" / "out").exists()
+    assert not list(run_dir.rglob("*.tmp"))
+
+
+# ---------------------------------------------------------------- smaller items
+def test_a_worker_that_dies_while_a_child_holds_its_pipe_is_a_crash_not_a_timeout(project: Project):
+    project.tenants(2)
+    project.parallel_pipeline("""
+import os, time
+def run(mini_batch):
+    if "tenant_1" in mini_batch[0] and not os.path.exists("crashed.flag"):
+        open("crashed.flag", "w").close()
+        if os.fork() == 0:  # a child that keeps every descriptor of the worker
+            time.sleep(60)
+            os._exit(0)
+        os._exit(3)
+    return [os.path.basename(p) for p in mini_batch]
+""", job={"retry_settings": {"max_retries": 1, "timeout": 60}})
+    started = time.monotonic()
+    result = project.cli("run", "pipeline.yml")
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started < 30  # not the 60 s timeout
+    run_dir = next((project.home / "runs").iterdir())
+    ledger = _ledger(run_dir).read_text()
+    assert "crashed" in ledger and "timeout" not in ledger
+
+
+def test_a_non_utf8_file_name_in_an_input_reaches_run_and_the_output(project: Project):
+    project.tenants(2)
+    (project.root / "data" / b"caf\xe9.csv".decode("utf-8", "surrogateescape")).write_text("x,y\n1,2\n")
+    project.parallel_pipeline("""
+import os
+def run(mini_batch):
+    return [os.path.basename(p) for p in mini_batch]
+""", job={"outputs": {"out": {"type": "uri_file"}}})
+    result = project.cli("run", "pipeline.yml")
+    assert result.returncode == 0, result.stderr
+    run_dir = next((project.home / "runs").iterdir())
+    assert b"caf\xe9.csv\n" in (run_dir / "score" / "outputs" / "out").read_bytes()
+
+
+def test_huge_concurrency_is_capped_without_building_every_slot(project: Project):
+    project.tenants(2)
+    project.parallel_pipeline(ROWS_SCRIPT, job={"max_concurrency_per_instance": 100_000_000,
+                                                "resources": {"instance_count": 100_000_000}})
+    result = project.cli("run", "pipeline.yml", "--max-workers", "2", timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+def test_an_infinite_timeout_runs(project: Project):
+    project.tenants(2)
+    project.parallel_pipeline(ROWS_SCRIPT, job={"retry_settings": {"max_retries": 1, "timeout": float("inf")}})
+    result = project.cli("run", "pipeline.yml", timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("document", [
+    b"type: pipeline\njobs:\n  a: " + b"[" * 1000 + b"]" * 1000 + b"\n",
+    b"type: pipeline\njobs:\n  a:\n    type: command\n    command: echo caf\xe9\n",
+], ids=["1000-deep", "latin-1"])
+def test_yaml_that_is_too_deep_or_not_utf8_is_refused_clearly(project: Project, document: bytes):
+    project.pipeline.write_bytes(document)
+    result = project.cli("validate", "pipeline.yml")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and ("nested more than" in result.stderr or "not UTF-8" in result.stderr)
+
+
+def test_a_run_whose_process_died_is_shown_as_crashed_with_the_command_to_resume_it(project: Project):
+    project.tenants(10)
+    project.parallel_pipeline(SLOW_ROWS_SCRIPT)
+    proc = _popen(project, "run", "pipeline.yml", "--run-id", "r1", env={"SLOW": "0.3"})
+    _wait_for(lambda: _ledger(project.home / "runs" / "r1").exists())
+    listing = project.cli("runs")
+    assert "Running" in listing.stdout, listing.stdout
+    proc.kill()
+    proc.communicate()
+    listing = project.cli("runs")
+    assert "Crashed" in listing.stdout and "Running" not in listing.stdout, listing.stdout
+    shown = project.cli("show", "r1")
+    assert "--resume r1" in shown.stdout + shown.stderr
+
+
+def test_a_resume_over_a_symlinked_output_replaces_the_link_never_what_it_points_to(project: Project):
+    project.write("pipeline.yml", """
+        type: pipeline
+        jobs:
+          make:
+            type: command
+            outputs:
+              out:
+                type: uri_folder
+            command: test -f go && echo made > ${{outputs.out}}/made.txt
+        """)
+    first = project.cli("run", "pipeline.yml", "--run-id", "r1")
+    assert first.returncode == 1
+    out = project.home / "runs" / "r1" / "make" / "outputs" / "out"
+    elsewhere = project.root / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep.txt").write_text("mine")
+    if out.exists():
+        out.rmdir()
+    out.symlink_to(elsewhere, target_is_directory=True)
+    (project.root / "go").write_text("")
+    resumed = project.cli("run", "pipeline.yml", "--resume", "r1")
+    assert resumed.returncode == 0, resumed.stderr
+    assert (elsewhere / "keep.txt").read_text() == "mine" and not (elsewhere / "made.txt").exists()
+    assert (out / "made.txt").read_text() == "made\n" and not out.is_symlink()
+
+
+@pytest.mark.slow  # mltable in the division process
+def test_the_division_process_ends_when_the_coordinator_is_killed(project: Project):
+    from conftest import CSV_MLTABLE
+
+    project.write("sales/store_1.csv", "store,amount\n1,2.5\n2,3.5\n")
+    project.write("sales/MLTable", CSV_MLTABLE)
+    project.parallel_pipeline(ROWS_SCRIPT, data="sales", data_type="mltable",
+                              job={"partition_keys": ["store"], "mini_batch_size": None})
+    proc = _popen(project, "run", "pipeline.yml")
+
+    def divider() -> list[int]:
+        return [p for p in _descendants(proc.pid) if _alive(p)
+                and b"tenantml.backends.local.divide" in Path(f"/proc/{p}/cmdline").read_bytes()]
+
+    _wait_for(lambda: bool(divider()) or proc.poll() is not None)
+    if proc.poll() is not None:
+        pytest.skip("the division finished before it could be observed")
+    tree = _descendants(proc.pid)
+    proc.kill()
+    proc.communicate()
+    deadline = time.monotonic() + 5
+    while [p for p in tree if _alive(p)] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in tree if _alive(p)]
