@@ -61,7 +61,7 @@ def end_all(procs: list[subprocess.Popen[bytes]], grace: float) -> None:
         reaper.forget(p.pid)
 
 
-def watched(proc: subprocess.Popen) -> subprocess.Popen:
+def watched(proc: subprocess.Popen[bytes]) -> subprocess.Popen[bytes]:
     """Register a child that leads its own process group with the run's reaper (no orphans)."""
     reaper.watch(proc.pid)
     return proc

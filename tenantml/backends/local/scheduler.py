@@ -514,7 +514,7 @@ class ParallelStep:
                 Outcome(row["outcome"]), int(row["items"]), int(row["succeeded"])
         except (ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
             raise UserError(f"the ledger of step '{self.job.name}' cannot be read ({exc}); nothing was changed.",
-                            file=self.logs.ledger, fix="restore it, or run the pipeline again without --resume")
+                            file=self.logs.ledger, fix="restore it, or run the pipeline again without --resume") from None
         done: set[int] = set()
         for index in sorted(last):
             row = last[index]
