@@ -23,6 +23,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
@@ -32,6 +33,8 @@ from typing import Protocol
 from tenantml.backends.local import procs, reaper
 from tenantml.backends.local.messages import WorkerConfig
 from tenantml.division import MiniBatch
+
+DEATH_CHECK_INTERVAL = 0.25  # s between looks at whether a worker's process ended without an EOF
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,7 @@ class ProcessPool:
     def __init__(self) -> None:
         self._procs: dict[Worker, subprocess.Popen[bytes]] = {}
         self._conns: dict[Worker, Connection] = {}
+        self._next_death_check = 0.0
 
     def start(self, slot: Slot, config: WorkerConfig, *, cwd: Path, env: dict[str, str], stdout: Path,
               stderr: Path) -> Worker:
@@ -137,6 +141,11 @@ class ProcessPool:
             yield worker, message
         # Death is known from the process, not only from the pipe's EOF: a child that inherited the
         # pipe (os.fork in run()) keeps it open after the worker died, and no EOF ever comes.
+        # Looked at a few times a second, not per message (a waitpid per worker per mini-batch).
+        now = time.monotonic()
+        if now < self._next_death_check:
+            return
+        self._next_death_check = now + DEATH_CHECK_INTERVAL
         for conn, worker in by_conn.items():
             if worker.state is not WorkerState.GONE and conn not in ready and \
                     self._procs[worker].poll() is not None and not _pending(conn):
