@@ -55,11 +55,23 @@ def _as_text(value: object, *, tabular: bool, file: object, key: str) -> str:
 
 
 def _parse_files(text: str, file: object, key: str) -> int:
-    if not text.isascii() or not text.isdigit() or int(text) < 1:
-        hint = " (sizes like \"10kb\" are for tabular MLTable input only)" if _SIZE.fullmatch(text) else ""
-        raise UserError(f"{text!r} is not a positive number of files{hint}.",
-                        file=file, key=key, fix=_FILES_FIX)
-    return int(text)
+    """A count of files. A size with a unit ("10kb") is what azure-ai-ml turns into a number
+    *before* sending it, whatever the input type (``Parallel.__init__``: ``"10kb"`` -> 10240), so
+    Azure ML's runtime receives 10240 and takes that many files: so does tenantml (the loader warns)."""
+    match = _SIZE.fullmatch(text) if text.isascii() else None
+    count = int(match.group(1)) * _UNITS[(match.group(2) or "").lower() or None] if match else 0
+    if count < 1:
+        raise UserError(f"{text!r} is not a positive number of files.", file=file, key=key, fix=_FILES_FIX)
+    return count
+
+
+def sdk_unit_count(value: object) -> int | None:
+    """What the SDK sends for a size with a unit ("10kb" -> 10240); None for anything else."""
+    text = str(value)
+    match = _SIZE.fullmatch(text) if text.isascii() else None
+    if match is None or not match.group(2):
+        return None
+    return int(match.group(1)) * _UNITS[match.group(2).lower()]
 
 
 def _parse_bytes(text: str, file: object, key: str) -> int:

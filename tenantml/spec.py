@@ -21,7 +21,7 @@ DATA_TYPES: tuple[str, ...] = ("uri_file", "uri_folder", "mltable")
 LITERAL_TYPES: tuple[str, ...] = ("string", "integer", "number", "boolean")
 INPUT_MODES: tuple[str, ...] = ("ro_mount", "download", "direct", "eval_mount", "eval_download")
 OUTPUT_MODES: tuple[str, ...] = ("rw_mount", "upload", "direct")
-LOGGING_LEVELS: tuple[str, ...] = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOGGING_LEVELS: tuple[str, ...] = ("DEBUG", "INFO", "WARNING")  # azure-ai-ml ParameterizedParallelSchema
 
 
 @dataclass(frozen=True)

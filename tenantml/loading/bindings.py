@@ -34,6 +34,9 @@ def job_resolver(job: str, inputs: dict[str, Input], outputs: dict[str, DataOutp
         if kind == "inputs" and name in inputs:
             value = inputs[name]
             if isinstance(value, DataInput):
+                if value.mode == "direct" and value.remote is None:  # Azure ML passes the storage URI, not a mount
+                    uri = value.path.absolute().as_uri()
+                    return shlex.quote(uri) if quote else uri
                 return path_text(value)
             return literal_text(value.value)
         if kind == "outputs" and name in outputs:

@@ -9,6 +9,8 @@ inputs, outputs and code folders come from :mod:`resolve`, ``${{...}}`` text fro
 from __future__ import annotations
 
 import argparse
+import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,22 +136,37 @@ class JobBuilder:
             mini_batch_size = None
         if isinstance(data, DataInput) and not partition_keys and data.path.exists():
             self._check_mini_batch_size(mini_batch_size, data, prefix, raw)
+            from tenantml.division import is_tabular
+            from tenantml.minibatch_size import sdk_unit_count
+            count = sdk_unit_count(mini_batch_size) if mini_batch_size is not None else None
+            if count is not None and not is_tabular(data):
+                self.warnings.append(
+                    f"{file_of(raw, self.path, 'mini_batch_size')}:{raw.line_of('mini_batch_size')}: "
+                    f"{prefix}mini_batch_size: '{mini_batch_size}' on file input means {count} files per mini-batch: "
+                    f"azure-ai-ml converts the unit to the number {count} before sending it, whatever the input, "
+                    "and Azure ML's runtime counts files for file input. Write a number of files.")
 
-        instance_count = p.whole_number(raw.get("resources") or YamlMap(), "instance_count", f"{prefix}resources.", 1, 1)
+        integer = self._integer
+        instance_count = integer(raw.get("resources") or YamlMap(), "instance_count", f"{prefix}resources.", 1, 1)
         if isinstance(raw.get("resources"), YamlMap):
             p.unknown_keys(raw["resources"], RESOURCES_KEYS, f"{prefix}resources.", "resources")
-        concurrency = p.whole_number(raw, "max_concurrency_per_instance", prefix, 1, 1)
+        # Omitted, azure-ai-ml sends no max_concurrency_per_instance at all (its dump_default=1 is
+        # only used when dumping YAML; checked with 1.35.2's _to_rest_object), so the service default
+        # applies: "For a CPU compute, the default value is the number of cores" (reference-yaml-job-parallel).
+        concurrency = integer(raw, "max_concurrency_per_instance", prefix, os.cpu_count() or 1, 1)
         retry_raw = raw.get("retry_settings") or YamlMap()
         if isinstance(retry_raw, YamlMap):
             p.unknown_keys(retry_raw, RETRY_KEYS, f"{prefix}retry_settings.", "retry_settings")
-        retry = RetrySettings(max_retries=p.whole_number(retry_raw, "max_retries", f"{prefix}retry_settings.", 2, 0),
-                              timeout=p.number(retry_raw, "timeout", f"{prefix}retry_settings.", 60.0, 0.0))
-        mb_threshold = p.whole_number(raw, "mini_batch_error_threshold", prefix, -1, -1)
-        error_threshold = p.whole_number(raw, "error_threshold", prefix, -1, -1)
-        level = str(raw.get("logging_level", "INFO")).upper()
-        if level not in LOGGING_LEVELS:
-            p.add(f"logging_level '{raw.get('logging_level')}' is not valid.", key=f"{prefix}logging_level",
-                  line=raw.line_of("logging_level"), fix="use one of " + ", ".join(LOGGING_LEVELS))
+        retry = RetrySettings(max_retries=integer(retry_raw, "max_retries", f"{prefix}retry_settings.", 2, 0),
+                              timeout=integer(retry_raw, "timeout", f"{prefix}retry_settings.", 60, 1, 259200))
+        mb_threshold = integer(raw, "mini_batch_error_threshold", prefix, -1, -1)
+        error_threshold = integer(raw, "error_threshold", prefix, -1, -1)
+        level = raw.get("logging_level", "INFO")
+        if level not in LOGGING_LEVELS:  # exact case: azure-ai-ml's DumpableEnumField does not fold case
+            p.add(f"logging_level '{level}' is not valid: Azure ML accepts exactly DEBUG, INFO or WARNING "
+                  "(upper case).", key=f"{prefix}logging_level", line=raw.line_of("logging_level"),
+                  fix="use one of " + ", ".join(LOGGING_LEVELS))
+            level = "INFO"
 
         resolve = bindings.job_resolver(name, inputs, outputs, r.run_id, p)
         program_arguments = bindings.program_arguments(task, prefix, resolve, p)
@@ -157,9 +174,13 @@ class JobBuilder:
         if error_threshold == -1 and runner_args.error_threshold is not None:
             error_threshold = runner_args.error_threshold
         append_row_to = self._append_row_to(task, prefix, outputs)
-        env: dict[str, str] = {}
-        for holder, key_prefix in ((raw, prefix), (task, f"{prefix}task.")):
-            env.update(bindings.environment_variables(holder, key_prefix, resolve, p))
+        env = bindings.environment_variables(raw, prefix, resolve, p)
+        if "environment_variables" in task:
+            self.warnings.append(
+                f"{file_of(task, self.path, 'environment_variables')}:{task.line_of('environment_variables')}: "
+                f"{prefix}task.environment_variables is ignored: azure-ai-ml's task schema has no such key and drops "
+                "it without a word, so Azure ML never sets these variables; tenantml does not set them either. "
+                f"Move them to {prefix}environment_variables.")
 
         code = r.code_folder(task, f"{prefix}task.", default=file_of(task, self.path).parent)
         entry_script = check_entry_script(task, prefix, code, p) if code is not None else None
@@ -174,6 +195,45 @@ class JobBuilder:
             append_row_to=append_row_to, environment_variables=env, where=Where(self.path, raw.line),
             depends_on=self._depends_on(name), definition=plain(raw),
             is_deterministic=truthy(raw.get("is_deterministic", True)))
+
+    def _integer(self, raw: Any, key: str, prefix: str, default: int, minimum: int,
+                 maximum: int | None = None) -> int:
+        """An integer setting read as azure-ai-ml reads it (marshmallow ``Integer``, not strict).
+
+        An int or an integer string is taken; a float is truncated toward zero as the SDK does
+        (``timeout: 60.5`` reaches Azure ML as 60), with a warning; anything else is refused as the
+        SDK refuses it. The range checks are the service's documented ranges
+        (reference-yaml-job-parallel), which the SDK itself does not check.
+        """
+        if not isinstance(raw, YamlMap) or key not in raw:
+            return default
+        value = raw[key]
+        number: int | None = None
+        if isinstance(value, bool):
+            number = None
+        elif isinstance(value, int):
+            number = value
+        elif isinstance(value, float) and math.isfinite(value):
+            number = int(value)
+            if number != value:
+                self.warnings.append(f"{file_of(raw, self.path, key)}:{raw.line_of(key)}: {prefix}{key}: {value!r} "
+                                     f"is truncated to {number}, as azure-ai-ml does before sending it to Azure ML.")
+        elif isinstance(value, str):
+            try:
+                number = int(value.strip())
+            except ValueError:
+                number = None
+        if number is None:
+            self.problems.add(f"{key} is {value!r}; Azure ML wants an integer here (azure-ai-ml: "
+                              "'Not a valid integer.').", key=f"{prefix}{key}", line=raw.line_of(key),
+                              fix=f"set it to e.g. {max(default, minimum)}")
+            return default
+        if number < minimum or (maximum is not None and number > maximum):
+            bounds = f">= {minimum}" if maximum is None else f"{minimum} to {maximum}"
+            self.problems.add(f"{key} is {value!r}; Azure ML accepts {bounds} (reference-yaml-job-parallel).",
+                              key=f"{prefix}{key}", line=raw.line_of(key), fix=f"set it to e.g. {max(default, minimum)}")
+            return default
+        return number
 
     def _input_data(self, raw: YamlMap, prefix: str, inputs: dict[str, Input]) -> str | None:
         value = raw.get("input_data")

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tenantml.backends.local import procs
+from tenantml.backends.local import mounts, procs
 from tenantml.errors import RunInterrupted
 from tenantml.progress import Reporter
 from tenantml.spec import CommandJob, DataInput
@@ -67,16 +67,23 @@ class CommandStep:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **self.env, **job.environment_variables}
         self.reporter.event(job.name, "started: " + _short(job.command))
+        folders = mounts.mounted_folders(job)
+        marker = self.log.parent / "recreated_outputs.txt"
         with open(self.log, "ab") as log:
             log.write(f"$ {job.command}\n".encode())
             log.flush()
-            proc = procs.watched(subprocess.Popen(["bash", "-c", job.command], cwd=job.code, env=env,
-                                                  stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                                  start_new_session=True))
+            proc = procs.watched(subprocess.Popen(["bash", "-c", mounts.wrap(job.command, folders, marker)],
+                                                  cwd=job.code, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                                  stderr=subprocess.STDOUT, start_new_session=True))
         try:
             status, reason = self._wait(proc)
         finally:
             procs.end_all([proc], grace=1.0)  # the command's background children too
+        recreated = mounts.restore(folders, marker)
+        if recreated:
+            self.reporter.event(job.name, "the command removed rw_mount output folder(s) " + ", ".join(recreated)
+                                + "; on Azure ML a mount point cannot be removed (rm -rf only empties it), "
+                                "so tenantml put them back empty")
         report = CommandReport(job.name, status, reason, proc.returncode, time.time() - started, self.log,
                                _tail(self.log, 20) if status != RunStatus.COMPLETED else [], outputs)
         if status == RunStatus.INTERRUPTED:

@@ -31,6 +31,29 @@ def argv(job: ParallelJob) -> tuple[str, ...]:
     return tuple(flags) + job.program_arguments
 
 
+def guarded_inputs(job: ParallelJob) -> tuple[tuple[str, str, str], ...]:
+    """The inputs a worker must not write into: all data inputs but ``direct`` ones (a URI on Azure ML).
+
+    ``ro_mount`` (the default) is read-only on Azure ML; ``download`` is a private copy there but
+    the user's own files here (:mod:`input_guard`).
+    """
+    from tenantml.spec import DataInput
+
+    return tuple((str(value.path), name, value.mode or "ro_mount") for name, value in sorted(job.inputs.items())
+                 if isinstance(value, DataInput) and value.mode != "direct")
+
+
+def worker_cwd(root: Path, node: str, agent: str) -> Path:
+    """A worker's working directory: its own folder under the step's temp root, never the code folder.
+
+    Azure ML's runtime starts in the code snapshot, "Then workers change to temp folder"
+    (EntryScript.working_dir docstring of the 2020 runtime; docs/semantics.md), so writes to the
+    working directory never reach the user's source tree and a relative open of a code file fails
+    as it does there.
+    """
+    return root / node / agent
+
+
 def output_dir(job: ParallelJob, job_dir: Path) -> Path:
     """``AZUREML_BI_OUTPUT_PATH``: the append_row_to output's folder, else the job's outputs folder."""
     if job.append_row_to:

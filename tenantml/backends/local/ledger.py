@@ -113,7 +113,7 @@ def read_ledgers(run_dir: Path, steps: list[str]) -> pd.DataFrame:
         path = run_dir / name / LEDGER
         if path.exists():
             frame = pd.read_csv(path, keep_default_na=False,
-                                dtype={"error_type": str, "error_message": str, "label": str})
+                                dtype={"error_type": str, "error_message": str, "label": str, "node": str})
             frame.insert(0, "job", name)
             frames.append(frame)
     if not frames:

@@ -23,7 +23,7 @@ from typing import Any
 @dataclass(frozen=True)
 class WorkerConfig:
     job_name: str
-    node: str  # "node_0"
+    node: str  # "0": Azure ML v2 names node folders by integer index
     agent: str  # "process000"
     logs_dir: str
     code_dir: str
@@ -34,8 +34,9 @@ class WorkerConfig:
     rows_dir: str  # where each attempt's append_row_to rows are spilled
     append_row: bool
     to_csv_options: dict[str, Any] = field(default_factory=dict)
-    dataset: str = ""  # mini_batch_context.dataset: the input's local path
     mltable_log_dir: str = ""
+    cwd: str = ""  # the worker's working directory: a temp folder, as on Azure ML
+    guarded_inputs: tuple[tuple[str, str, str], ...] = ()  # (local path, input name, mode) not to be written
 
 
 @dataclass(frozen=True)

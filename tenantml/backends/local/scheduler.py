@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
+import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -116,6 +118,8 @@ class ParallelStep:
         self.tally = Tally(0)
         self.failed: list[tuple[int, str, str]] = []
         self.init_failures: dict[str, int] = {}
+        self.agents_started: dict[str, int] = {}  # per node: processNNN numbers used so far
+        self.temp_root: Path | None = None  # the workers' working directories live under it
         self.last_init_error: ErrorInfo | None = None
         self.stop_reason: str | None = None
         self.started = time.time()
@@ -135,6 +139,7 @@ class ParallelStep:
         self.to_csv_options = launch.append_row_settings(self.job)
         self.ledger = LedgerWriter(self.logs.ledger)
         self.appender = RowAppender(launch.append_target(self.job), self.rows_dir)
+        self.temp_root = Path(tempfile.mkdtemp(prefix=f"tenantml-{self.job.name}-"))
         try:
             return self._run()
         except KeyboardInterrupt:
@@ -155,6 +160,7 @@ class ParallelStep:
             self.ledger.close()
             self.appender.close()
             self._log_file.close()
+            shutil.rmtree(self.temp_root, ignore_errors=True)  # created above by mkdtemp: ours alone
 
     # ================================================================== the loop
     def _run(self) -> StepReport:
@@ -464,10 +470,11 @@ class ParallelStep:
 
     # ================================================================== workers
     def _slots(self) -> list[Slot]:
-        """Virtual nodes node_0..node_{n-1}, processNNN on each; interleaved so a cap spreads over nodes."""
+        """Virtual nodes 0..n-1 (Azure ML v2 names node folders by index), processNNN on each;
+        interleaved so a cap spreads over nodes."""
         job = self.job
         # Generated lazily: max_concurrency_per_instance 1e8 must not build 1e8 slots for a 2-core cap.
-        slots = (Slot(f"node_{n}", f"process{p:03d}")
+        slots = (Slot(str(n), f"process{p:03d}")
                  for p in range(job.max_concurrency_per_instance) for n in range(job.instance_count))
         return list(itertools.islice(slots, self.options.cap))
 
@@ -476,24 +483,32 @@ class ParallelStep:
         env.update(self.options.env)
         env.update(self.job.environment_variables)
         env["AZUREML_BI_OUTPUT_PATH"] = str(launch.output_dir(self.job, self.job_dir))
-        worker = self.pool.start(slot, self._worker_config(slot), cwd=self.job.code, env=env,
+        used = int(slot.agent[len("process"):]) + 1
+        self.agents_started[slot.node] = max(self.agents_started.get(slot.node, 0), used)
+        assert self.temp_root is not None
+        cwd = launch.worker_cwd(self.temp_root, slot.node, slot.agent)
+        cwd.mkdir(parents=True, exist_ok=True)
+        worker = self.pool.start(slot, self._worker_config(slot, cwd), cwd=cwd, env=env,
                                  stdout=self.logs.user("stdout", slot.node, slot.agent),
                                  stderr=self.logs.user("stderr", slot.node, slot.agent))
         self.workers.append(worker)
         return worker
 
     def _replace(self, slot: Slot) -> None:
+        """A fresh worker on the same node under the next unused processNNN, as Azure ML names the
+        processes it starts "in replace of the ones exited abnormally" (how-to-debug-parallel-run-step)."""
         if self.stop_reason is None and not self.tally.complete:
-            self._start(slot)
+            self._start(Slot(slot.node, f"process{self.agents_started.get(slot.node, 0):03d}"))
 
-    def _worker_config(self, slot: Slot) -> WorkerConfig:
+    def _worker_config(self, slot: Slot, cwd: Path) -> WorkerConfig:
         job = self.job
         return WorkerConfig(
             job_name=job.name, node=slot.node, agent=slot.agent, logs_dir=str(self.logs.root),
             code_dir=str(job.code), entry_script=str(job.entry_script_path), argv=launch.argv(job),
             logging_level=job.logging_level, output_dir=str(launch.output_dir(job, self.job_dir)), rows_dir=str(self.rows_dir),
             append_row=job.append_row_to is not None, to_csv_options=self.to_csv_options,
-            dataset=str(job.data_input.path), mltable_log_dir=str(self.logs.root / "sys" / "mltable"))
+            mltable_log_dir=str(self.logs.root / "sys" / "mltable"), cwd=str(cwd),
+            guarded_inputs=launch.guarded_inputs(job))
 
     def _read_plan(self, skip: set[int] | frozenset[int] = frozenset()) -> Iterator[MiniBatch]:
         with open(self.plan_path, encoding="utf-8", errors="surrogateescape") as plan:

@@ -1,8 +1,12 @@
 """One worker process of the local parallel-job runner.
 
 Started by the coordinator as ``python -m tenantml.backends.local.worker FD PARENT_PID`` in a
-new session (its own process group), with the job's code folder as working directory and
-stdout/stderr already redirected to ``logs/user/{stdout,stderr}/<node>/<agent>.*.txt``.
+new session (its own process group), with a temp folder of its own as working directory (the
+code folder stays first on ``sys.path``, as on Azure ML, where "workers change to temp folder")
+and stdout/stderr already redirected to ``logs/user/{stdout,stderr}/<node>/<agent>.*.txt``.
+Before the entry script is imported, the root logger gets a handler at the job's
+``logging_level`` (default INFO) writing to that stdout file, as Azure ML's runtime does, and
+writes into the step's mounted inputs are refused (:mod:`input_guard`).
 
     recv WorkerConfig -> set sys.path/argv, EntryScript -> import entry script -> init()
     -> send Ready -> loop { recv Call -> run(mini_batch) -> send Result } -> recv Stop
@@ -40,11 +44,21 @@ def _shims_dir() -> str:
 
 @dataclass
 class MiniBatchContext:
-    """The second argument of ``run(mini_batch, mini_batch_context)``."""
+    """The second argument of ``run(mini_batch, mini_batch_context)``: what Azure ML documents.
 
-    minibatch_index: int
+    ``partition_key_value`` (the partition's key -> value, else None) and ``dataset``: the
+    mini-batch's own data (the partition's DataFrame, or the file list), "a subset of the input
+    dataset filtered by condition specified in partition_key_value" (MachineLearningNotebooks,
+    parallel-run/Code/total_file_size.py). Azure ML documents no other attribute, so asking for
+    one fails here as it would there.
+    """
+
     partition_key_value: dict[str, Any] | None
     dataset: Any
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(f"mini_batch_context has no attribute {name!r}: Azure ML's mini_batch_context "
+                             "offers only partition_key_value and dataset")
 
 
 class _RouteMltableLogs(importlib.abc.MetaPathFinder):
@@ -105,6 +119,9 @@ class Worker:
         cfg = self.config
         sys.path[:] = [p for p in sys.path if p not in ("", os.getcwd(), cfg.code_dir)]
         sys.path.insert(0, cfg.code_dir)
+        if cfg.cwd:
+            os.makedirs(cfg.cwd, exist_ok=True)
+            os.chdir(cfg.cwd)
         sys.path.append(_shims_dir())
         sys.argv = list(cfg.argv)
         for stream in (sys.stdout, sys.stderr):
@@ -115,6 +132,10 @@ class Worker:
                     pass
         if cfg.mltable_log_dir:
             sys.meta_path.insert(0, _RouteMltableLogs(Path(cfg.mltable_log_dir)))
+        _root_logging(cfg.logging_level)
+        from tenantml.backends.local import input_guard
+
+        input_guard.install(cfg.guarded_inputs)
         from azureml_user import parallel_run  # type: ignore[import-not-found]
 
         parallel_run._configure(log_dir=cfg.logs_dir, node=cfg.node, agent_name=cfg.agent,
@@ -192,7 +213,7 @@ class Worker:
         assert self.run_fn is not None
         try:
             if self.pass_context:
-                context = MiniBatchContext(mb.index, mb.partition_key_value, self.config.dataset)
+                context = MiniBatchContext(mb.partition_key_value, mini_batch)
                 returned = self.run_fn(mini_batch, context)
             else:
                 returned = self.run_fn(mini_batch)
@@ -248,6 +269,22 @@ class Worker:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
         with open(self.error_file, "a", encoding="utf-8") as out:
             out.write(f"{stamp} {self.config.agent} failed in {where}:\n{error.traceback or error.one_line()}\n")
+
+
+def _root_logging(level: str) -> None:
+    """A handler on the root logger that writes to this process's stdout file, at ``logging_level``.
+
+    how-to-debug-parallel-run-step, "Where does the message from Python logging sink to?":
+    "ParallelRunStep sets a handler on the root logger, which sinks the message to
+    logs/user/stdout/<node_id>/processNNN.stdout.txt. logging defaults to INFO level."
+    """
+    import logging
+
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(asctime)s|%(name)s|%(levelname)s|%(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(level)
 
 
 def _accepts_two(fn: Callable[..., Any]) -> bool:
