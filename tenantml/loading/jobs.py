@@ -283,7 +283,7 @@ class JobBuilder:
 
     def _runner_arguments(self, args: tuple[str, ...], task: YamlMap, prefix: str) -> RunnerArguments:
         parser = argparse.ArgumentParser(add_help=False, exit_on_error=False)
-        parser.add_argument("--error_threshold", type=int)
+        parser.add_argument("--error_threshold", type=float)  # "5.0" is accepted: see below
         parser.add_argument("--allowed_failed_percent", type=float, default=100.0)
         parser.add_argument("--task_overhead_timeout", type=float, default=600.0)
         parser.add_argument("--progress_update_timeout", type=float)
@@ -299,9 +299,21 @@ class JobBuilder:
         if not 0 <= known.allowed_failed_percent <= 100:
             self.problems.add(f"--allowed_failed_percent is {known.allowed_failed_percent:g}; it must be 0 to 100.",
                               key=key, line=line)
-        if known.error_threshold is not None and known.error_threshold < -1:
-            self.problems.add(f"--error_threshold is {known.error_threshold}; it must be -1 or more.", key=key, line=line)
-        return RunnerArguments(known.error_threshold, known.allowed_failed_percent, known.task_overhead_timeout,
+        error_threshold = None
+        if known.error_threshold is not None:
+            # The SDK passes program_arguments through as text; how the runtime parses the flag is not
+            # published. Official examples write integers; azure-ai-ml truncates the YAML key
+            # error_threshold (5.5 -> 5). Decision (docs/semantics.md): take a number, truncated as
+            # the SDK truncates the key, and say so when that changes it.
+            value = known.error_threshold
+            if not math.isfinite(value) or value < -1:
+                self.problems.add(f"--error_threshold is {value:g}; it must be -1 or more.", key=key, line=line)
+            else:
+                error_threshold = int(value)
+                if error_threshold != value:
+                    self.warnings.append(f"{self.path}: {key}: --error_threshold {value:g} is taken as {error_threshold} "
+                                         "failed items (truncated, as azure-ai-ml truncates error_threshold).")
+        return RunnerArguments(error_threshold, known.allowed_failed_percent, known.task_overhead_timeout,
                                known.progress_update_timeout, known.first_task_creation_timeout,
                                known.resource_monitor_interval)
 

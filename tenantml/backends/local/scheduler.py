@@ -43,12 +43,15 @@ from tenantml.errors import RunInterrupted, UserError
 from tenantml.policy import (
     FinalResult,
     Outcome,
+    Pending,
     Status,
     Step,
     Tally,
     Thresholds,
     breach,
+    init_breach,
     init_failure_limit,
+    init_stuck,
     next_step,
     verdict,
 )
@@ -119,6 +122,9 @@ class ParallelStep:
         self.failed: list[tuple[int, str, str]] = []
         self.init_failures: dict[str, int] = {}
         self.agents_started: dict[str, int] = {}  # per node: processNNN numbers used so far
+        self.pending: dict[int, int] = {}  # mini-batches whose latest attempt failed, awaiting a retry -> items
+        self.any_ready = False  # a worker finished init() at least once
+        self.last_event = time.monotonic()  # a worker finished init() or an attempt ended
         self.temp_root: Path | None = None  # the workers' working directories live under it
         self.last_init_error: ErrorInfo | None = None
         self.stop_reason: str | None = None
@@ -193,7 +199,7 @@ class ParallelStep:
         done = self._resume_state() if self.resume else set()
         self.fresh = self._read_plan(skip=done)
         self.started = time.time()
-        self.last_finish = time.monotonic()
+        self.last_finish = self.last_event = time.monotonic()
         self.reporter.progress(self._snapshot(), force=True)
 
         while not self._finished():
@@ -248,8 +254,11 @@ class ParallelStep:
                 self._handle(w, message)
 
     def _handle(self, w: Worker, message: object) -> None:
+        if isinstance(message, (Ready, Result, StartupFailed)):
+            self.last_event = time.monotonic()
         if isinstance(message, Ready):
             w.state = WorkerState.IDLE
+            self.any_ready = True
         elif isinstance(message, Result):
             self._result(w, message)
         elif isinstance(message, StartupFailed):
@@ -279,6 +288,15 @@ class ParallelStep:
         if args.progress_update_timeout and now - self.last_finish > args.progress_update_timeout:
             self._stop_early(f"no mini-batch finished within --progress_update_timeout = "
                              f"{args.progress_update_timeout:g} s")
+        live = [w for w in self.workers if w.state is not WorkerState.GONE]
+        stuck = init_stuck(bool(live) and all(w.state is WorkerState.STARTING for w in live), now - self.last_event,
+                           self.job.retry_settings.timeout)
+        if stuck is not None:
+            self._stop_early(stuck)
+        failing = init_breach(time.time() - self.started, sum(self.init_failures.values()), self.any_ready,
+                              self.job.instance_count, self.job.max_concurrency_per_instance)
+        if failing is not None:
+            self._stop_early(failing)
         if (not self.dispatched_any and self.tally.total_mini_batches
                 and time.time() - self.started > args.first_task_creation_timeout):
             self._stop_early(f"no mini-batch started within --first_task_creation_timeout = "
@@ -307,11 +325,18 @@ class ParallelStep:
         step = next_step(attempt - self.attempt_base.get(mb.index, 0), outcome, self.thresholds.max_retries)
         succeeded = min(returned, mb.items) if outcome.is_success else 0
         self._ledger(w, mb, attempt, outcome, succeeded, duration, error, final=step is not Step.RETRY)
+        self.last_event = time.monotonic()
         if step is Step.RETRY:
             self.retry.append((mb, attempt + 1))
+            self.pending[mb.index] = mb.items
             self.reporter.event(self.job.name, f"mini-batch {mb.index} ({mb.label}) attempt {attempt} "
                                 f"{outcome.value}: {error.one_line() if error else ''}; will retry")
+            crossed = breach(self.thresholds, self.tally, self._pending())
+            if crossed is not None:
+                self._stop_early(crossed.describe() + " (counting mini-batches that wait for a retry, as Azure ML's "
+                                 "periodic check can)")
             return
+        self.pending.pop(mb.index, None)
         failed = step is Step.FAILED
         self.tally = self.tally.add(FinalResult(mb.items, succeeded, failed))
         self.last_finish = time.monotonic()
@@ -321,9 +346,12 @@ class ParallelStep:
             self.failed.append((mb.index, mb.label, last))
             self.reporter.event(self.job.name, f"mini-batch {mb.index} ({mb.label}) FAILED after {attempt} "
                                 f"attempt(s): {last}")
-        crossed = breach(self.thresholds, self.tally)
+        crossed = breach(self.thresholds, self.tally, self._pending())
         if crossed is not None:
             self._stop_early(crossed.describe())
+
+    def _pending(self) -> Pending:
+        return Pending(len(self.pending), sum(self.pending.values()))
 
     def _ledger(self, w: Worker, mb: MiniBatch, attempt: int, outcome: Outcome, succeeded: int,
                 duration: float, error: ErrorInfo | None, *, final: bool) -> None:
