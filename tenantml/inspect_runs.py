@@ -218,7 +218,12 @@ def iter_ledger(path: Path) -> Iterator[dict[str, str]]:
                     return
                 yield line
 
-        yield from csv.DictReader(whole_lines())
+        from tenantml.backends.local.ledger import normalize
+
+        reader = csv.reader(whole_lines())
+        header = normalize(next(reader, []))
+        for row in reader:
+            yield dict(zip(header, row))
 
 
 def fold_ledger(path: Path) -> list[MiniBatchState]:

@@ -70,7 +70,7 @@ def test_the_azure_ledger_becomes_the_local_ledger(tmp_path):
     assert parsed.progress["processedminibatches"] == 4  # the newest overview file
     assert parsed.error_logs and parsed.error_logs[0].name == "process001.txt"
     rows = read_rows(logs / "sys" / "job_report" / "processed_mini-batches.csv")
-    assert list(rows[0]) == COLUMNS
+    assert set(COLUMNS) <= set(rows[0])  # Azure ML's columns on disk, read back under tenantml's names
     assert [(r["mini_batch"], r["attempt"], r["outcome"], r["final"]) for r in rows] == [
         ("0", "1", "succeeded", "True"), ("1", "1", "raised", "False"), ("1", "2", "raised", "True"),
         ("2", "1", "timeout", "True"), ("3", "1", "short_return", "True")]
@@ -142,7 +142,7 @@ def test_a_downloaded_job_is_laid_out_as_a_local_run(tmp_path):
     run_dir = fetched_run(tmp_path / "home", tmp_path / "pipeline.yml")
     step = run_dir / "score"
     assert (step / "logs" / "job_result.txt").exists()
-    assert (step / "logs" / "sys" / "job_report" / "processed_mini-batches.csv").read_text().startswith("mini_batch,")
+    assert (step / "logs" / "sys" / "job_report" / "processed_mini-batches.csv").read_text().startswith("Mini-batch Id,Picked Count,")
     assert (step / "outputs" / "out" / "parallel_run_step.txt").read_text() == "tenant_1.csv\n"
     assert (step / "artifacts" / "user_logs" / "std_log_0.txt").exists()
     assert not (step / ".download").exists()

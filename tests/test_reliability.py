@@ -168,9 +168,9 @@ def test_a_coordinator_killed_at_any_point_resumes_to_the_uninterrupted_result(t
     import pandas as pd
 
     ledger = pd.read_csv(run_dir / "score" / "logs" / "sys" / "job_report" / "processed_mini-batches.csv")
-    final = ledger[ledger["final"]]
-    assert sorted(final["mini_batch"]) == list(range(40))  # every mini-batch decided exactly once
-    assert not ledger.duplicated(["mini_batch", "attempt"]).any()
+    final = ledger[ledger["Final"]]  # Azure ML's column names, then tenantml's own
+    assert sorted(final["Mini-batch Id"]) == list(range(40))  # every mini-batch decided exactly once
+    assert not ledger.duplicated(["Mini-batch Id", "Picked Count"]).any()
     assert json.loads((run_dir / "run.json").read_text())["status"] == "Completed"
     assert not _run_alive(project)
 

@@ -277,14 +277,16 @@ def parse_step_logs(logs: Path) -> AzureStepLogs:
 
 
 def _is_local_ledger(path: Path) -> bool:
+    from tenantml.backends.local.ledger import is_local_header
+
     with open(path, encoding="utf-8", errors="replace") as handle:
         first = handle.readline()
-    return first.strip().startswith("mini_batch,attempt,")
+    return is_local_header(first)
 
 
 def convert(logs: Path) -> AzureStepLogs:
     """Parse a downloaded step's logs and write the local ledger beside Azure ML's own (kept)."""
-    from tenantml.backends.local.ledger import COLUMNS
+    from tenantml.backends.local.ledger import HEADER_NAMES, disk_values
 
     parsed = parse_step_logs(logs)
     ledger = logs / LEDGER
@@ -295,11 +297,11 @@ def convert(logs: Path) -> AzureStepLogs:
     temp = ledger.with_name(ledger.name + ".tmp")
     with open(temp, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(COLUMNS)
+        writer.writerow(HEADER_NAMES)
         for row in parsed.rows:
             values = dict(row)
             values["duration_s"] = f"{row['duration_s']:.3f}"
-            writer.writerow([values[c] for c in COLUMNS])
+            writer.writerow(disk_values(values))
     temp.replace(ledger)
     items = {str(k): asdict(v) for k, v in parsed.items.items()}
     (ledger.parent / "mini_batch_items.json").write_text(json.dumps(items, indent=1, default=str), encoding="utf-8")

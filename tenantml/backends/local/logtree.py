@@ -1,13 +1,14 @@
 """The log tree of a parallel step, with Azure ML's file names so its users find their way.
 
     logs/job_result.txt                         Completed/Failed, counts, reason, where to look
+    logs/job_error.txt                          the errors of the entry script, summarised
     logs/job_progress_overview.<ts>.txt         scheduled / processed / failed, items
     logs/readme.txt                             this map
     logs/sys/coordinator.txt                    the coordinator's own log lines
     logs/sys/job_report/processed_mini-batches.csv   one row per attempt
     logs/sys/perf/<node>/<agent>.csv            resource snapshots (--resource_monitor_interval)
     logs/user/entry_script_log/<node>/<agent>.log.txt   EntryScript().logger
-    logs/user/stdout/<node>/<agent>.stdout.txt  print() of the entry script
+    logs/user/stdout/<node>/<agent>.stdout.txt  print() and the root logger of the entry script
     logs/user/stderr/<node>/<agent>.stderr.txt
     logs/user/error/<node>/<agent>.txt          tracebacks of init/run/shutdown
 """
@@ -23,11 +24,16 @@ from tenantml.status import RunStatus
 
 README = __doc__.split("\n\n", 1)[1].strip() + """
 
-Every mini-batch attempt is a row of sys/job_report/processed_mini-batches.csv: its index,
-attempt, node and process, start, duration, items, succeeded and failed items, outcome
-(succeeded, short_return, empty, raised, wrong_type, timeout, crashed, memory_limit,
-interrupted), and the error. For a failed mini-batch, the traceback is in user/error/ under
-the node and process named on its row.
+Nodes are named by index (0, 1, ...) and processes processNNN; a worker that replaces one that
+died gets the next unused processNNN on its node, as on Azure ML.
+
+Every mini-batch attempt is a row of sys/job_report/processed_mini-batches.csv, with Azure ML's
+columns (Mini-batch Id, Picked Count, Process, Node, Start Time, Total, Succeeded, Failed,
+Elapsed Seconds, Process Seconds, Run Method Seconds, Status, Error Category, Error Message,
+Mini-batch Detail) and tenantml's own (Label, Pid, Outcome: succeeded, short_return, empty,
+raised, wrong_type, timeout, crashed, memory_limit, interrupted; Final: this attempt decided the
+mini-batch). For a failed mini-batch, the traceback is in user/error/ under the node and process
+named on its row.
 """
 
 
@@ -38,6 +44,10 @@ class LogTree:
     @property
     def job_result(self) -> Path:
         return self.root / "job_result.txt"
+
+    @property
+    def job_error(self) -> Path:
+        return self.root / "job_error.txt"
 
     @property
     def ledger(self) -> Path:
@@ -111,6 +121,23 @@ class LogTree:
             lines.append("Where to look: sys/job_report/processed_mini-batches.csv (every attempt), "
                          "user/error/<node>/<process>.txt (tracebacks), user/stderr/ (what the script printed).")
         _atomic_write(self.job_result, "\n".join(lines) + "\n")
+
+
+    def write_errors(self, failed: list[str], init_error: str | None) -> None:
+        """``job_error.txt``: "This file summarizes the errors in your script." (how-to-debug-parallel-run-step)."""
+        lines = []
+        if init_error:
+            lines.append(f"init() failed: {init_error}")
+        if failed:
+            lines.append(f"{len(failed)} mini-batch(es) failed (index, label, last error):")
+            lines += [f"  {line}" for line in failed[:200]]
+            if len(failed) > 200:
+                lines.append(f"  ... and {len(failed) - 200} more: see sys/job_report/processed_mini-batches.csv")
+        if lines:
+            lines.append("Tracebacks: user/error/<node>/<process>.txt")
+        else:
+            lines.append("No errors.")
+        _atomic_write(self.job_error, "\n".join(lines) + "\n")
 
 
 def _atomic_write(path: Path, text: str) -> None:

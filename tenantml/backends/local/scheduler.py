@@ -360,7 +360,12 @@ class ParallelStep:
             pid=w.pid, start=iso(w.started_at), duration_s=duration, items=mb.items, succeeded=succeeded,
             failed=mb.items - succeeded if outcome is not Outcome.INTERRUPTED else 0, outcome=outcome.value,
             final=final, error_type=error.type if error else "",
-            error_message=error.one_line(1000) if error else ""))
+            error_message=error.one_line(1000) if error else "", process_seconds=self._cpu(w)))
+
+    def _cpu(self, w: Worker) -> str:
+        """Azure ML's "Process Seconds": user + system CPU time of the worker process so far."""
+        cpu = self.pool.cpu_seconds(w) if w.state is not WorkerState.GONE else None
+        return f"{cpu[0] + cpu[1]:.2f}" if cpu else ""
 
     def _fail_in_flight(self, w: Worker, outcome: Outcome, error: ErrorInfo) -> None:
         """The worker's process is gone (killed or crashed) while it ran a mini-batch."""
@@ -489,6 +494,7 @@ class ParallelStep:
             commit.write_committed(self.job_dir, status.value, reason, self.signature)
             self.appender.discard_spills()
         self.logs.write_result(status.value, reason, self.tally, self._failed_lines(), elapsed)
+        self.logs.write_errors(self._failed_lines(), self.last_init_error.one_line() if self.last_init_error else None)
         self.logs.write_progress(self.started, self.tally, len(self.retry), status.value)
         self.reporter.progress(self._snapshot(), force=True)
         self.reporter.finish_line()
