@@ -45,6 +45,8 @@ from tenantml.spec import (
     Where,
 )
 from tenantml.suggest import did_you_mean
+
+PARALLEL_INPUT_MODES = ("ro_mount", "download", "direct")  # azure-ai-ml 1.35.2 (sdk-validation-transcript.txt)
 from tenantml.yamlio import YamlMap
 
 
@@ -110,12 +112,31 @@ class JobBuilder:
         outputs = r.outputs(raw.get("outputs"), f"{prefix}outputs.", self.run_dir / name, parent_outputs)
         r.job_outputs[name] = outputs
 
+        for input_name, value in inputs.items():
+            if isinstance(value, DataInput) and value.mode not in (None, *PARALLEL_INPUT_MODES):
+                inputs_raw = raw.get("inputs")
+                line = inputs_raw.get(input_name).line_of("mode") if isinstance(inputs_raw, YamlMap) and isinstance(
+                    inputs_raw.get(input_name), YamlMap) else raw.line
+                p.add(f"input mode '{value.mode}' is not allowed for a parallel job's input; azure-ai-ml accepts "
+                      f"{', '.join(PARALLEL_INPUT_MODES)} (\"Value '{value.mode}' passed is not in set\").",
+                      key=f"{prefix}inputs.{input_name}.mode", line=line, fix="use ro_mount (the default) or download")
+        env_raw = raw.get("environment_variables")
+        if isinstance(env_raw, YamlMap):
+            for env_name, env_value in env_raw.items():
+                if not isinstance(env_value, str):
+                    p.add(f"environment variable {env_name} is {env_value!r}; Azure ML wants a string "
+                          "(azure-ai-ml: 'Not a valid string.').", key=f"{prefix}environment_variables.{env_name}",
+                          line=env_raw.line_of(env_name), fix=f'quote it: {env_name}: "{env_value}"')
         task = raw.get("task")
         if not isinstance(task, YamlMap):
             p.add("a parallel job needs a 'task:' with code and entry_script.", key=f"{prefix}task",
                   line=raw.line_of("task") or raw.line, fix="add task: {type: run_function, code: ./src, entry_script: x.py}")
             return None
         p.unknown_keys(task, TASK_KEYS, f"{prefix}task.", "the task of a parallel job")
+        if "environment" not in task:
+            self.warnings.append(f"{file_of(task, self.path)}:{task.line}: {prefix}task.environment is missing: "
+                                 "azure-ai-ml rejects the job (\"Missing data for required field.\"); locally the "
+                                 "current Python environment runs it.")
         task_type = task.get("type", "run_function")
         if task_type != "run_function":
             p.add(f"task type '{task_type}' cannot run locally; tenantml runs 'run_function' tasks.",
