@@ -115,8 +115,8 @@ class JobBuilder:
         for input_name, value in inputs.items():
             if isinstance(value, DataInput) and value.mode not in (None, *PARALLEL_INPUT_MODES):
                 inputs_raw = raw.get("inputs")
-                line = inputs_raw.get(input_name).line_of("mode") if isinstance(inputs_raw, YamlMap) and isinstance(
-                    inputs_raw.get(input_name), YamlMap) else raw.line
+                spec = inputs_raw.get(input_name) if isinstance(inputs_raw, YamlMap) else None
+                line = spec.line_of("mode") if isinstance(spec, YamlMap) else raw.line
                 p.add(f"input mode '{value.mode}' is not allowed for a parallel job's input; azure-ai-ml accepts "
                       f"{', '.join(PARALLEL_INPUT_MODES)} (\"Value '{value.mode}' passed is not in set\").",
                       key=f"{prefix}inputs.{input_name}.mode", line=line, fix="use ro_mount (the default) or download")
