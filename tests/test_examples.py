@@ -217,9 +217,9 @@ def test_many_models_trains_one_model_per_store_and_brand_partition(tmp_path: Pa
         assert (run_dir / "train" / "outputs" / "model_folder" / row.store / row.brand / "model.pkl").is_file()
     attempts = pd.read_csv(run_dir / "train" / "logs" / "sys" / "job_report" / "processed_mini-batches.csv")
     # one row returned for 70 rows in: a short return, counted as 69 failed items, never retried
-    assert len(attempts) == 9 and (attempts["outcome"] == "short_return").all()
-    assert (attempts["succeeded"] == 1).all() and (attempts["failed"] == 69).all()
-    assert (attempts["items"] == 70).all()  # one partition = all its rows, never split
+    assert len(attempts) == 9 and (attempts["Outcome"] == "short_return").all()  # Azure ML's columns, then tenantml's
+    assert (attempts["Succeeded"] == 1).all() and (attempts["Failed"] == 69).all()
+    assert (attempts["Total"] == 70).all()  # one partition = all its rows, never split
 
 
 def test_batch_scoring_scores_every_file_into_one_comma_separated_output(tmp_path: Path):
