@@ -45,9 +45,9 @@ from tenantml.spec import (
     Where,
 )
 from tenantml.suggest import did_you_mean
+from tenantml.yamlio import YamlMap
 
 PARALLEL_INPUT_MODES = ("ro_mount", "download", "direct")  # azure-ai-ml 1.35.2 (sdk-validation-transcript.txt)
-from tenantml.yamlio import YamlMap
 
 
 @dataclass

@@ -26,6 +26,8 @@ from hypothesis import strategies as st
 
 from loading import rejection
 
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # marshmallow 4 notices inside the SDK
+
 BASE: dict[str, Any] = {
     "$schema": "https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json",
     "type": "pipeline",
@@ -147,6 +149,7 @@ def test_the_base_pipeline_is_valid_for_both(sdk: Any, workspace: Path):
     assert rejection(path, workspace / "home") is None
 
 
+@pytest.mark.slow  # the SDK's loader, 40 variants
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
           derandomize=True)
 @given(mutations=st.lists(st.sampled_from(MUTATIONS), min_size=1, max_size=2, unique_by=lambda m: m[0]))
