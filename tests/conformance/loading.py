@@ -6,12 +6,12 @@ from pathlib import Path
 
 from tenantml.errors import UserError
 from tenantml.loader import LoadContext, Pipeline, load_pipeline
-from tenantml.local_config import datastores_for
+from tenantml.backends.local.local_config import datastores_for
 
 
 def load(path: Path, home: Path) -> Pipeline:
     datastores, assets = datastores_for(path, home, {})
-    return load_pipeline(path, LoadContext(home / "runs" / "<run-id>", "<run-id>", datastores, (), assets))
+    return load_pipeline(path, LoadContext(None, None, datastores, (), assets))  # as the local backend's plan
 
 
 def rejection(path: Path, home: Path) -> str | None:
