@@ -218,7 +218,7 @@ def iter_ledger(path: Path) -> Iterator[dict[str, str]]:
                     return
                 yield line
 
-        from tenantml.backends.local.ledger import normalize
+        from tenantml.ledger_columns import normalize
 
         reader = csv.reader(whole_lines())
         header = normalize(next(reader, []))

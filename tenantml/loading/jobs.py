@@ -133,7 +133,7 @@ class JobBuilder:
                   line=raw.line_of("task") or raw.line, fix="add task: {type: run_function, code: ./src, entry_script: x.py}")
             return None
         p.unknown_keys(task, TASK_KEYS, f"{prefix}task.", "the task of a parallel job")
-        if "environment" not in task:
+        if "environment" not in task and r.local:  # loaded for Azure ML, the SDK says it itself
             self.warnings.append(f"{file_of(task, self.path)}:{task.line}: {prefix}task.environment is missing: "
                                  "azure-ai-ml rejects the job (\"Missing data for required field.\"); locally the "
                                  "current Python environment runs it.")

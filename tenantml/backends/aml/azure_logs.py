@@ -277,7 +277,7 @@ def parse_step_logs(logs: Path) -> AzureStepLogs:
 
 
 def _is_local_ledger(path: Path) -> bool:
-    from tenantml.backends.local.ledger import is_local_header
+    from tenantml.ledger_columns import is_local_header
 
     with open(path, encoding="utf-8", errors="replace") as handle:
         first = handle.readline()
@@ -286,7 +286,7 @@ def _is_local_ledger(path: Path) -> bool:
 
 def convert(logs: Path) -> AzureStepLogs:
     """Parse a downloaded step's logs and write the local ledger beside Azure ML's own (kept)."""
-    from tenantml.backends.local.ledger import HEADER_NAMES, disk_values
+    from tenantml.ledger_columns import HEADER_NAMES, disk_values
 
     parsed = parse_step_logs(logs)
     ledger = logs / LEDGER
