@@ -11,7 +11,6 @@ done by :mod:`tenantml.loading`, one concern per module::
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
