@@ -25,7 +25,10 @@ if TYPE_CHECKING:
     from tenantml.backends.aml.job import Prepared
     from tenantml.backends.aml.run import AmlRun
 
-DATASTORE_URI = re.compile(r"^azureml://datastores/([^/]+)/")
+# A datastore named in a URI; ``${{default_datastore}}`` (azureml-examples' iris and mnist parallel
+# pipelines write outputs to azureml://datastores/${{default_datastore}}/paths/...) is a binding the
+# service fills with settings.default_datastore or the workspace's default, never a datastore name.
+DATASTORE_URI = re.compile(r"^azureml://datastores/([^/$]+)/")
 
 
 class AmlBackend(Backend):
@@ -155,14 +158,12 @@ def preflight(client: Any, prepared: Prepared, workspace: Any) -> None:
             match = DATASTORE_URI.match(str((value or {}).get("uri") or ""))
             if match:
                 datastores.setdefault(match.group(1), f"{kind}.{key}.path")
-    from azure.core.exceptions import ResourceNotFoundError
-
     for compute, key in computes.items():
         try:
             with sdk.quiet_sdk(), sdk.translating(workspace, what=f"looking up compute '{compute}'"):
                 client.compute.get(compute)
         except UserError as exc:
-            if not isinstance(exc.__context__, ResourceNotFoundError) and "not found" not in exc.message:
+            if not isinstance(exc, sdk.NotFound):
                 raise
             known = _names(lambda: client.compute.list())
             raise UserError(f"compute '{compute}' does not exist in workspace {workspace.name}"
@@ -173,7 +174,7 @@ def preflight(client: Any, prepared: Prepared, workspace: Any) -> None:
             with sdk.quiet_sdk(), sdk.translating(workspace, what=f"looking up datastore '{datastore}'"):
                 client.datastores.get(datastore)
         except UserError as exc:
-            if "not found" not in exc.message:
+            if not isinstance(exc, sdk.NotFound):
                 raise
             known = _names(lambda: client.datastores.list())
             raise UserError(f"datastore '{datastore}' does not exist in workspace {workspace.name}"

@@ -34,6 +34,10 @@ class ServiceUnreachable(UserError):
     """Azure ML (or its storage) could not be reached: network, proxy or firewall."""
 
 
+class NotFound(UserError):
+    """Azure ML answered 404 for what was being looked up (the message says what)."""
+
+
 @contextlib.contextmanager
 def quiet_sdk() -> Iterator[None]:
     """Silence the SDK's logging and stray prints for the duration (errors still raise)."""
@@ -138,8 +142,12 @@ def translate(exc: BaseException, workspace: Workspace | None, *, what: str, ela
                                   f"{_first_line(text)}", key="network",
                                   fix="check the network, proxy (HTTPS_PROXY) and firewall; then run again")
     if isinstance(exc, core.ResourceNotFoundError) or getattr(exc, "status_code", None) == 404:
-        return UserError(f"not found while {what}{where}: {_first_line(text)}", key="workspace",
-                         fix="check the name (and the subscription and resource group it is in)")
+        # say what was not found: the workspace only when the workspace itself was being looked up
+        if what.startswith("looking up workspace"):
+            return NotFound(f"the workspace was not found while {what}{where}: {_first_line(text)}",
+                             key="workspace", fix="check the workspace name, its resource group and subscription")
+        return NotFound(f"not found while {what}{where}: {_first_line(text)}", key="not found",
+                         fix="check that name in the YAML (or on the command line); the workspace itself was found")
     if isinstance(exc, core.HttpResponseError) and getattr(exc, "status_code", None) in (401, 403):
         return UserError(f"access denied while {what}{where}: {_first_line(text)}", key="credential",
                          fix="the signed-in identity needs a role on the workspace (e.g. AzureML Data Scientist)")
