@@ -24,6 +24,7 @@ from tenantml.status import RunStatus
 if TYPE_CHECKING:
     from tenantml.backends.aml.job import Prepared
     from tenantml.backends.aml.run import AmlRun
+    from tenantml.backends.aml.workspace import Workspace
 
 # A datastore named in a URI; ``${{default_datastore}}`` (azureml-examples' iris and mnist parallel
 # pipelines write outputs to azureml://datastores/${{default_datastore}}/paths/...) is a binding the
@@ -77,6 +78,8 @@ class AmlBackend(Backend):
 
     # ------------------------------------------------------------------ network
     def submit(self, pipeline: Path, options: RunOptions) -> AmlRun:
+        # the workspace first: it needs no SDK, so "no workspace" is said before azure.ai.ml is imported
+        workspace = self.workspace(options)
         prepared = self.plan(pipeline, options)
         reporter = options.reporter
         if reporter is not None:
@@ -84,7 +87,15 @@ class AmlBackend(Backend):
                 reporter.note("warning: " + warning)
             for line in prepared.resume_notes:
                 reporter.note(line)
-        return self.submit_prepared(prepared, options)
+        return self.submit_prepared(prepared, options, workspace)
+
+    @staticmethod
+    def workspace(options: RunOptions) -> Workspace:
+        from tenantml.backends.aml.workspace import resolve_workspace
+
+        aml = options.backend_options(AmlOptions)
+        return resolve_workspace(aml.subscription, aml.resource_group, aml.workspace,
+                                 search_from=aml.config_search_from)
 
     def fetch(self, run_name: str, options: RunOptions) -> Path:
         from tenantml.backends.aml.fetch import fetch
@@ -93,17 +104,15 @@ class AmlBackend(Backend):
         return fetch(run_name, options.backend_options(AmlOptions), options.home,
                      options.reporter or Reporter(quiet=True))
 
-    def submit_prepared(self, prepared: Prepared, options: RunOptions) -> AmlRun:
+    def submit_prepared(self, prepared: Prepared, options: RunOptions, workspace: Workspace | None = None) -> AmlRun:
         from tenantml.backends.aml import sdk
         from tenantml.backends.aml.run import AmlRecord, AmlRun
-        from tenantml.backends.aml.workspace import resolve_workspace
         from tenantml.progress import Reporter
         from tenantml.runs import RunRecord, new_run_dir
 
         aml = options.backend_options(AmlOptions)
         reporter = options.reporter or Reporter(quiet=True)
-        workspace = resolve_workspace(aml.subscription, aml.resource_group, aml.workspace,
-                                      search_from=aml.config_search_from)
+        workspace = workspace or self.workspace(options)
         client = sdk.make_client(workspace, aml)
         sdk.check_workspace(client, workspace)
         preflight(client, prepared, workspace)

@@ -24,9 +24,10 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
 
 def add_workspace_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     parser.add_argument("--subscription", default=None, help="Azure subscription id of the workspace")
-    parser.add_argument("--resource-group", default=None, help="resource group of the workspace")
-    parser.add_argument("--workspace", default=None,
-                        help="Azure ML workspace name (else AZUREML_ARM_* variables, else config.json)")
+    parser.add_argument("-g", "--resource-group", default=None, help="resource group of the workspace (as az ml's -g)")
+    parser.add_argument("-w", "--workspace", default=None,
+                        help="Azure ML workspace name, as az ml's -w (else AZUREML_ARM_* variables, else config.json, "
+                             "else 'az configure --defaults group=... workspace=...')")
 
 
 def options_from_args(args: argparse.Namespace) -> AmlOptions:
