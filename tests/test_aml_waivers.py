@@ -10,12 +10,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from test_aml_dry_run import no_network, tenantml  # noqa: F401 - fixture
+from test_aml_dry_run import no_network as no_network_fixture
+from test_aml_dry_run import tenantml
 
 pytest.importorskip("azure.ai.ml", reason="the aml extra is not installed (pip install -e '.[aml]')")
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
+no_network = no_network_fixture
 SHAPES = Path(__file__).resolve().parent / "aml_shapes" / "pipeline.yml"
 
 
