@@ -48,3 +48,29 @@ def test_a_real_mistake_is_still_refused_for_azure_ml(no_network, tmp_path):
     code, out, err = tenantml("run", str(yml), "--backend", "aml", "--dry-run", env_home=tmp_path)
     assert code == 2
     assert "names input 'modle'" in err and "model" in err
+
+
+COMPONENT_NODE = SHAPES.parent / "component_node.yml"
+
+
+def test_an_override_azure_ml_ignores_is_reported(no_network, tmp_path):
+    """`--set jobs.<node>.command=...` on a component: node: load_job takes the command from the
+    component, the local run from the override; the dry-run says so (and a used one is not named)."""
+    code, out, err = tenantml("run", str(COMPONENT_NODE), "--backend", "aml", "--dry-run",
+                              "--set", "jobs.de.command=python de.py --other",
+                              "--set", "jobs.de.compute=azureml:gpu-cluster", env_home=tmp_path)
+    assert code == 0, out + err
+    assert "differs from --backend local: --set jobs.de.command=python de.py --other" in out
+    assert "jobs.de.compute" not in out
+
+
+def test_force_becomes_settings_force_rerun(no_network, tmp_path):
+    from tenantml.backends.aml import AmlBackend, AmlOptions
+    from tenantml.backends.aml.job import rest_body
+    from tenantml.backends.base import RunOptions
+
+    plan = AmlBackend().plan(COMPONENT_NODE, RunOptions(home=tmp_path, force=True, backend=AmlOptions()))
+    assert rest_body(plan.job)["properties"]["settings"]["force_rerun"] is True
+    assert any("force_rerun" in line for line in plan.lines())
+    plain = AmlBackend().plan(COMPONENT_NODE, RunOptions(home=tmp_path, backend=AmlOptions()))
+    assert not rest_body(plain.job)["properties"]["settings"].get("force_rerun")

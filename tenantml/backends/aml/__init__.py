@@ -51,6 +51,7 @@ class AmlBackend(Backend):
         from tenantml.backends.aml import cli
 
         cli.add_workspace_arguments(parser)
+        cli.add_fetch_only_arguments(parser)
 
     @classmethod
     def options_from_args(cls, args: argparse.Namespace) -> AmlOptions:
@@ -69,6 +70,12 @@ class AmlBackend(Backend):
             from tenantml.runfolder.names import check_run_id
 
             check_run_id(str(options.resume), "--resume")
+        if options.force:
+            # --force: Azure ML's own switch for "reuse no step" (PipelineJobSettings.force_rerun,
+            # sent as settings.force_rerun; reference-yaml-job-pipeline: "Whether to force rerun
+            # the whole pipeline")
+            prepared.job.settings.force_rerun = True
+            prepared.notes.append("--force: settings.force_rerun is true (Azure ML reuses no step)")
         resume = aml.resume or (options.home / "runs" / options.resume if options.resume else None)
         if resume is not None:
             from tenantml.backends.aml.resume import restrict
@@ -85,6 +92,10 @@ class AmlBackend(Backend):
         if reporter is not None:
             for warning in prepared.warnings:
                 reporter.note("warning: " + warning)
+            for line in prepared.divergences:
+                reporter.note("warning: differs from --backend local: " + line)
+            for line in prepared.notes + [f"not checked on this machine: {w}" for w in prepared.waived]:
+                reporter.note(line)
             for line in prepared.resume_notes:
                 reporter.note(line)
         return self.submit_prepared(prepared, options, workspace)

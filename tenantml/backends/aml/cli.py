@@ -30,9 +30,16 @@ def add_workspace_arguments(parser: argparse.ArgumentParser | argparse._Argument
                              "else 'az configure --defaults group=... workspace=...')")
 
 
+def add_fetch_only_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    parser.add_argument("--outputs", action="store_true", default=False,
+                        help="download every step's named outputs too (default: logs only, which is what "
+                             "show and --resume read; outputs can be a whole partitioned data set)")
+
+
 def options_from_args(args: argparse.Namespace) -> AmlOptions:
     wait = args.wait if getattr(args, "wait", None) is not None else sys.stdout.isatty()
     return AmlOptions(subscription=getattr(args, "subscription", None),
                       resource_group=getattr(args, "resource_group", None),
                       workspace=getattr(args, "workspace", None), experiment=getattr(args, "experiment", None),
-                      wait=wait, cancel_on_interrupt=getattr(args, "cancel_on_interrupt", None))
+                      wait=wait, cancel_on_interrupt=getattr(args, "cancel_on_interrupt", None),
+                      fetch_outputs=bool(getattr(args, "outputs", False)))

@@ -47,12 +47,14 @@ class Prepared(Plan):
     resume_notes: list[str] = field(default_factory=list)
     waived: list[str] = field(default_factory=list)  # tenantml's local-only problems, left to Azure ML
     divergences: list[str] = field(default_factory=list)  # what one backend honours and the other ignores
+    notes: list[str] = field(default_factory=list)  # what tenantml changed on the job (e.g. --force)
 
     def lines(self) -> list[str]:
         """What ``--dry-run`` prints."""
         lines = [*self.resume_notes,
                  f"{self.source}: submittable to Azure ML (experiment {self.experiment}); "
                  f"{len(self.steps)} parallel step(s). Nothing was sent (--dry-run)."]
+        lines += self.notes
         lines += [f"differs from --backend local: {d}" for d in self.divergences]
         lines += [f"not checked on this machine (Azure ML judges it): {w}" for w in self.waived]
         for step in self.steps:
@@ -186,7 +188,35 @@ def prepare(path: Path, overrides: tuple[str, ...], experiment: str | None) -> P
     name = experiment or getattr(job, "experiment_name", None) or path.parent.name
     prepared = Prepared(path, job, name, warnings, waived=waived)
     prepared.steps = describe(job, path)
+    prepared.divergences = ignored_overrides(path, overrides, job)
     return prepared
+
+
+def ignored_overrides(path: Path, overrides: tuple[str, ...], job: Any) -> list[str]:
+    """``--set`` overrides Azure ML's SDK drops while the local run applies them.
+
+    Decided by effect, not by a list of keys: the job is loaded again without each override and,
+    when the REST body Azure ML would receive is the same, the override changed nothing there
+    (e.g. ``jobs.<node>.command`` on a ``component:`` node: ``load_job`` takes the command from the
+    component). The local loader applies every override to the YAML before it reads it."""
+    if not overrides:
+        return []
+    with_all = _comparable(rest_body(job))
+    found = []
+    for i, text in enumerate(overrides):
+        rest = overrides[:i] + overrides[i + 1:]
+        try:
+            without = _comparable(rest_body(sdk_load(path, rest)))
+        except Exception:  # noqa: BLE001 - without it the job does not load: so the override matters
+            continue
+        if without == with_all:
+            found.append(f"--set {text} changes the local run, but Azure ML's SDK ignores it (the job it "
+                         "sends is the same without it); on a component: node, change the component instead")
+    return found
+
+
+def _comparable(body: dict[str, Any]) -> str:
+    return json.dumps(body, sort_keys=True, default=str)
 
 
 # --------------------------------------------------------------------------- step 3: the report
