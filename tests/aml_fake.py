@@ -125,6 +125,7 @@ class FakeWorkspace:
     jobs: dict[str, dict] = field(default_factory=dict)
     assets: dict[str, dict] = field(default_factory=dict)
     sas_for: Callable[[str], str] | None = None  # container -> SAS query string (set by the fixture)
+    unavailable: int = 0  # the next N job GETs answer 503 (a short outage of the service)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -267,6 +268,9 @@ class FakeWorkspace:
     def get_job(self, path, m, q, body):
         name = m["name"]
         with self._lock:
+            if self.unavailable > 0:
+                self.unavailable -= 1
+                return 503, {"error": {"code": "ServiceUnavailable", "message": "fake outage (tenantml fake)"}}
             job = self.jobs.get(name)
             if job is None:
                 return _not_found("Job", name)

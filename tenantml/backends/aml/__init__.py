@@ -147,7 +147,7 @@ class AmlBackend(Backend):
         run_record.save(run_dir)
         record.save(run_dir)
         handle = AmlRun(client, record, run_dir, steps, reporter, poll_interval=aml.poll_interval,
-                        wait=aml.wait, cancel_on_interrupt=aml.cancel_on_interrupt)
+                        wait=aml.wait, cancel_on_interrupt=aml.cancel_on_interrupt, outage_budget=aml.outage_budget)
         handle.source = prepared.source
         return handle
 

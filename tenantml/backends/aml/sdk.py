@@ -34,6 +34,10 @@ class ServiceUnreachable(UserError):
     """Azure ML (or its storage) could not be reached: network, proxy or firewall."""
 
 
+class ServiceBusy(TenantmlError):
+    """Azure ML answered 5xx or 429: a passing condition, worth asking again later."""
+
+
 class NotFound(UserError):
     """Azure ML answered 404 for what was being looked up (the message says what)."""
 
@@ -155,6 +159,9 @@ def translate(exc: BaseException, workspace: Workspace | None, *, what: str, ela
                 "EmptyDirectoryError", "AssetException"):
         return UserError(f"Azure ML's SDK refused the job while {what}: {_validation_text(text)}", key="azure-ai-ml",
                          fix="correct the YAML at the path named above")
+    status = getattr(exc, "status_code", None)
+    if isinstance(exc, core.HttpResponseError) and isinstance(status, int) and (status >= 500 or status == 429):
+        return ServiceBusy(f"Azure ML answered {status} while {what}{where}: {_first_line(text)}")
     if isinstance(exc, core.HttpResponseError):
         return TenantmlError(f"Azure ML answered an error while {what}{where}: {_first_line(text)}")
     return None
