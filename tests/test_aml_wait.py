@@ -7,9 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 import aml_fake as fake_mod
+import pytest
 from aml_fake import ARM, FakeWorkspace
 
 pytest.importorskip("azure.ai.ml", reason="the aml extra is not installed (pip install -e '.[aml]')")
