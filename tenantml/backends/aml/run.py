@@ -18,8 +18,8 @@ from tenantml.backends.aml import sdk
 from tenantml.backends.aml.options import MAX_BACKOFF_S, OUTAGE_BUDGET_S
 from tenantml.backends.aml.workspace import Workspace
 from tenantml.backends.base import RunHandle, StepStatus
-from tenantml.errors import TenantmlError
 from tenantml.backends.local.ledger import read_ledgers
+from tenantml.errors import TenantmlError
 from tenantml.progress import Reporter
 from tenantml.runs import RunRecord
 from tenantml.status import RunStatus
