@@ -235,9 +235,15 @@ class FakeWorkspace:
             "pendingUploadId": None, "pendingUploadType": "TemporaryBlobReference"}
 
     def put_asset_version(self, path, m, q, body):
+        # shapes as recorded by the SDK's own tests, e.g. the environment PUT (201, name = the version,
+        # properties echoed with environmentType/osType added): Azure/azure-sdk-for-python
+        # sdk/ml/azure-ai-ml/tests/recordings/environment/e2etests/
+        # test_environment.pyTestEnvironmenttest_environment_create_conda_inline.json
         result = dict(body or {})
         result.update(id=path, name=m["version"], type=f"Microsoft.MachineLearningServices/workspaces/{m['kind']}/versions")
         result.setdefault("properties", {})
+        if m["kind"] == "environments":
+            result["properties"].update(environmentType="UserCreated", osType="Linux", isArchived=False)
         with self._lock:
             self.assets[path] = result
         return 201, result
@@ -297,8 +303,8 @@ _ROUTES = [
     (r"/datastores/(?P<name>[^/]+)/listSecrets", "post_datastore_secrets"),
     (r"/(?P<kind>codes|data)/(?P<name>[^/]+)/versions", "get_asset_versions"),
     (r"/(?P<kind>codes|data)/(?P<name>[^/]+)/versions/(?P<version>[^/]+)/startPendingUpload", "post_pending_upload"),
-    (r"/(?P<kind>codes|data|components)/(?P<name>[^/]+)/versions/(?P<version>[^/]+)", "put_asset_version"),
-    (r"/(?P<kind>codes|data|components)/(?P<name>[^/]+)/versions/(?P<version>[^/]+)", "get_asset_version"),
+    (r"/(?P<kind>codes|data|components|environments)/(?P<name>[^/]+)/versions/(?P<version>[^/]+)", "put_asset_version"),
+    (r"/(?P<kind>codes|data|components|environments)/(?P<name>[^/]+)/versions/(?P<version>[^/]+)", "get_asset_version"),
     (r"/environments/(?P<name>[^/]+)/versions", "get_environment_versions"),
     (r"/jobs/(?P<name>[^/]+)", "put_job"),
     (r"/jobs/(?P<name>[^/]+)", "get_job"),

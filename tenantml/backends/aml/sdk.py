@@ -150,7 +150,7 @@ def translate(exc: BaseException, workspace: Workspace | None, *, what: str, ela
         if what.startswith("looking up workspace"):
             return NotFound(f"the workspace was not found while {what}{where}: {_first_line(text)}",
                              key="workspace", fix="check the workspace name, its resource group and subscription")
-        return NotFound(f"not found while {what}{where}: {_first_line(text)}", key="not found",
+        return NotFound(f"not found while {what}{where}: {_first_line(text)}", key="azure ml",
                          fix="check that name in the YAML (or on the command line); the workspace itself was found")
     if isinstance(exc, core.HttpResponseError) and getattr(exc, "status_code", None) in (401, 403):
         return UserError(f"access denied while {what}{where}: {_first_line(text)}", key="credential",
