@@ -10,7 +10,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from test_aml_dry_run import EXAMPLES
 from test_aml_submit import _job_put, aml_options, azure, run_options  # noqa: F401 - fixture
 
