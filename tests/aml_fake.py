@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import hashlib
 import ipaddress
 import json
 import os
@@ -297,9 +298,11 @@ class FakeWorkspace:
     # ------------------------------------------------------------------ run history (data plane)
     # Shapes from the SDK's recordings of a pipeline's child runs and their download:
     # Azure/azure-sdk-for-python sdk/ml/azure-ai-ml/tests/recordings/pipeline_job/e2etests/
-    # test_pipeline_job.pyTestPipelineJobLongRunningtest_pipeline_job_get_child_run.json and
-    # ...test_pipeline_job_child_run_download.json: a child job's ARM GET has no "properties" (the SDK
-    # then reads the run from run history), children are a page {"value": [Run...], "nextLink"}.
+    # test_pipeline_job.pyTestPipelineJobLongRunningtest_pipeline_job_get_child_run.json: children are a
+    # page {"value": [Run...]} whose runs carry displayName (the node's name), runType
+    # "azureml.StepRun", a hash in properties["azureml.nodeid"] (not the node's name) and
+    # dataContainerId "dcid.<run>"; a child job's ARM GET has no "properties", so the SDK reads the run
+    # from /history/v1.0/.../runs/<id>. (Run ids are GUIDs there; here <parent>_<node>, for tests.)
     def _children(self, parent: str) -> list[dict]:
         job = self.jobs.get(parent)
         if job is None:
@@ -307,7 +310,10 @@ class FakeWorkspace:
         status = job["properties"]["status"]
         return [{"runId": f"{parent}_{node}", "parentRunId": parent, "rootRunId": parent, "displayName": node,
                  "status": status, "runType": "azureml.StepRun", "experimentId": "exp-0",
-                 "properties": {"azureml.nodeid": node, "azureml.pipelinerunid": parent}, "tags": {}}
+                 "dataContainerId": f"dcid.{parent}_{node}",
+                 "properties": {"azureml.nodeid": hashlib.sha1(node.encode()).hexdigest()[:8],
+                                "azureml.pipelinerunid": parent, "azureml.runsource": "azureml.StepRun"},
+                 "tags": {}}
                 for node in sorted(job["properties"].get("jobs") or {})]
 
     def _child(self, name: str) -> dict | None:
