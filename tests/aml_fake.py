@@ -127,6 +127,7 @@ class FakeWorkspace:
     assets: dict[str, dict] = field(default_factory=dict)
     sas_for: Callable[[str], str] | None = None  # container -> SAS query string (set by the fixture)
     unavailable: int = 0  # the next N job GETs answer 503 (a short outage of the service)
+    log_files: dict[str, dict[str, str]] = field(default_factory=dict)  # run id -> {log name: URL}
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -327,6 +328,13 @@ class FakeWorkspace:
             match = re.fullmatch(r"/runs/(?P<run>[^/]+)/children", rest)
             if match and method == "GET":
                 return 200, {"value": self._children(match["run"]), "nextLink": None}
+            match = re.fullmatch(r"/runs/(?P<run>[^/]+)/details", rest)
+            if match and method == "GET":  # RunDetails: logFiles maps names to SAS URLs
+                child = self._child(match["run"])
+                if child is None:
+                    return _not_found("Run", match["run"])
+                return 200, {"runId": child["runId"], "status": child["status"],
+                             "logFiles": self.log_files.get(match["run"], {})}
             match = re.fullmatch(r"/runs/(?P<run>[^/]+)", rest)
             if match and method == "GET":
                 child = self._child(match["run"])

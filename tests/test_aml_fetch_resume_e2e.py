@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from aml_fake import CONTAINER
 from test_aml_logs import azure_tree, file_rows
+from test_aml_real_logs import verbatim
 from test_aml_submit import _job_put, aml_options, azure, project, run_options  # noqa: F401 - fixture
 
 pytest.importorskip("azure.ai.ml", reason="the aml extra is not installed (pip install -e '.[aml]')")
@@ -25,6 +26,16 @@ def upload_logs(azurite, child: str, logs: Path) -> None:
             container.upload_blob(name, file.read_bytes(), overwrite=True)
 
 
+def blob_url(azurite, child: str, name: str, text: str) -> str:
+    """A log file in the artifact store, and the SAS URL run history would list it with."""
+    from aml_fake import AZURITE_ACCOUNT
+
+    blob = f"ExperimentRun/dcid.{child}/{name}"
+    azurite.service().get_container_client(CONTAINER).upload_blob(blob, text.encode(), overwrite=True)
+    return (f"https://{AZURITE_ACCOUNT}.blob.core.localhost:{azurite.port}/{CONTAINER}/{blob}?"
+            + azurite.container_sas(CONTAINER))
+
+
 def test_submit_wait_fetch_and_resume(azure, tmp_path):  # noqa: F811
     from tenantml.backends.aml import AmlBackend
     from tenantml.backends.aml.options import AmlOptions
@@ -37,9 +48,20 @@ def test_submit_wait_fetch_and_resume(azure, tmp_path):  # noqa: F811
     (proj / "data" / "tenant_4.csv").write_text("x,y\n4,8\n", encoding="utf-8")
     home = tmp_path / "home"
     handle = AmlBackend().submit(pipeline, run_options(home, aml_options(ws)))
+    # while it runs, the step's log files are listed by run history and streamed, as az ml --stream
+    overview = "\n".join(verbatim("job_progress_overview_sdk-python-30421.txt")) + "\n"
+    ws.log_files[f"{handle.run_id}_score"] = {
+        "logs/job_progress_overview.2023051622.txt": blob_url(azurite, f"{handle.run_id}_score",
+                                                              "logs/job_progress_overview.2023051622.txt", overview),
+        "system_logs/lifecycler/execution-wrapper.log": blob_url(azurite, f"{handle.run_id}_score", "x.log", "no\n")}
+    lines: list[str] = []
+    handle.reporter.note = lines.append  # type: ignore[method-assign]
     assert handle.wait() == "Failed"
     steps = json.loads((handle.run_dir / "run.json").read_text())["steps"]
     assert steps["score"]["azure_status"] == "Failed" and steps["train"]["azure_status"] == "Failed"
+    streamed = [line for line in lines if line.startswith("[score] ")]
+    assert streamed == ["[score] " + line for line in overview.splitlines()]  # each line once, in order
+    assert not any(line.startswith("[score] no") for line in lines)  # system logs are not streamed
 
     # the step's logs, as Azure ML writes them, in the artifact store; an output that must NOT be fetched
     logs = azure_tree(tmp_path / "azure_logs", file_rows())

@@ -8,6 +8,7 @@ it holds ``run.json`` (as a local run), ``aml.json`` (workspace, job name, studi
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -28,6 +29,11 @@ if TYPE_CHECKING:
     import pandas as pd
 
 TERMINAL = {"Completed", "Failed", "Canceled", "NotResponding"}
+
+
+# the log files of a step worth following while it runs: the driver's stdout (where the parallel
+# runtime prints) and the progress overview sentences
+STREAMED = re.compile(r"^(user_logs/std_log[^/]*\.txt|logs/job_progress_overview\.[^/]+\.txt)$")
 
 
 class WaitLost(TenantmlError):
@@ -75,7 +81,7 @@ class AmlRun(RunHandle):
     def __init__(self, client: Any, record: AmlRecord, run_dir: Path, steps: list[str],
                  reporter: Reporter | None = None, poll_interval: float = 10.0, wait: bool = True,
                  cancel_on_interrupt: bool | None = None, outage_budget: float = OUTAGE_BUDGET_S,
-                 max_backoff: float = MAX_BACKOFF_S):
+                 max_backoff: float = MAX_BACKOFF_S, stream_logs: bool = True):
         self.client = client
         self.aml = record
         self.run_id = record.job_name
@@ -88,6 +94,8 @@ class AmlRun(RunHandle):
         self.outage_budget = outage_budget
         self.max_backoff = max_backoff
         self.step_status: dict[str, str] = {}  # node -> Azure ML status of its child job
+        self.stream_logs = stream_logs  # print each step's new log lines, as az ml job create --stream
+        self._streamed: dict[tuple[str, str], int] = {}  # (step, log file) -> characters printed
         self._azure_status = "NotStarted"
         self._stopped_waiting = False  # Ctrl-C while waiting: the local record says Interrupted
 
@@ -192,12 +200,31 @@ class AmlRun(RunHandle):
             if child is None:
                 continue
             name, status = step_name(child), status_text(getattr(child, "status", None))
+            if self.stream_logs and status not in ("NotStarted", "Queued", "Preparing"):
+                self._stream(name, str(child.name))
             if self.step_status.get(name) != status:
                 self.step_status[name] = status
                 self.reporter.note(f"{self.run_id}: step {name}: {status}")
                 changed = True
         if changed:
             self._save_record()
+
+    def _stream(self, step: str, run_id: str) -> None:
+        """Print the step's new complete log lines, prefixed with its name. Best effort."""
+        try:
+            with sdk.quiet_sdk():
+                files = sdk.step_log_files(self.client, run_id)
+                for log in sorted(f for f in files if STREAMED.match(f)):
+                    text = sdk.download_text(self.client, files[log])
+                    done = self._streamed.get((step, log), 0)
+                    end = text.rfind("\n") + 1
+                    if end <= done:
+                        continue
+                    for line in text[done:end].splitlines():
+                        self.reporter.note(f"[{step}] {line}")
+                    self._streamed[(step, log)] = end
+        except Exception:  # noqa: BLE001 - logs are a view; the job's status decides
+            return
 
     def cancel(self) -> None:
         with sdk.quiet_sdk(), sdk.translating(self.aml.workspace_ref, what=f"cancelling job {self.run_id}"):

@@ -105,6 +105,21 @@ def make_client(workspace: Workspace, options: AmlOptions) -> MLClient:
     return client
 
 
+def step_log_files(client: MLClient, run_id: str) -> dict[str, str]:
+    """A step run's log files (name -> URL with a SAS) as run history lists them: what
+    ``MLClient.jobs.stream`` (``az ml job create --stream``) reads, through the same operations."""
+    details = client.jobs._runs_operations.get_run_details(run_id)
+    return dict(getattr(details, "log_files", None) or {})
+
+
+def download_text(client: MLClient, url: str) -> str:
+    """A log file's text, fetched as the SDK's own log streaming fetches it."""
+    from azure.ai.ml._utils.utils import create_requests_pipeline_with_retry, download_text_from_url
+
+    pipeline = create_requests_pipeline_with_retry(requests_pipeline=client.jobs._requests_pipeline)
+    return str(download_text_from_url(url, pipeline, timeout=(5, 30)))
+
+
 def check_workspace(client: MLClient, workspace: Workspace) -> None:
     """One cheap call that proves the credential, the network and the workspace name."""
     started = time.monotonic()
