@@ -89,3 +89,29 @@ def test_no_workspace_is_said_without_importing_the_azure_sdk(tmp_path):
     assert "no Azure ML workspace is configured" in done.stderr
     assert "az configure --defaults" in done.stderr
     assert done.stdout.strip().endswith("no-sdk")
+
+
+def test_a_404_says_what_was_not_found():
+    pytest.importorskip("azure.ai.ml")
+    from azure.core.exceptions import ResourceNotFoundError
+
+    from tenantml.backends.aml import sdk
+    from tenantml.backends.aml.workspace import Workspace
+
+    ws = Workspace("s", "g", "w", "flags")
+    compute = sdk.translate(ResourceNotFoundError("Compute 'gpu' was not found"), ws, what="looking up compute 'gpu'")
+    assert isinstance(compute, sdk.NotFound)
+    assert "compute 'gpu'" in compute.message and "workspace was not found" not in compute.message
+    workspace = sdk.translate(ResourceNotFoundError("nope"), ws, what="looking up workspace 'w'")
+    assert isinstance(workspace, sdk.NotFound) and "the workspace was not found" in workspace.message
+
+
+def test_fetch_takes_outputs_only_when_asked():
+    import argparse
+
+    from tenantml.backends.aml import AmlBackend
+
+    parser = argparse.ArgumentParser()
+    AmlBackend.add_fetch_arguments(parser)
+    assert AmlBackend.options_from_args(parser.parse_args([])).fetch_outputs is False
+    assert AmlBackend.options_from_args(parser.parse_args(["--outputs", "-w", "ws", "-g", "rg"])).fetch_outputs is True
