@@ -12,7 +12,7 @@ import pytest
 from aml_fake import ARM, FakeWorkspace
 
 pytest.importorskip("azure.ai.ml", reason="the aml extra is not installed (pip install -e '.[aml]')")
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.slow]  # the loopback fake
 
 
 @pytest.fixture(scope="module")
