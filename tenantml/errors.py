@@ -47,6 +47,12 @@ class UserError(TenantmlError):
         return self.message + (f"\n{self.details}" if self.details else "")
 
 
+class LocalOnlyProblem(UserError):
+    """A problem about running on *this machine* (no local copy of a registered component, a job
+    type the local runner lacks, data not mapped here): a backend that runs elsewhere waives it,
+    and Azure ML's SDK and service judge the YAML instead."""
+
+
 class ValidationErrors(UserError):
     """Several problems found at once (validation reports everything before running)."""
 

@@ -32,6 +32,11 @@ if TYPE_CHECKING:
     from tenantml.assets import Assets
 
 
+# Node types Azure ML runs in a pipeline that tenantml does not run locally
+# (azure.ai.ml.constants._component.NodeType: SWEEP, PIPELINE, SPARK, AUTOML, DATA_TRANSFER, IMPORT)
+AZURE_ML_NODE_TYPES = frozenset({"sweep", "pipeline", "spark", "automl", "data_transfer", "import"})
+
+
 @dataclass(frozen=True)
 class Pipeline:
     source: Path
@@ -122,7 +127,8 @@ def load_pipeline(path: Path, ctx: LoadContext) -> Pipeline:
         else:
             problems.add(f"job type '{job_type}' cannot run locally; tenantml runs 'command' and 'parallel' "
                          "steps.", key=f"jobs.{name}.type", line=node.line_of("type"),
-                         fix="use type: command or type: parallel, or run this pipeline with --backend aml")
+                         fix="use type: command or type: parallel, or run this pipeline with --backend aml",
+                         local_only=job_type in AZURE_ML_NODE_TYPES)
             continue
         if job is not None:
             jobs[name] = job

@@ -35,10 +35,11 @@ import subprocess
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 SUB, RG, WS = "00000000-0000-0000-0000-000000000001", "rg-tenants", "ws-tenants"
 ARM = f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.MachineLearningServices/workspaces/{WS}"
@@ -58,7 +59,7 @@ def make_certificate(folder: Path) -> tuple[Path, Path]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tenantml test loopback")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     sans = [x509.DNSName("localhost"), x509.DNSName(f"{AZURITE_ACCOUNT}.blob.core.localhost"),
             x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
@@ -125,6 +126,8 @@ class FakeWorkspace:
     jobs: dict[str, dict] = field(default_factory=dict)
     assets: dict[str, dict] = field(default_factory=dict)
     sas_for: Callable[[str], str] | None = None  # container -> SAS query string (set by the fixture)
+    unavailable: int = 0  # the next N job GETs answer 503 (a short outage of the service)
+    log_files: dict[str, dict[str, str]] = field(default_factory=dict)  # run id -> {log name: URL}
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -164,6 +167,12 @@ class FakeWorkspace:
             payload = body
         with self._lock:
             self.requests.append(Recorded(method, path, query, payload))
+        if path == "/discovery":
+            # the workspace's discoveryUrl answers the data-plane hosts (run history, artifacts...)
+            return 200, {k: self.url for k in ("api", "catalog", "experimentation", "history", "modelmanagement",
+                                               "pipelines", "studiometadata")}
+        if path.startswith("/history/v1.0" + ARM):
+            return self._history(method, path[len("/history/v1.0" + ARM):], payload)
         if not path.startswith(ARM):
             if path.startswith(f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/"
                                "Microsoft.MachineLearningServices/workspaces/"):
@@ -234,9 +243,15 @@ class FakeWorkspace:
             "pendingUploadId": None, "pendingUploadType": "TemporaryBlobReference"}
 
     def put_asset_version(self, path, m, q, body):
+        # shapes as recorded by the SDK's own tests, e.g. the environment PUT (201, name = the version,
+        # properties echoed with environmentType/osType added): Azure/azure-sdk-for-python
+        # sdk/ml/azure-ai-ml/tests/recordings/environment/e2etests/
+        # test_environment.pyTestEnvironmenttest_environment_create_conda_inline.json
         result = dict(body or {})
         result.update(id=path, name=m["version"], type=f"Microsoft.MachineLearningServices/workspaces/{m['kind']}/versions")
         result.setdefault("properties", {})
+        if m["kind"] == "environments":
+            result["properties"].update(environmentType="UserCreated", osType="Linux", isArchived=False)
         with self._lock:
             self.assets[path] = result
         return 201, result
@@ -267,7 +282,12 @@ class FakeWorkspace:
     def get_job(self, path, m, q, body):
         name = m["name"]
         with self._lock:
+            if self.unavailable > 0:
+                self.unavailable -= 1
+                return 503, {"error": {"code": "ServiceUnavailable", "message": "fake outage (tenantml fake)"}}
             job = self.jobs.get(name)
+            if job is None and self._child(name) is not None:
+                return 200, {"id": path, "name": name, "type": "Microsoft.MachineLearningServices/workspaces/jobs"}
             if job is None:
                 return _not_found("Job", name)
             props = job["properties"]
@@ -275,6 +295,54 @@ class FakeWorkspace:
                 self._polls[name] += 1
                 props["status"] = self.final_status if self._polls[name] >= self.polls_to_finish else "Running"
             return 200, job
+
+    # ------------------------------------------------------------------ run history (data plane)
+    # Shapes from the SDK's recordings of a pipeline's child runs and their download:
+    # Azure/azure-sdk-for-python sdk/ml/azure-ai-ml/tests/recordings/pipeline_job/e2etests/
+    # test_pipeline_job.pyTestPipelineJobLongRunningtest_pipeline_job_get_child_run.json: children are a
+    # page {"value": [Run...]} whose runs carry displayName (the node's name), runType
+    # "azureml.StepRun", a hash in properties["azureml.nodeid"] (not the node's name) and
+    # dataContainerId "dcid.<run>"; a child job's ARM GET has no "properties", so the SDK reads the run
+    # from /history/v1.0/.../runs/<id>. (Run ids are GUIDs there; here <parent>_<node>, for tests.)
+    def _children(self, parent: str) -> list[dict]:
+        job = self.jobs.get(parent)
+        if job is None:
+            return []
+        status = job["properties"]["status"]
+        return [{"runId": f"{parent}_{node}", "parentRunId": parent, "rootRunId": parent, "displayName": node,
+                 "status": status, "runType": "azureml.StepRun", "experimentId": "exp-0",
+                 "dataContainerId": f"dcid.{parent}_{node}",
+                 "properties": {"azureml.nodeid": hashlib.sha1(node.encode()).hexdigest()[:8],
+                                "azureml.pipelinerunid": parent, "azureml.runsource": "azureml.StepRun"},
+                 "tags": {}}
+                for node in sorted(job["properties"].get("jobs") or {})]
+
+    def _child(self, name: str) -> dict | None:
+        parent = name.rsplit("_", 1)[0]
+        while parent and parent not in self.jobs and "_" in parent:
+            parent = parent.rsplit("_", 1)[0]
+        return next((c for c in self._children(parent) if c["runId"] == name), None)
+
+    def _history(self, method: str, rest: str, body: Any) -> tuple[int, Any]:
+        with self._lock:
+            match = re.fullmatch(r"/runs/(?P<run>[^/]+)/children", rest)
+            if match and method == "GET":
+                return 200, {"value": self._children(match["run"]), "nextLink": None}
+            match = re.fullmatch(r"/runs/(?P<run>[^/]+)/details", rest)
+            if match and method == "GET":  # RunDetails: logFiles maps names to SAS URLs
+                child = self._child(match["run"])
+                if child is None:
+                    return _not_found("Run", match["run"])
+                return 200, {"runId": child["runId"], "status": child["status"],
+                             "logFiles": self.log_files.get(match["run"], {})}
+            match = re.fullmatch(r"/runs/(?P<run>[^/]+)", rest)
+            if match and method == "GET":
+                child = self._child(match["run"])
+                return (200, child) if child else _not_found("Run", match["run"])
+            if rest == "/rundata" and method == "POST":
+                run = (body or {}).get("runId")
+                return 200, {"runMetadata": {"runId": run, "outputs": {}}}
+        return _not_found("Route", f"{method} /history/v1.0{ARM}{rest}")
 
     def post_job_cancel(self, path, m, q, body):
         with self._lock:
@@ -293,8 +361,8 @@ _ROUTES = [
     (r"/datastores/(?P<name>[^/]+)/listSecrets", "post_datastore_secrets"),
     (r"/(?P<kind>codes|data)/(?P<name>[^/]+)/versions", "get_asset_versions"),
     (r"/(?P<kind>codes|data)/(?P<name>[^/]+)/versions/(?P<version>[^/]+)/startPendingUpload", "post_pending_upload"),
-    (r"/(?P<kind>codes|data|components)/(?P<name>[^/]+)/versions/(?P<version>[^/]+)", "put_asset_version"),
-    (r"/(?P<kind>codes|data|components)/(?P<name>[^/]+)/versions/(?P<version>[^/]+)", "get_asset_version"),
+    (r"/(?P<kind>codes|data|components|environments)/(?P<name>[^/]+)/versions/(?P<version>[^/]+)", "put_asset_version"),
+    (r"/(?P<kind>codes|data|components|environments)/(?P<name>[^/]+)/versions/(?P<version>[^/]+)", "get_asset_version"),
     (r"/environments/(?P<name>[^/]+)/versions", "get_environment_versions"),
     (r"/jobs/(?P<name>[^/]+)", "put_job"),
     (r"/jobs/(?P<name>[^/]+)", "get_job"),
@@ -367,7 +435,7 @@ class Azurite:
     port: int
 
     @classmethod
-    def start(cls, command: list[str], workdir: Path, cert: Path, key: Path) -> "Azurite":
+    def start(cls, command: list[str], workdir: Path, cert: Path, key: Path) -> Azurite:
         port = free_port()
         log = open(workdir / "azurite.log", "wb")
         process = subprocess.Popen(
@@ -399,7 +467,7 @@ class Azurite:
         return generate_container_sas(AZURITE_ACCOUNT, container, account_key=AZURITE_KEY,
                                       permission=ContainerSasPermissions(read=True, write=True, list=True,
                                                                          create=True, add=True),
-                                      expiry=datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1))
+                                      expiry=datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=1))
 
     def service(self):
         from azure.storage.blob import BlobServiceClient

@@ -23,8 +23,12 @@ Resolve = Callable[[str, str, "int | None"], "str | None"]  # (expression, key, 
 
 
 def job_resolver(job: str, inputs: dict[str, Input], outputs: dict[str, DataOutput], run_id: str | None,
-                 problems: Problems, quote: bool = False) -> Resolve:
-    """Resolve ``inputs.x``/``outputs.y``/``name``; for a shell command, paths are quoted and values verbatim."""
+                 problems: Problems, quote: bool = False, declared: frozenset[str] = frozenset()) -> Resolve:
+    """Resolve ``inputs.x``/``outputs.y``/``name``; for a shell command, paths are quoted and values verbatim.
+
+    ``declared``: ``inputs.<n>``/``outputs.<n>`` the YAML declares. One declared but not resolved
+    already has its problem reported where it is declared (or its upstream job's), so naming it is
+    not a second problem (it was: "names input 'x', which job does not have; valid keys:" empty)."""
     def path_text(data: DataInput | DataOutput) -> str:
         text = data.remote if data.remote is not None else str(data.path)  # data in Azure: its URI
         return shlex.quote(text) if quote else text
@@ -45,6 +49,8 @@ def job_resolver(job: str, inputs: dict[str, Input], outputs: dict[str, DataOutp
             return run_id if run_id is not None else "${{name}}"
         pool: dict[str, Input] | dict[str, DataOutput] = (
             inputs if kind == "inputs" else outputs if kind == "outputs" else {})
+        if expr in declared:
+            return None
         if kind in ("inputs", "outputs"):
             problems.add(f"'${{{{{expr}}}}}' names {kind[:-1]} '{name}', which job '{job}' does not have; "
                          f"{did_you_mean(name, pool)}", key=key, line=line,
@@ -54,6 +60,16 @@ def job_resolver(job: str, inputs: dict[str, Input], outputs: dict[str, DataOutp
                          "${{outputs.<name>}}.", key=key, line=line)
         return None
     return resolve
+
+
+def declared_names(raw: YamlMap) -> frozenset[str]:
+    """``inputs.<n>`` and ``outputs.<n>`` a job's YAML declares (resolved or not)."""
+    names: set[str] = set()
+    for kind in ("inputs", "outputs"):
+        section = raw.get(kind)
+        if isinstance(section, YamlMap):
+            names.update(f"{kind}.{name}" for name in section)
+    return frozenset(names)
 
 
 def program_arguments(task: YamlMap, prefix: str, resolve: Resolve, problems: Problems) -> tuple[str, ...]:

@@ -43,7 +43,8 @@ def expand_component(name: str, node: YamlMap, path: Path, problems: Problems) -
         component = loaded
     else:
         problems.add(f"component '{ref}' is a registered Azure ML component, which has no local copy.",
-                     key=key, line=line, fix="reference the component's YAML file (component: ./x.yml)")
+                     key=key, line=line, fix="reference the component's YAML file (component: ./x.yml)",
+                     local_only=True)
         return None
     merged = YamlMap()
     merged.line = node.line

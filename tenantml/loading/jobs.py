@@ -84,7 +84,8 @@ class JobBuilder:
                   fix="add command: python run.py --data ${{inputs.data}}")
             return None
         code = r.code_folder(raw, prefix, default=file_of(raw, self.path).parent)
-        resolve = bindings.job_resolver(name, inputs, outputs, r.run_id, p, quote=True)
+        resolve = bindings.job_resolver(name, inputs, outputs, r.run_id, p, quote=True,
+                                        declared=bindings.declared_names(raw))
         text = bindings.optional_blocks(command, inputs)
         text = substitute(text, lambda e: resolve(e, f"{prefix}command", raw.line_of("command")) or "")
         env = bindings.environment_variables(raw, prefix, resolve, p)
@@ -140,7 +141,8 @@ class JobBuilder:
         task_type = task.get("type", "run_function")
         if task_type != "run_function":
             p.add(f"task type '{task_type}' cannot run locally; tenantml runs 'run_function' tasks.",
-                  key=f"{prefix}task.type", line=task.line_of("type"), fix="use type: run_function")
+                  key=f"{prefix}task.type", line=task.line_of("type"), fix="use type: run_function",
+                  local_only=task_type in ("function", "model"))  # azure.ai.ml ParallelTaskType
 
         # what is divided into mini-batches
         input_data = self._input_data(raw, prefix, inputs)
@@ -189,7 +191,7 @@ class JobBuilder:
                   fix="use one of " + ", ".join(LOGGING_LEVELS))
             level = "INFO"
 
-        resolve = bindings.job_resolver(name, inputs, outputs, r.run_id, p)
+        resolve = bindings.job_resolver(name, inputs, outputs, r.run_id, p, declared=bindings.declared_names(raw))
         program_arguments = bindings.program_arguments(task, prefix, resolve, p)
         runner_args = self._runner_arguments(program_arguments, task, prefix)
         if error_threshold == -1 and runner_args.error_threshold is not None:

@@ -37,6 +37,9 @@ from tenantml.yamlio import YamlMap
 if TYPE_CHECKING:
     from tenantml.assets import Assets
 
+# Azure ML's model input types (azure.ai.ml.constants.AssetTypes CUSTOM_MODEL, MLFLOW_MODEL, TRITON_MODEL)
+MODEL_TYPES = ("custom_model", "mlflow_model", "triton_model")
+
 
 @dataclass
 class Resolver:
@@ -80,6 +83,13 @@ class Resolver:
             self.problems.unknown_keys(value, LITERAL_INPUT_KEYS, f"{key}.", "a literal input")
             return LiteralInput(name, value.get("value", value.get("default")), where)
         self.problems.unknown_keys(value, DATA_INPUT_KEYS, f"{key}.", "an input")
+        if kind in MODEL_TYPES:
+            if self.local:
+                self.problems.add(f"input type '{kind}' is an Azure ML model input, which tenantml does not run "
+                                  "on this machine.", key=f"{key}.type", line=value.line_of("type"),
+                                  fix="locally, declare the model folder as type: uri_folder", local_only=True)
+                return None
+            kind = "uri_folder"  # checked here as the folder Azure ML mounts; sent as written
         if kind not in DATA_TYPES:
             self.problems.add(f"input type '{kind}' is not valid; {did_you_mean(str(kind), DATA_TYPES + LITERAL_TYPES)}",
                               key=f"{key}.type", line=value.line_of("type"), fix="use uri_file, uri_folder or mltable")

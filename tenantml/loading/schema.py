@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tenantml.errors import UserError
+from tenantml.errors import LocalOnlyProblem, UserError
 from tenantml.suggest import did_you_mean
 from tenantml.yamlio import YamlMap
 
@@ -51,9 +51,11 @@ class Problems:
     items: list[UserError] = field(default_factory=list)
 
     def add(self, message: str, *, key: str, line: int | None, fix: str | None = None,
-            details: str | None = None, file: Path | None = None) -> None:
+            details: str | None = None, file: Path | None = None, local_only: bool = False) -> None:
+        """``local_only``: the problem is about running on this machine (see LocalOnlyProblem)."""
         file = file or getattr(line, "file", None) or self.file
-        self.items.append(UserError(message, file=file, key=key, line=line, fix=fix, details=details))
+        kind = LocalOnlyProblem if local_only else UserError
+        self.items.append(kind(message, file=file, key=key, line=line, fix=fix, details=details))
 
     def unknown_keys(self, raw: YamlMap, valid: frozenset[str], prefix: str, what: str) -> None:
         for key in raw:

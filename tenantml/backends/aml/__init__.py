@@ -24,8 +24,12 @@ from tenantml.status import RunStatus
 if TYPE_CHECKING:
     from tenantml.backends.aml.job import Prepared
     from tenantml.backends.aml.run import AmlRun
+    from tenantml.backends.aml.workspace import Workspace
 
-DATASTORE_URI = re.compile(r"^azureml://datastores/([^/]+)/")
+# A datastore named in a URI; ``${{default_datastore}}`` (azureml-examples' iris and mnist parallel
+# pipelines write outputs to azureml://datastores/${{default_datastore}}/paths/...) is a binding the
+# service fills with settings.default_datastore or the workspace's default, never a datastore name.
+DATASTORE_URI = re.compile(r"^azureml://datastores/([^/$]+)/")
 
 
 class AmlBackend(Backend):
@@ -47,6 +51,7 @@ class AmlBackend(Backend):
         from tenantml.backends.aml import cli
 
         cli.add_workspace_arguments(parser)
+        cli.add_fetch_only_arguments(parser)
 
     @classmethod
     def options_from_args(cls, args: argparse.Namespace) -> AmlOptions:
@@ -65,6 +70,12 @@ class AmlBackend(Backend):
             from tenantml.runfolder.names import check_run_id
 
             check_run_id(str(options.resume), "--resume")
+        if options.force:
+            # --force: Azure ML's own switch for "reuse no step" (PipelineJobSettings.force_rerun,
+            # sent as settings.force_rerun; reference-yaml-job-pipeline: "Whether to force rerun
+            # the whole pipeline")
+            prepared.job.settings.force_rerun = True
+            prepared.notes.append("--force: settings.force_rerun is true (Azure ML reuses no step)")
         resume = aml.resume or (options.home / "runs" / options.resume if options.resume else None)
         if resume is not None:
             from tenantml.backends.aml.resume import restrict
@@ -74,14 +85,28 @@ class AmlBackend(Backend):
 
     # ------------------------------------------------------------------ network
     def submit(self, pipeline: Path, options: RunOptions) -> AmlRun:
+        # the workspace first: it needs no SDK, so "no workspace" is said before azure.ai.ml is imported
+        workspace = self.workspace(options)
         prepared = self.plan(pipeline, options)
         reporter = options.reporter
         if reporter is not None:
             for warning in prepared.warnings:
                 reporter.note("warning: " + warning)
+            for line in prepared.divergences:
+                reporter.note("warning: differs from --backend local: " + line)
+            for line in prepared.notes + [f"not checked on this machine: {w}" for w in prepared.waived]:
+                reporter.note(line)
             for line in prepared.resume_notes:
                 reporter.note(line)
-        return self.submit_prepared(prepared, options)
+        return self.submit_prepared(prepared, options, workspace)
+
+    @staticmethod
+    def workspace(options: RunOptions) -> Workspace:
+        from tenantml.backends.aml.workspace import resolve_workspace
+
+        aml = options.backend_options(AmlOptions)
+        return resolve_workspace(aml.subscription, aml.resource_group, aml.workspace,
+                                 search_from=aml.config_search_from)
 
     def fetch(self, run_name: str, options: RunOptions) -> Path:
         from tenantml.backends.aml.fetch import fetch
@@ -90,17 +115,15 @@ class AmlBackend(Backend):
         return fetch(run_name, options.backend_options(AmlOptions), options.home,
                      options.reporter or Reporter(quiet=True))
 
-    def submit_prepared(self, prepared: Prepared, options: RunOptions) -> AmlRun:
+    def submit_prepared(self, prepared: Prepared, options: RunOptions, workspace: Workspace | None = None) -> AmlRun:
         from tenantml.backends.aml import sdk
         from tenantml.backends.aml.run import AmlRecord, AmlRun
-        from tenantml.backends.aml.workspace import resolve_workspace
         from tenantml.progress import Reporter
         from tenantml.runs import RunRecord, new_run_dir
 
         aml = options.backend_options(AmlOptions)
         reporter = options.reporter or Reporter(quiet=True)
-        workspace = resolve_workspace(aml.subscription, aml.resource_group, aml.workspace,
-                                      search_from=aml.config_search_from)
+        workspace = workspace or self.workspace(options)
         client = sdk.make_client(workspace, aml)
         sdk.check_workspace(client, workspace)
         preflight(client, prepared, workspace)
@@ -124,7 +147,7 @@ class AmlBackend(Backend):
         run_record.save(run_dir)
         record.save(run_dir)
         handle = AmlRun(client, record, run_dir, steps, reporter, poll_interval=aml.poll_interval,
-                        wait=aml.wait, cancel_on_interrupt=aml.cancel_on_interrupt)
+                        wait=aml.wait, cancel_on_interrupt=aml.cancel_on_interrupt, outage_budget=aml.outage_budget)
         handle.source = prepared.source
         return handle
 
@@ -155,14 +178,12 @@ def preflight(client: Any, prepared: Prepared, workspace: Any) -> None:
             match = DATASTORE_URI.match(str((value or {}).get("uri") or ""))
             if match:
                 datastores.setdefault(match.group(1), f"{kind}.{key}.path")
-    from azure.core.exceptions import ResourceNotFoundError
-
     for compute, key in computes.items():
         try:
             with sdk.quiet_sdk(), sdk.translating(workspace, what=f"looking up compute '{compute}'"):
                 client.compute.get(compute)
         except UserError as exc:
-            if not isinstance(exc.__context__, ResourceNotFoundError) and "not found" not in exc.message:
+            if not isinstance(exc, sdk.NotFound):
                 raise
             known = _names(lambda: client.compute.list())
             raise UserError(f"compute '{compute}' does not exist in workspace {workspace.name}"
@@ -173,7 +194,7 @@ def preflight(client: Any, prepared: Prepared, workspace: Any) -> None:
             with sdk.quiet_sdk(), sdk.translating(workspace, what=f"looking up datastore '{datastore}'"):
                 client.datastores.get(datastore)
         except UserError as exc:
-            if "not found" not in exc.message:
+            if not isinstance(exc, sdk.NotFound):
                 raise
             known = _names(lambda: client.datastores.list())
             raise UserError(f"datastore '{datastore}' does not exist in workspace {workspace.name}"

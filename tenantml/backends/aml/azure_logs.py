@@ -8,8 +8,19 @@ tuning" and "how-to-debug-parallel-run-step", kept by the v2 parallel job):
     logs/job_progress_overview.<yyyymmddhh>.txt  scheduled / processed / failed mini-batches, items
     logs/sys/job_report/processed_mini-batches.csv   one row per processed mini-batch attempt
         (logs/sys/report/processed_tasks.csv in old versions)
+    logs/job_error.txt                           the error that failed the job (on failure)
+    logs/user/error.txt                          the entry script's error, summarised
     logs/user/error/<node>/<process>.txt         tracebacks of the entry script
     logs/user/{stdout,stderr,entry_script_log}/<node>/<process>...
+    logs/sys/master_role.<n>.txt                 the scheduler's log; "The master role failed with
+                                                 error: ..." and its traceback when it fails
+
+Real samples (tests/aml_log_samples/, each with its public source) decide the formats:
+``job_progress_overview`` lines are timestamped sentences ("<iso time> Processed 4117 of 20000
+mini batches in 5:02:14. Estimated remaining time 19:25:59.", "Scheduling finished. Scheduled 276
+mini batches in 22 seconds. There are 276 tasks with 551 items.", "The overviewer on 7 stopped.");
+a report row whose mini-batch id is ``N/A`` is a lifecycle event of a process (``Status``
+ENTRY_SCRIPT_INIT_START...), never a mini-batch.
 
 The columns of ``processed_mini-batches.csv``, as documented: Mini-batch Id, Picked Count,
 Process, Start Time, Total, Succeeded, Failed, Elapsed Seconds, Process Seconds, Run Method
@@ -92,6 +103,8 @@ class AzureStepLogs:
     rows: list[dict[str, Any]]  # the local ledger's columns
     items: dict[int, MiniBatchItems]
     error_logs: list[Path]
+    events: list[dict[str, str]] = field(default_factory=list)  # N/A rows: init/shutdown of a process
+    progress_text: str = ""  # the newest job_progress_overview sentence, as Azure ML wrote it
 
     def unsucceeded(self) -> list[int]:
         """Mini-batches whose last attempt did not succeed."""
@@ -179,14 +192,23 @@ def _outcome(status: str, items: int, succeeded: int, error: str) -> str:
 
 def read_processed(path: Path) -> tuple[list[dict[str, Any]], dict[int, MiniBatchItems]]:
     """Azure ML's processed_mini-batches.csv as rows with the local ledger's columns."""
+    rows, items, _ = read_report(path)
+    return rows, items
+
+
+def read_report(path: Path) -> tuple[list[dict[str, Any]], dict[int, MiniBatchItems], list[dict[str, str]]]:
+    """Azure ML's processed_mini-batches.csv: mini-batch attempts (the local ledger's columns), what
+    each mini-batch held, and the process lifecycle events (rows whose mini-batch id is ``N/A``, as
+    in the real 2020 report of MachineLearningNotebooks#957: ``N/A,N/A,<time>,N/A,...,ENTRY_SCRIPT_INIT_START``)."""
     text = path.read_text(encoding="utf-8-sig", errors="replace")
     if text and not text.endswith("\n"):
         text = text[: text.rfind("\n") + 1]  # a torn last line of a job that was killed
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
     if not header:
-        return [], {}
+        return [], {}, []
     col = _columns(header)
+    events: list[dict[str, str]] = []
 
     def get(row: list[str], key: str) -> str:
         i = col.get(key)
@@ -197,7 +219,13 @@ def read_processed(path: Path) -> tuple[list[dict[str, Any]], dict[int, MiniBatc
     for position, row in enumerate(reader):
         if not any(cell.strip() for cell in row):
             continue
-        index = _int(get(row, "mini_batch"), position)
+        ident = get(row, "mini_batch")
+        if "mini_batch" in col and not re.fullmatch(r"\d+", ident):
+            # N/A (or empty): a process's init/shutdown, not a mini-batch; never numbered by position
+            events.append({"status": get(row, "status"), "start": get(row, "start"), "process": get(row, "process"),
+                           "error": " ".join(get(row, "error_message").split())[:500]})
+            continue
+        index = _int(ident, position)
         detail = parse_detail(get(row, "detail"))
         if detail.files or detail.partition or index not in items:
             items[index] = detail
@@ -230,7 +258,7 @@ def read_processed(path: Path) -> tuple[list[dict[str, Any]], dict[int, MiniBatc
     for i in last.values():
         rows[i]["final"] = True
     rows.sort(key=lambda r: (r["mini_batch"], r["attempt"]))
-    return rows, items
+    return rows, items, events
 
 
 def read_result(path: Path) -> tuple[str | None, str]:
@@ -252,17 +280,89 @@ def read_result(path: Path) -> tuple[str | None, str]:
     return status, reason
 
 
+_STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?\s+")
+_PROCESSED = re.compile(r"Processed (\d+) of (\d+) mini batches in ([\d:. a-z,]+?)\.(?:\s|$)")
+_REMAINING = re.compile(r"Estimated remaining time ([\d:. a-z,]+?)\.?$")
+_SCHEDULED = re.compile(r"Scheduled (\d+) mini batches in (\d+) seconds?\. There are (\d+) tasks with (\d+) items")
+
+
+def _seconds(text: str) -> int:
+    """str(timedelta): "5:02:14", "1 day, 2:00:00" -> seconds."""
+    days = re.match(r"(\d+) days?, ", text)
+    clock = text[days.end():] if days else text
+    parts = [int(float(x)) for x in clock.strip().split(":") if x.strip()]
+    total = 0
+    for part in parts:
+        total = total * 60 + part
+    return total + (int(days.group(1)) * 86400 if days else 0)
+
+
 def read_progress(logs: Path) -> dict[str, int]:
-    """The newest job_progress_overview.*.txt (or the old overview.txt) as ``{label: number}``."""
+    """The newest job_progress_overview.*.txt (or the old overview.txt) as numbers: ``scheduled``,
+    ``tasks``, ``items``, ``processed``, ``total``, ``elapsed_s``, ``remaining_s``, ``stopped``
+    (the overviewer said it stopped); older "label: number" lines too."""
+    return _progress(logs)[0]
+
+
+def _progress(logs: Path) -> tuple[dict[str, int], str]:
     candidates = sorted(logs.glob("job_progress_overview*.txt")) or sorted(logs.glob("overview.txt"))
-    if not candidates:
-        return {}
     found: dict[str, int] = {}
-    for line in candidates[-1].read_text(encoding="utf-8", errors="replace").splitlines():
-        match = re.match(r"\s*([A-Za-z][A-Za-z \-_()]*?)\s*[:=]\s*(\d+)\b", line)
+    last = ""
+    for candidate in candidates:  # oldest first: later hours overwrite earlier ones
+        for raw in candidate.read_text(encoding="utf-8", errors="replace").splitlines():
+            line = _STAMP.sub("", raw.strip())
+            if not line:
+                continue
+            last = line
+            if match := _SCHEDULED.search(line):
+                found.update(scheduled=int(match.group(1)), tasks=int(match.group(3)), items=int(match.group(4)))
+            if match := _PROCESSED.search(line):
+                found.update(processed=int(match.group(1)), total=int(match.group(2)),
+                             elapsed_s=_seconds(match.group(3)))
+                if remaining := _REMAINING.search(line):
+                    found["remaining_s"] = _seconds(remaining.group(1))
+            if re.match(r"The overviewer on \S+ stopped", line):
+                found["stopped"] = 1
+            elif match := re.match(r"\s*([A-Za-z][A-Za-z \-_()]*?)\s*[:=]\s*(\d+)\b", line):
+                found[_norm(match.group(1))] = int(match.group(2))
+    return found, last
+
+
+def read_errors(logs: Path) -> tuple[str, list[Path]]:
+    """Why the step failed, from the files Azure ML writes for it (first that says something):
+    ``job_error.txt``, ``user/error.txt``, then the master role's "failed with error" line in
+    ``sys/master_role*.txt`` (MachineLearningNotebooks#1652); and every error file, for the user."""
+    files = [logs / "job_error.txt", logs / "user" / "error.txt"]
+    files += sorted((logs / "sys").glob("master_role*.txt")) if (logs / "sys").is_dir() else []
+    reason = ""
+    found = []
+    for file in files:
+        if not file.is_file():
+            continue
+        text = file.read_text(encoding="utf-8", errors="replace")
+        line = _error_line(text, master=file.name.startswith("master_role"))
+        if line:
+            found.append(file)
+            reason = reason or line
+    return reason, found
+
+
+def _error_line(text: str, master: bool) -> str:
+    if master:
+        match = re.search(r"The master role failed with error: (.+)", text)
         if match:
-            found[_norm(match.group(1))] = int(match.group(2))
-    return found
+            return match.group(1).strip()[:500]
+        for line in text.splitlines():
+            if "|ERROR|" in line or "|CRITICAL|" in line:
+                return line.split("|", 4)[-1].strip()[:500]
+        return ""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        return ""
+    # a traceback: its last line says what was raised
+    if any(ln.startswith("Traceback (most recent call last)") for ln in lines):
+        return lines[-1][:500]
+    return lines[0][:500]
 
 
 def parse_step_logs(logs: Path) -> AzureStepLogs:
@@ -270,10 +370,14 @@ def parse_step_logs(logs: Path) -> AzureStepLogs:
     source = next((p for p in (logs / AZURE_COPY, logs / LEDGER, logs / LEGACY) if p.is_file()), None)
     if source is not None and source == logs / LEDGER and _is_local_ledger(source):
         source = None
-    rows, items = read_processed(source) if source is not None else ([], {})
+    rows, items, events = read_report(source) if source is not None else ([], {}, [])
     status, reason = read_result(logs / "job_result.txt")
+    error_reason, error_files = read_errors(logs)
+    if error_reason and status != RunStatus.COMPLETED:
+        reason = error_reason if not reason else f"{reason} ({error_reason})" if error_reason not in reason else reason
     errors = sorted((logs / "user" / "error").rglob("*.txt")) if (logs / "user" / "error").is_dir() else []
-    return AzureStepLogs(status, reason, read_progress(logs), rows, items, errors)
+    progress, last = _progress(logs)
+    return AzureStepLogs(status, reason, progress, rows, items, errors + error_files, events, last)
 
 
 def _is_local_ledger(path: Path) -> bool:

@@ -24,9 +24,16 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
 
 def add_workspace_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     parser.add_argument("--subscription", default=None, help="Azure subscription id of the workspace")
-    parser.add_argument("--resource-group", default=None, help="resource group of the workspace")
-    parser.add_argument("--workspace", default=None,
-                        help="Azure ML workspace name (else AZUREML_ARM_* variables, else config.json)")
+    parser.add_argument("-g", "--resource-group", default=None, help="resource group of the workspace (as az ml's -g)")
+    parser.add_argument("-w", "--workspace", default=None,
+                        help="Azure ML workspace name, as az ml's -w (else AZUREML_ARM_* variables, else config.json, "
+                             "else 'az configure --defaults group=... workspace=...')")
+
+
+def add_fetch_only_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    parser.add_argument("--outputs", action="store_true", default=False,
+                        help="download every step's named outputs too (default: logs only, which is what "
+                             "show and --resume read; outputs can be a whole partitioned data set)")
 
 
 def options_from_args(args: argparse.Namespace) -> AmlOptions:
@@ -34,4 +41,5 @@ def options_from_args(args: argparse.Namespace) -> AmlOptions:
     return AmlOptions(subscription=getattr(args, "subscription", None),
                       resource_group=getattr(args, "resource_group", None),
                       workspace=getattr(args, "workspace", None), experiment=getattr(args, "experiment", None),
-                      wait=wait, cancel_on_interrupt=getattr(args, "cancel_on_interrupt", None))
+                      wait=wait, cancel_on_interrupt=getattr(args, "cancel_on_interrupt", None),
+                      fetch_outputs=bool(getattr(args, "outputs", False)))

@@ -86,7 +86,9 @@ def fetch(job_name: str, options: AmlOptions, home: Path, reporter: Any = None) 
             reporter.note(f"downloading step {name} ({child.name})...")
         download = run_dir / name / ".download"
         with sdk.quiet_sdk(), sdk.translating(workspace, what=f"downloading job {child.name}"):
-            client.jobs.download(child.name, download_path=str(download), all=True)
+            # logs only unless --outputs: all=False with no output_name downloads the default
+            # artifacts (logs), as azure-ai-ml's JobOperations.download documents
+            client.jobs.download(child.name, download_path=str(download), all=options.fetch_outputs)
         logs = arrange(download, run_dir / name)
         info = record.steps.setdefault(name, {})
         child_status = status_text(getattr(child, "status", None))

@@ -27,6 +27,7 @@ from tenantml.locations import REMOTE_URI
 from tenantml.locations import home as default_home
 
 REMOTE = REMOTE_URI  # data in Azure, not on this machine
+REGISTERED_ASSET = re.compile(r"^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+|@latest)$")
 RUNNER_FLAGS = ("--error_threshold", "--allowed_failed_percent", "--task_overhead_timeout",
                 "--progress_update_timeout", "--first_task_creation_timeout", "--resource_monitor_interval",
                 "--copy_logs_to_parent", "--metrics_name_prefix", "--push_metrics_to_parent")
@@ -44,12 +45,18 @@ class Prepared(Plan):
     resumed_from: Path | None = None  # --resume: the fetched run whose unsucceeded mini-batches are re-run
     restricted: dict[str, list[str]] | None = None  # step -> items re-run
     resume_notes: list[str] = field(default_factory=list)
+    waived: list[str] = field(default_factory=list)  # tenantml's local-only problems, left to Azure ML
+    divergences: list[str] = field(default_factory=list)  # what one backend honours and the other ignores
+    notes: list[str] = field(default_factory=list)  # what tenantml changed on the job (e.g. --force)
 
     def lines(self) -> list[str]:
         """What ``--dry-run`` prints."""
         lines = [*self.resume_notes,
                  f"{self.source}: submittable to Azure ML (experiment {self.experiment}); "
                  f"{len(self.steps)} parallel step(s). Nothing was sent (--dry-run)."]
+        lines += self.notes
+        lines += [f"differs from --backend local: {d}" for d in self.divergences]
+        lines += [f"not checked on this machine (Azure ML judges it): {w}" for w in self.waived]
         for step in self.steps:
             lines += step.lines()
         return lines
@@ -78,8 +85,14 @@ class StepReport:
     environment: str | None
     entry_script: str | None
     uploads: tuple[str, ...]
+    component: str | None = None  # a registered component: its task and settings live in Azure ML
 
     def lines(self) -> list[str]:
+        if self.component:
+            return [f"step {self.name} (parallel) on compute {self.compute or '(pipeline default)'}",
+                    f"  component:            azureml:{self.component} (registered; its task, division and "
+                    "settings are read by Azure ML, not here)",
+                    *(f"  upload:               {u}" for u in self.uploads)]
         workers = self.instance_count * self.max_concurrency_per_instance
         if self.partition_keys:
             division = f"one mini-batch per distinct ({', '.join(self.partition_keys)})"
@@ -127,15 +140,24 @@ def _human(size: int | None) -> str:
 
 
 # --------------------------------------------------------------------------- step 1: tenantml
-def tenantml_validate(path: Path, overrides: tuple[str, ...]) -> list[str]:
+def tenantml_validate(path: Path, overrides: tuple[str, ...]) -> tuple[list[str], list[str]]:
     """tenantml's own checks, loaded for elsewhere (``local=False``: data in Azure keeps its URI and
-    is not looked up here); returns warnings, raises ValidationErrors for real problems."""
+    is not looked up here). Returns (warnings, waived): problems about running on this machine
+    (:class:`~tenantml.errors.LocalOnlyProblem`: a registered component, a sweep node...) are
+    waived, by their kind, never by their text; every other problem raises ValidationErrors."""
+    from tenantml.errors import LocalOnlyProblem, ValidationErrors
     from tenantml.loader import LoadContext, load_pipeline
     from tenantml.locations import Datastores
 
     home = default_home()
     ctx = LoadContext(None, None, Datastores(home, {}), tuple(overrides), local=False)
-    return list(load_pipeline(path, ctx).warnings)
+    try:
+        return list(load_pipeline(path, ctx).warnings), []
+    except ValidationErrors as exc:
+        real = [p for p in exc.problems if not isinstance(p, LocalOnlyProblem)]
+        if real:
+            raise ValidationErrors(real) from None
+        return [], [p.message for p in exc.problems]
 
 
 # --------------------------------------------------------------------------- step 2: the SDK
@@ -161,12 +183,40 @@ def prepare(path: Path, overrides: tuple[str, ...], experiment: str | None) -> P
     path = path.absolute()
     for text in overrides:
         parse_override(text)  # a malformed --set fails before anything else
-    warnings = tenantml_validate(path, overrides)
+    warnings, waived = tenantml_validate(path, overrides)
     job = sdk_load(path, overrides)
     name = experiment or getattr(job, "experiment_name", None) or path.parent.name
-    prepared = Prepared(path, job, name, warnings)
+    prepared = Prepared(path, job, name, warnings, waived=waived)
     prepared.steps = describe(job, path)
+    prepared.divergences = ignored_overrides(path, overrides, job)
     return prepared
+
+
+def ignored_overrides(path: Path, overrides: tuple[str, ...], job: Any) -> list[str]:
+    """``--set`` overrides Azure ML's SDK drops while the local run applies them.
+
+    Decided by effect, not by a list of keys: the job is loaded again without each override and,
+    when the REST body Azure ML would receive is the same, the override changed nothing there
+    (e.g. ``jobs.<node>.command`` on a ``component:`` node: ``load_job`` takes the command from the
+    component). The local loader applies every override to the YAML before it reads it."""
+    if not overrides:
+        return []
+    with_all = _comparable(rest_body(job))
+    found = []
+    for i, text in enumerate(overrides):
+        rest = overrides[:i] + overrides[i + 1:]
+        try:
+            without = _comparable(rest_body(sdk_load(path, rest)))
+        except Exception:  # noqa: BLE001 - without it the job does not load: so the override matters
+            continue
+        if without == with_all:
+            found.append(f"--set {text} changes the local run, but Azure ML's SDK ignores it (the job it "
+                         "sends is the same without it); on a component: node, change the component instead")
+    return found
+
+
+def _comparable(body: dict[str, Any]) -> str:
+    return json.dumps(body, sort_keys=True, default=str)
 
 
 # --------------------------------------------------------------------------- step 3: the report
@@ -223,7 +273,8 @@ def _step(name: str, node: dict[str, Any], default_compute: str | None, source: 
         allowed_failed_percent=str(allowed), logging_level=str(node.get("logging_level") or "INFO (default)"),
         program_arguments=program, environment_variables=dict(node.get("environment_variables") or {}),
         environment=task.get("environment"), entry_script=task.get("entry_script"),
-        uploads=tuple(_uploads(node, node_obj, source)))
+        uploads=tuple(_uploads(node, node_obj, source)),
+        component=str(node["componentId"]) if node.get("componentId") and not task else None)
 
 
 def _binding_name(text: Any) -> str | None:
@@ -276,7 +327,10 @@ def _uploads(node: dict[str, Any], node_obj: Any, source: Path) -> list[str]:
     for name, value in (node.get("inputs") or {}).items():
         uri = str((value or {}).get("uri") or "")
         if uri and not REMOTE.match(uri) and not uri.startswith("${{"):
-            found.append((f"input {name}", Path(uri) if Path(uri).is_absolute() else source.parent / uri))
+            path = Path(uri) if Path(uri).is_absolute() else source.parent / uri
+            if not path.exists() and REGISTERED_ASSET.match(uri):
+                continue  # azureml:name:version, which the REST body carries without "azureml:"
+            found.append((f"input {name}", path))
     lines = []
     for what, path in found:
         files, size = _tally(path)

@@ -13,6 +13,8 @@ READ_TIMEOUT_S = 120.0  # uploads and the job PUT can take a while on a slow lin
 RETRY_TOTAL = 2
 RETRY_BACKOFF_S = 0.5
 POLL_INTERVAL_S = 10.0
+OUTAGE_BUDGET_S = 15 * 60.0  # waiting survives this long without an answer, backing off to MAX_BACKOFF_S
+MAX_BACKOFF_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,8 @@ class AmlOptions:
     #                             (default: <home>/runs/<RunOptions.resume>)
     config_search_from: Path | None = None  # where config.json is looked for (default: the cwd)
     poll_interval: float = POLL_INTERVAL_S
+    outage_budget: float = OUTAGE_BUDGET_S  # how long waiting rides out an unreachable service
+    fetch_outputs: bool = False  # tenantml fetch --outputs: named outputs too (default: logs only)
     connection_timeout: float = CONNECTION_TIMEOUT_S
     read_timeout: float = READ_TIMEOUT_S
     retry_total: int = RETRY_TOTAL

@@ -8,6 +8,7 @@ it holds ``run.json`` (as a local run), ``aml.json`` (workspace, job name, studi
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -15,9 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tenantml.backends.aml import sdk
+from tenantml.backends.aml.options import MAX_BACKOFF_S, OUTAGE_BUDGET_S
 from tenantml.backends.aml.workspace import Workspace
 from tenantml.backends.base import RunHandle, StepStatus
 from tenantml.backends.local.ledger import read_ledgers
+from tenantml.errors import TenantmlError
 from tenantml.progress import Reporter
 from tenantml.runs import RunRecord
 from tenantml.status import RunStatus
@@ -26,6 +29,15 @@ if TYPE_CHECKING:
     import pandas as pd
 
 TERMINAL = {"Completed", "Failed", "Canceled", "NotResponding"}
+
+
+# the log files of a step worth following while it runs: the driver's stdout (where the parallel
+# runtime prints) and the progress overview sentences
+STREAMED = re.compile(r"^(user_logs/std_log[^/]*\.txt|logs/job_progress_overview\.[^/]+\.txt)$")
+
+
+class WaitLost(TenantmlError):
+    """Waiting gave up after Azure ML stayed unreachable; the job itself goes on (exit 1)."""
 
 
 @dataclass
@@ -68,7 +80,8 @@ def final_status(azure_status: str) -> RunStatus:
 class AmlRun(RunHandle):
     def __init__(self, client: Any, record: AmlRecord, run_dir: Path, steps: list[str],
                  reporter: Reporter | None = None, poll_interval: float = 10.0, wait: bool = True,
-                 cancel_on_interrupt: bool | None = None):
+                 cancel_on_interrupt: bool | None = None, outage_budget: float = OUTAGE_BUDGET_S,
+                 max_backoff: float = MAX_BACKOFF_S, stream_logs: bool = True):
         self.client = client
         self.aml = record
         self.run_id = record.job_name
@@ -78,6 +91,11 @@ class AmlRun(RunHandle):
         self.poll_interval = poll_interval
         self.detached = not wait  # --no-wait: the command line prints where the job is and leaves
         self.cancel_on_interrupt = cancel_on_interrupt  # None: ask on a terminal, keep the job otherwise
+        self.outage_budget = outage_budget
+        self.max_backoff = max_backoff
+        self.step_status: dict[str, str] = {}  # node -> Azure ML status of its child job
+        self.stream_logs = stream_logs  # print each step's new log lines, as az ml job create --stream
+        self._streamed: dict[tuple[str, str], int] = {}  # (step, log file) -> characters printed
         self._azure_status = "NotStarted"
         self._stopped_waiting = False  # Ctrl-C while waiting: the local record says Interrupted
 
@@ -125,10 +143,38 @@ class AmlRun(RunHandle):
                 + (f" ({self.aml.studio_url})" if self.aml.studio_url else ""))
 
     def wait(self) -> RunStatus:
-        """Poll until the job ends, printing every change of status. Ctrl-C propagates to the caller."""
+        """Poll until the job ends, printing every change of status (of the job and of each step).
+        Ctrl-C propagates to the caller.
+
+        An unreachable or busy service (network down, 5xx, 429) is ridden out: polls back off
+        (doubling up to ``max_backoff``) for up to ``outage_budget`` seconds of silence; then
+        :class:`WaitLost` says the job goes on and ``tenantml fetch`` follows it, never to submit
+        again (that would start a second job)."""
         last = None
+        delay = self.poll_interval
+        silent_since: float | None = None
         while True:
-            status = self.refresh()
+            try:
+                status = self.refresh()
+                self._refresh_steps()
+            except (sdk.ServiceUnreachable, sdk.ServiceBusy) as exc:
+                now = time.monotonic()
+                silent_since = silent_since if silent_since is not None else now
+                if now - silent_since >= self.outage_budget:
+                    raise WaitLost(
+                        f"stopped waiting: Azure ML did not answer for {now - silent_since:.0f} s ({exc}). "
+                        f"The job {self.run_id} was submitted and goes on in Azure ML; do not submit it again. "
+                        f"Follow it with: tenantml fetch {self.run_id} (once it has ended)"
+                        + (f", or on its studio page {self.aml.studio_url}" if self.aml.studio_url else "")
+                        + ".") from None
+                self.reporter.note(f"{self.run_id}: Azure ML not reachable ({type(exc).__name__}); "
+                                   f"asking again in {delay:.0f} s")
+                time.sleep(delay)
+                delay = min(delay * 2, self.max_backoff)
+                continue
+            if silent_since is not None:
+                self.reporter.note(f"{self.run_id}: Azure ML reachable again")
+            silent_since, delay = None, self.poll_interval
             if status != last:
                 self.reporter.note(f"{self.run_id}: {status}")
                 last = status
@@ -136,6 +182,49 @@ class AmlRun(RunHandle):
             if status in TERMINAL:
                 return self.status()
             time.sleep(self.poll_interval)
+
+    def _refresh_steps(self) -> None:
+        """Each step's own status, from the pipeline's child jobs (run history); a step's change is
+        printed. Best effort: a workspace that does not list children leaves steps at the job's."""
+        from tenantml.backends.aml.fetch import step_name
+
+        try:
+            with sdk.quiet_sdk(), sdk.translating(self.aml.workspace_ref, what=f"listing the steps of {self.run_id}"):
+                children = list(self.client.jobs.list(parent_job_name=self.run_id))
+        except (sdk.ServiceUnreachable, sdk.ServiceBusy):
+            raise
+        except Exception:  # noqa: BLE001 - per-step status is extra: the job's own status decides
+            return
+        changed = False
+        for child in children:
+            if child is None:
+                continue
+            name, status = step_name(child), status_text(getattr(child, "status", None))
+            if self.stream_logs and status not in ("NotStarted", "Queued", "Preparing"):
+                self._stream(name, str(child.name))
+            if self.step_status.get(name) != status:
+                self.step_status[name] = status
+                self.reporter.note(f"{self.run_id}: step {name}: {status}")
+                changed = True
+        if changed:
+            self._save_record()
+
+    def _stream(self, step: str, run_id: str) -> None:
+        """Print the step's new complete log lines, prefixed with its name. Best effort."""
+        try:
+            with sdk.quiet_sdk():
+                files = sdk.step_log_files(self.client, run_id)
+                for log in sorted(f for f in files if STREAMED.match(f)):
+                    text = sdk.download_text(self.client, files[log])
+                    done = self._streamed.get((step, log), 0)
+                    end = text.rfind("\n") + 1
+                    if end <= done:
+                        continue
+                    for line in text[done:end].splitlines():
+                        self.reporter.note(f"[{step}] {line}")
+                    self._streamed[(step, log)] = end
+        except Exception:  # noqa: BLE001 - logs are a view; the job's status decides
+            return
 
     def cancel(self) -> None:
         with sdk.quiet_sdk(), sdk.translating(self.aml.workspace_ref, what=f"cancelling job {self.run_id}"):
@@ -149,7 +238,15 @@ class AmlRun(RunHandle):
 
     def steps(self) -> list[StepStatus]:
         parent = self.status()
-        return [StepStatus(name, "parallel", parent) for name in self.step_names]
+        return [StepStatus(name, "parallel", self._step_verdict(name, parent)) for name in self.step_names]
+
+    def _step_verdict(self, name: str, parent: RunStatus) -> RunStatus:
+        azure = self.step_status.get(name)
+        if azure is None:
+            return parent
+        if azure in TERMINAL:
+            return final_status(azure)
+        return RunStatus.RUNNING if azure not in ("NotStarted", "Unknown", "Queued", "Preparing") else RunStatus.NOT_STARTED
 
     def outputs(self) -> dict[str, dict[str, Path]]:
         found: dict[str, dict[str, Path]] = {}
@@ -176,5 +273,7 @@ class AmlRun(RunHandle):
             record.ended = time.time()
         for name in self.step_names:
             record.steps.setdefault(name, {"type": "parallel"})
-            record.steps[name].update(status=record.status)
+            record.steps[name].update(status=self._step_verdict(name, record.status))
+            if name in self.step_status:
+                record.steps[name]["azure_status"] = self.step_status[name]
         record.save(self.run_dir)

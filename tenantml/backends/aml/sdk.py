@@ -34,6 +34,14 @@ class ServiceUnreachable(UserError):
     """Azure ML (or its storage) could not be reached: network, proxy or firewall."""
 
 
+class ServiceBusy(TenantmlError):
+    """Azure ML answered 5xx or 429: a passing condition, worth asking again later."""
+
+
+class NotFound(UserError):
+    """Azure ML answered 404 for what was being looked up (the message says what)."""
+
+
 @contextlib.contextmanager
 def quiet_sdk() -> Iterator[None]:
     """Silence the SDK's logging and stray prints for the duration (errors still raise)."""
@@ -97,6 +105,21 @@ def make_client(workspace: Workspace, options: AmlOptions) -> MLClient:
     return client
 
 
+def step_log_files(client: MLClient, run_id: str) -> dict[str, str]:
+    """A step run's log files (name -> URL with a SAS) as run history lists them: what
+    ``MLClient.jobs.stream`` (``az ml job create --stream``) reads, through the same operations."""
+    details = client.jobs._runs_operations.get_run_details(run_id)
+    return dict(getattr(details, "log_files", None) or {})
+
+
+def download_text(client: MLClient, url: str) -> str:
+    """A log file's text, fetched as the SDK's own log streaming fetches it."""
+    from azure.ai.ml._utils.utils import create_requests_pipeline_with_retry, download_text_from_url
+
+    pipeline = create_requests_pipeline_with_retry(requests_pipeline=client.jobs._requests_pipeline)
+    return str(download_text_from_url(url, pipeline, timeout=(5, 30)))
+
+
 def check_workspace(client: MLClient, workspace: Workspace) -> None:
     """One cheap call that proves the credential, the network and the workspace name."""
     started = time.monotonic()
@@ -138,8 +161,12 @@ def translate(exc: BaseException, workspace: Workspace | None, *, what: str, ela
                                   f"{_first_line(text)}", key="network",
                                   fix="check the network, proxy (HTTPS_PROXY) and firewall; then run again")
     if isinstance(exc, core.ResourceNotFoundError) or getattr(exc, "status_code", None) == 404:
-        return UserError(f"not found while {what}{where}: {_first_line(text)}", key="workspace",
-                         fix="check the name (and the subscription and resource group it is in)")
+        # say what was not found: the workspace only when the workspace itself was being looked up
+        if what.startswith("looking up workspace"):
+            return NotFound(f"the workspace was not found while {what}{where}: {_first_line(text)}",
+                             key="workspace", fix="check the workspace name, its resource group and subscription")
+        return NotFound(f"not found while {what}{where}: {_first_line(text)}", key="azure ml",
+                         fix="check that name in the YAML (or on the command line); the workspace itself was found")
     if isinstance(exc, core.HttpResponseError) and getattr(exc, "status_code", None) in (401, 403):
         return UserError(f"access denied while {what}{where}: {_first_line(text)}", key="credential",
                          fix="the signed-in identity needs a role on the workspace (e.g. AzureML Data Scientist)")
@@ -147,6 +174,9 @@ def translate(exc: BaseException, workspace: Workspace | None, *, what: str, ela
                 "EmptyDirectoryError", "AssetException"):
         return UserError(f"Azure ML's SDK refused the job while {what}: {_validation_text(text)}", key="azure-ai-ml",
                          fix="correct the YAML at the path named above")
+    status = getattr(exc, "status_code", None)
+    if isinstance(exc, core.HttpResponseError) and isinstance(status, int) and (status >= 500 or status == 429):
+        return ServiceBusy(f"Azure ML answered {status} while {what}{where}: {_first_line(text)}")
     if isinstance(exc, core.HttpResponseError):
         return TenantmlError(f"Azure ML answered an error while {what}{where}: {_first_line(text)}")
     return None

@@ -1,0 +1,4 @@
+def init():
+    pass
+def run(mini_batch):
+    return mini_batch

@@ -1,0 +1,95 @@
+"""Submit, wait (per-step status), fetch (logs only) and resume, end to end against the loopback
+fake and Azurite: run history answers the pipeline's child runs, the step's Azure ML log tree is
+downloaded from the artifact store, and the resumed job carries only what did not succeed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from aml_fake import CONTAINER
+from test_aml_logs import azure_tree, file_rows
+from test_aml_real_logs import verbatim
+from test_aml_submit import _job_put, aml_options, azure, project, run_options  # noqa: F401 - fixture
+
+pytest.importorskip("azure.ai.ml", reason="the aml extra is not installed (pip install -e '.[aml]')")
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.slow]
+
+
+def upload_logs(azurite, child: str, logs: Path) -> None:
+    """Put a step's logs/ where Azure ML keeps a run's artifacts: ExperimentRun/dcid.<run id>/."""
+    container = azurite.service().get_container_client(CONTAINER)
+    for file in logs.rglob("*"):
+        if file.is_file():
+            name = f"ExperimentRun/dcid.{child}/logs/{file.relative_to(logs).as_posix()}"
+            container.upload_blob(name, file.read_bytes(), overwrite=True)
+
+
+def blob_url(azurite, child: str, name: str, text: str) -> str:
+    """A log file in the artifact store, and the SAS URL run history would list it with."""
+    from aml_fake import AZURITE_ACCOUNT
+
+    blob = f"ExperimentRun/dcid.{child}/{name}"
+    azurite.service().get_container_client(CONTAINER).upload_blob(blob, text.encode(), overwrite=True)
+    return (f"https://{AZURITE_ACCOUNT}.blob.core.localhost:{azurite.port}/{CONTAINER}/{blob}?"
+            + azurite.container_sas(CONTAINER))
+
+
+def test_submit_wait_fetch_and_resume(azure, tmp_path):  # noqa: F811
+    from tenantml.backends.aml import AmlBackend
+    from tenantml.backends.aml.options import AmlOptions
+
+    ws, azurite = azure
+    ws.final_status = "Failed"
+    ws.datastores.add("workspaceartifactstore")
+    proj = tmp_path / "proj"
+    pipeline = project(proj)
+    (proj / "data" / "tenant_4.csv").write_text("x,y\n4,8\n", encoding="utf-8")
+    home = tmp_path / "home"
+    handle = AmlBackend().submit(pipeline, run_options(home, aml_options(ws)))
+    # while it runs, the step's log files are listed by run history and streamed, as az ml --stream
+    overview = "\n".join(verbatim("job_progress_overview_sdk-python-30421.txt")) + "\n"
+    ws.log_files[f"{handle.run_id}_score"] = {
+        "logs/job_progress_overview.2023051622.txt": blob_url(azurite, f"{handle.run_id}_score",
+                                                              "logs/job_progress_overview.2023051622.txt", overview),
+        "system_logs/lifecycler/execution-wrapper.log": blob_url(azurite, f"{handle.run_id}_score", "x.log", "no\n")}
+    lines: list[str] = []
+    handle.reporter.note = lines.append  # type: ignore[method-assign]
+    assert handle.wait() == "Failed"
+    steps = json.loads((handle.run_dir / "run.json").read_text())["steps"]
+    assert steps["score"]["azure_status"] == "Failed" and steps["train"]["azure_status"] == "Failed"
+    streamed = [line for line in lines if line.startswith("[score] ")]
+    assert streamed == ["[score] " + line for line in overview.splitlines()]  # each line once, in order
+    assert not any(line.startswith("[score] no") for line in lines)  # system logs are not streamed
+
+    # the step's logs, as Azure ML writes them, in the artifact store; an output that must NOT be fetched
+    logs = azure_tree(tmp_path / "azure_logs", file_rows())
+    upload_logs(azurite, f"{handle.run_id}_score", logs)
+    train = azure_tree(tmp_path / "train_logs", [[0, 1, "1/process000", "t", 2, 2, 0, 1, 1, 1, "RUN_DONE", "", "",
+                                                  json.dumps({"partition_key_value": {"store": "a"}})]],
+                       status="Completed")
+    upload_logs(azurite, f"{handle.run_id}_train", train)
+    run_dir = AmlBackend().fetch(handle.run_id, run_options(home, aml_options(ws)))
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["status"] == "Failed" and record["steps"]["score"]["azure_job"] == f"{handle.run_id}_score"
+    assert "mini_batch_error_threshold" in record["steps"]["score"]["reason"]
+    ledger = (run_dir / "score" / "logs" / "sys" / "job_report" / "processed_mini-batches.csv").read_text()
+    assert ledger.startswith("mini_batch,")
+    assert not (run_dir / "score" / "outputs").exists()  # logs only, unless --outputs
+
+    # resume: a new job whose score input holds only the files that did not succeed
+    before = len(ws.calls("PUT", r"/jobs/[^/]+$"))
+    ws.final_status = "Completed"
+    options = aml_options(ws, resume=run_dir)
+    resumed = AmlBackend().submit(pipeline, run_options(home, options))
+    assert resumed.wait() == "Completed"
+    assert len(ws.calls("PUT", r"/jobs/[^/]+$")) == before + 1
+    body = _job_put(ws)["properties"]["jobs"]["score"]["inputs"]["data"]
+    assert body["uri"].startswith("azureml://datastores/workspaceblobstore/paths/LocalUpload/")
+    blobs = [b.name for b in azurite.service().get_container_client(CONTAINER).list_blobs()]
+    uploaded = {b.rsplit("/", 1)[-1] for b in blobs if "/LocalUpload/" in "/" + b and "/score/" in b}
+    assert {"tenant_3.csv", "tenant_4.csv"} <= uploaded
+    assert json.loads((resumed.run_dir / "aml.json").read_text())["restricted"] == {
+        "score": ["tenant_3.csv", "tenant_4.csv"]}
+    assert isinstance(options, AmlOptions)
