@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "logs": "where a step's logs are, with its tracebacks or output",
     "fetch": "download a finished Azure ML job's logs and outputs into a run folder (for show)",
     "backends": "list the installed backends",
+    "completion": "print a shell completion script: eval \"$(tenantml completion bash)\" (or zsh)",
 }
 
 
@@ -103,9 +104,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def entry() -> None:
-    code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    try:
+        code = main()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        # The reader went away (``tenantml show --format csv | head``): stop quietly, as ``cat`` does.
+        # stdout is pointed at /dev/null so the interpreter's own flush at exit cannot fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = 141  # 128 + SIGPIPE, what a shell reports for a writer killed by a closed pipe
     if "mltable" in sys.modules or "azureml.dataprep" in sys.modules:
         os._exit(code)  # skip mltable's ~3 s telemetry pause at interpreter exit
     sys.exit(code)

@@ -445,6 +445,15 @@ def format_time(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts is not None else ""
 
 
+def iso_time(ts: float | None) -> str | None:
+    """ISO 8601 with the local UTC offset (``2026-12-01T22:44:22+00:00``), for JSON readers."""
+    if ts is None:
+        return None
+    from datetime import datetime
+
+    return datetime.fromtimestamp(ts).astimezone().isoformat(timespec="milliseconds")
+
+
 def render_table(headers: list[str], rows: list[list[str]], indent: str = "") -> str:
     widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
 

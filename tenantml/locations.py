@@ -16,14 +16,28 @@ from tenantml.errors import UserError
 
 DATASTORE_URI = re.compile(r"^azureml://datastores/(?P<name>[^/]+)/paths/(?P<path>.*)$")
 DEFAULT_DATASTORE = "workspaceblobstore"
+# The datastores every Azure ML workspace has (learn.microsoft.com, "how-to-datastore": "Each
+# Azure ML workspace has a default storage account ... workspaceblobstore, workspacefilestore,
+# workspaceartifactstore, workspaceworkingdirectory"); any other name must be created first.
+WORKSPACE_DATASTORES = frozenset({"workspaceblobstore", "workspacefilestore", "workspaceartifactstore",
+                                  "workspaceworkingdirectory"})
 # Data that lives in Azure, not on this machine: datastore URIs, data assets, storage URLs.
 REMOTE_URI = re.compile(r"^(azureml:|https?://|wasbs?://|abfss?://|adl://)")
 
 
 def home() -> Path:
-    """``$TENANTML_HOME`` or ``./.tenantml``."""
+    """``$TENANTML_HOME``, else the nearest ``.tenantml`` folder in the current folder or a parent
+    (as git finds ``.git``, so ``cd sub && tenantml runs`` sees the project's runs), else
+    ``./.tenantml`` (created by the first run)."""
     env = os.environ.get("TENANTML_HOME")
-    return Path(env).expanduser().absolute() if env else Path.cwd() / ".tenantml"
+    if env:
+        return Path(env).expanduser().absolute()
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        candidate = folder / ".tenantml"
+        if candidate.is_dir():
+            return candidate
+    return here / ".tenantml"
 
 
 @dataclass(frozen=True)
@@ -34,11 +48,39 @@ class Datastores:
     def root(self, name: str) -> Path:
         return (self.roots.get(name) or self.home / "datastores" / name).absolute()
 
+    def known(self) -> set[str]:
+        """Names that mean a folder: mapped ones, the workspace's own, and folders already under
+        ``<home>/datastores``."""
+        folder = self.home / "datastores"
+        existing = {p.name for p in folder.iterdir() if p.is_dir()} if folder.is_dir() else set()
+        return set(self.roots) | WORKSPACE_DATASTORES | existing
+
+    def check_name(self, name: str, uri: str, *, file: object = None, key: str | None = None) -> None:
+        """A datastore that nothing maps is an error, as on Azure ML, where a job that names a
+        datastore the workspace does not have fails ("DataStore ... not found"); a typo must not
+        quietly write to a new folder. With no mapping at all, an unknown name that is near no
+        known one keeps the implicit ``<home>/datastores/<name>`` folder."""
+        known = self.known()
+        if name in known:
+            return
+        from tenantml.suggest import nearest
+
+        guess = nearest(name, known - WORKSPACE_DATASTORES) or nearest(name, known)
+        if guess is None and not self.roots:
+            return
+        mapped = ", ".join(sorted(self.roots)) or "none"
+        raise UserError(f"'{uri}' names datastore '{name}', which nothing maps (mapped: {mapped}).",
+                        file=file, key=key,
+                        fix=(f"did you mean '{guess}'? " if guess else "")
+                        + f"or map it: add '{name}: ./folder' under datastores: in tenantml.yml, "
+                          f"or pass --datastore {name}=PATH")
+
     def resolve(self, uri: str, *, file: object = None, key: str | None = None) -> Path:
         match = DATASTORE_URI.match(uri)
         if not match:
             raise UserError(f"'{uri}' is not a datastore path.", file=file, key=key,
                             fix="write azureml://datastores/<name>/paths/<path>")
+        self.check_name(match["name"], uri, file=file, key=key)
         root = self.root(match["name"])
         target = Path(os.path.normpath(root / match["path"]))
         if target != root and root not in target.parents:

@@ -62,6 +62,7 @@ def apply_overrides(document: MutableMapping[str, Any], overrides: Iterable[str 
 
 
 def _set(document: MutableMapping[str, Any], override: Override) -> None:
+    _check_job_name(document, override)
     node: Any = document
     *parents, last = override.path
     for depth, part in enumerate(parents):
@@ -75,6 +76,23 @@ def _set(document: MutableMapping[str, Any], override: Override) -> None:
                             key="--set", fix=_FIX)
         node = child
     _assign(node, last, override.value, override, len(parents))
+
+
+def _check_job_name(document: MutableMapping[str, Any], override: Override) -> None:
+    """``jobs.<name>`` must name a job of the pipeline: a typo would otherwise add a job that is
+    half a definition (or, for a key that tenantml ignores, nothing at all)."""
+    if len(override.path) < 3 or override.path[0] != "jobs":
+        return
+    jobs = document.get("jobs") if isinstance(document, MutableMapping) else None
+    if not isinstance(jobs, MutableMapping) or override.path[1] in jobs:
+        return
+    from tenantml.suggest import nearest
+
+    guess = nearest(override.path[1], [str(k) for k in jobs])
+    names = ", ".join(str(k) for k in jobs)
+    raise UserError(f"--set '{override.text}': the pipeline has no job '{override.path[1]}' (its jobs: {names}).",
+                    key="--set", fix=f"did you mean '{guess}'? write --set jobs.{guess}.{'.'.join(override.path[2:])}=..."
+                    if guess else _FIX)
 
 
 def _child(node: Any, part: str, override: Override, depth: int) -> Any:

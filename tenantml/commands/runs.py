@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from tenantml.inspect_runs import RunInfo, all_runs, display_path, format_duration, format_time, render_table
+from tenantml.inspect_runs import RunInfo, all_runs, display_path, format_duration, format_time, iso_time, render_table
 from tenantml.locations import home
 
 COLUMNS = ["run_id", "status", "pipeline", "backend", "started", "ended", "duration_s", "steps"]
@@ -69,6 +69,6 @@ def _steps_text(statuses: dict[str, str]) -> str:
 
 def _record(run: RunInfo) -> dict[str, Any]:
     return {"run_id": run.run_id, "status": run.status, "pipeline": run.pipeline, "backend": run.backend,
-            "started": run.started, "ended": run.ended,
+            "started": iso_time(run.started), "ended": iso_time(run.ended),
             "duration_s": round(run.duration, 3) if run.duration is not None else None,
             "steps": _step_statuses(run)}

@@ -26,6 +26,7 @@ from tenantml.inspect_runs import (
     error_log_for,
     format_duration,
     format_time,
+    iso_time,
     job_names,
     pick_job,
     read_step,
@@ -83,7 +84,7 @@ def mini_batch_json(step: StepView, mb: MiniBatchState) -> dict[str, Any]:
 def step_json(step: StepView) -> dict[str, Any]:
     return {
         "job": step.job, "type": step.type, "status": step.status, "reason": step.reason,
-        "started": step.started, "ended": step.ended, "duration_s": _round(step.duration),
+        "started": iso_time(step.started), "ended": iso_time(step.ended), "duration_s": _round(step.duration),
         "reused_from": step.reused_from, "logs": str(step.logs) if step.logs is not None else None,
         "outputs": step.outputs, "counts": step.counts,
         "mini_batches": [mini_batch_json(step, mb) for mb in step.mini_batches],
@@ -93,7 +94,7 @@ def step_json(step: StepView) -> dict[str, Any]:
 def as_json(run: RunInfo, steps: list[StepView]) -> dict[str, Any]:
     return {
         "run_id": run.run_id, "status": run.status, "pipeline": run.pipeline, "backend": run.backend,
-        "folder": str(run.folder), "started": run.started, "ended": run.ended,
+        "folder": str(run.folder), "started": iso_time(run.started), "ended": iso_time(run.ended),
         "duration_s": _round(run.duration), "steps": [step_json(s) for s in steps],
         "next_command": run.resume_command(),
     }

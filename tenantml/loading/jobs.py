@@ -157,7 +157,7 @@ class JobBuilder:
             self.warnings.append(f"{self.path}: {prefix}partition_keys: both partition_keys and mini_batch_size "
                                  "are set; partition_keys wins (one mini-batch per partition), as on Azure ML v2.")
             mini_batch_size = None
-        if isinstance(data, DataInput) and not partition_keys and data.path.exists():
+        if isinstance(data, DataInput) and not partition_keys:
             self._check_mini_batch_size(mini_batch_size, data, prefix, raw)
             from tenantml.division import is_tabular
             from tenantml.minibatch_size import sdk_unit_count
@@ -299,7 +299,10 @@ class JobBuilder:
         from tenantml.division import is_tabular
         from tenantml.minibatch_size import parse_mini_batch_size
         try:
-            parse_mini_batch_size(value, tabular=is_tabular(data))
+            # An input an upstream step has not produced yet: whether it is tabular is not known,
+            # but a value that is neither a count nor a size is wrong either way (and must fail in
+            # validate, not after the upstream steps ran).
+            parse_mini_batch_size(value, tabular=is_tabular(data) if data.path.exists() else True)
         except UserError as exc:
             self.problems.add(bare(exc), key=f"{prefix}mini_batch_size", line=raw.line_of("mini_batch_size"),
                               fix=exc.fix)
