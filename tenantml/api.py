@@ -54,13 +54,17 @@ class Run:
 def submit(path: str | os.PathLike[str], backend: str = "local", *, home: str | os.PathLike[str] | None = None,
            datastores: Mapping[str, str | os.PathLike[str]] | None = None, run_id: str | None = None,
            reporter: Reporter | None = None, overrides: list[str] | tuple[str, ...] = (),
-           resume: str | None = None, force: bool = False, options: object | None = None,
+           resume: str | None = None, force: bool = False, retry_failed: bool = False,
+           allow_changes: bool = False, options: object | None = None,
            registry: BackendRegistry | None = None, **backend_options: Any) -> RunHandle:
     """Validate and submit; the returned handle has not been waited on.
 
     ``overrides`` are ``--set`` strings (``"inputs.tenants=10"``); ``resume`` names a run whose
     unfinished steps (and, in a parallel step, unfinished mini-batches) are finished in place;
-    ``force`` disables step reuse. The backend's own options are its typed ``options`` object
+    ``force`` disables step reuse. With ``resume``, ``retry_failed`` also re-runs the failed
+    mini-batches of steps that completed within their error threshold (and the steps after them),
+    and the run's own recorded ``--set`` values are used: different ones are refused unless
+    ``allow_changes``. The backend's own options are its typed ``options`` object
     (``LocalOptions(max_workers=2)``), or its fields as keywords (``max_workers=2``). ``registry``
     finds the backend (default: the installed ones, ``tenantml.backends`` entry points).
     """
@@ -75,6 +79,9 @@ def submit(path: str | os.PathLike[str], backend: str = "local", *, home: str | 
                 if dataclasses.is_dataclass(backend_cls.options_type) else []
             raise UserError(f"backend '{backend}' has no option {', '.join(sorted(backend_options))}; "
                             f"its options are: {', '.join(known) or 'none'}.", key="options") from None
+    if (retry_failed or allow_changes) and not resume:
+        raise UserError("--retry-failed and --allow-changes go with --resume RUN_ID.", key="--retry-failed",
+                        fix="add --resume RUN_ID (the run to finish)")
     if resume and not backend_cls.supports_resume:
         raise UserError(f"backend '{backend}' cannot resume a run.", key="--resume",
                         fix="run the pipeline again without --resume")
@@ -82,7 +89,7 @@ def submit(path: str | os.PathLike[str], backend: str = "local", *, home: str | 
         home=Path(home).absolute() if home else default_home(),
         datastores={k: Path(v).absolute() for k, v in (datastores or {}).items()},
         run_id=run_id, reporter=reporter, overrides=tuple(overrides), resume=resume, force=force,
-        backend=options)
+        retry_failed=retry_failed, allow_changes=allow_changes, backend=options)
     return backend_cls().submit(Path(path), run_options)
 
 

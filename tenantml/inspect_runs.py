@@ -393,6 +393,16 @@ def read_step(run: RunInfo, job: str, home: Path | None = None) -> StepView:
     return view
 
 
+def failed_mini_batches(run: RunInfo, home: Path | None = None) -> int:
+    """Mini-batches (tenants) whose last attempt failed, over the run's parallel steps: a run can
+    complete within its error threshold and still have some."""
+    total = 0
+    for job in job_names(run):
+        counts = read_step(run, job, home).counts or {}
+        total += counts.get("failed") or 0
+    return total
+
+
 def read_job_result(path: Path) -> dict[str, str]:
     """The ``Key: value`` lines at the top of job_result.txt (Status, Reason, Mini-batches, ...)."""
     try:

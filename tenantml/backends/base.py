@@ -48,6 +48,8 @@ class RunOptions:
     overrides: tuple[str, ...] = ()  # --set KEY=VALUE
     resume: str | None = None  # run id whose unfinished work is finished (needs supports_resume)
     force: bool = False  # no step reuse
+    retry_failed: bool = False  # with resume: also re-run the failed mini-batches of completed steps
+    allow_changes: bool = False  # with resume: accept --set values that differ from the run's own
     backend: object | None = None  # an instance of the chosen backend's ``options_type``
 
     def backend_options(self, kind: type[BackendOptionsT]) -> BackendOptionsT:

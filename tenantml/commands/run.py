@@ -33,6 +33,13 @@ def add_arguments(parser: argparse.ArgumentParser, argv: Sequence[str] = ()) -> 
     parser.add_argument("--run-id", default=None, help="name the run (default: generated)")
     parser.add_argument("--resume", default=None, metavar="RUN_ID",
                         help="finish RUN_ID in place: completed steps are kept, only what did not succeed runs")
+    parser.add_argument("--retry-failed", action="store_true",
+                        help="with --resume: also re-run the failed mini-batches of steps that completed within "
+                             "their error threshold (and the steps after them)")
+    parser.add_argument("--allow-changes", action="store_true",
+                        help="with --resume: accept --set values that differ from the run's own")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit 1 when any mini-batch failed, even in a run that completed within its thresholds")
     parser.add_argument("--force", action="store_true", help="run every step, even unchanged ones (no reuse)")
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
     parser.add_argument("--dry-run", action="store_true",
@@ -67,7 +74,7 @@ def execute(args: argparse.Namespace) -> int:
         return EXIT_OK
     handle = submit(args.pipeline, args.backend, datastores=dict(datastores_from(args)), run_id=args.run_id,
                     reporter=reporter, overrides=tuple(args.set or ()), resume=args.resume, force=args.force,
-                    options=options)
+                    retry_failed=args.retry_failed, allow_changes=args.allow_changes, options=options)
     if handle.detached:
         print("\n".join(handle.describe()))
         return EXIT_OK
@@ -85,4 +92,18 @@ def execute(args: argparse.Namespace) -> int:
         print(f"tenantml: {exc or 'interrupted'}", file=sys.stderr)
         return EXIT_INTERRUPTED
     print(render_summary(Run(handle), fetch_first=fetch_first))
+    if status is RunStatus.COMPLETED and args.strict:
+        failed = failed_tenants(handle.run_dir)
+        if failed:
+            print(f"tenantml: --strict: {failed} mini-batch(es) failed, so the run counts as failed "
+                  f"(retry them: tenantml run {args.pipeline} --resume {handle.run_id} --retry-failed)",
+                  file=sys.stderr)
+            return EXIT_FAILED
     return EXIT_OK if status is RunStatus.COMPLETED else EXIT_FAILED
+
+
+def failed_tenants(run_dir: Path) -> int:
+    """Failed mini-batches over the run's parallel steps, read from its folder as ``show`` reads it."""
+    from tenantml.inspect_runs import failed_mini_batches, read_run
+
+    return failed_mini_batches(read_run(run_dir), run_dir.parent.parent)

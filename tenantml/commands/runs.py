@@ -12,10 +12,20 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from tenantml.inspect_runs import RunInfo, all_runs, display_path, format_duration, format_time, iso_time, render_table
+from tenantml.inspect_runs import (
+    RunInfo,
+    all_runs,
+    display_path,
+    failed_mini_batches,
+    format_duration,
+    format_time,
+    iso_time,
+    render_table,
+)
 from tenantml.locations import home
 
-COLUMNS = ["run_id", "status", "pipeline", "backend", "started", "ended", "duration_s", "steps"]
+COLUMNS = ["run_id", "status", "failed_mini_batches", "pipeline", "backend", "started", "ended", "duration_s",
+           "steps"]
 
 
 def add_arguments(parser: argparse.ArgumentParser, argv: Sequence[str] = ()) -> None:
@@ -31,7 +41,8 @@ def execute(args: argparse.Namespace) -> int:
     total = len(found)
     if args.limit and args.limit > 0:
         found = found[: args.limit]
-    records = [_record(r) for r in found]
+    failed = {r.run_id: failed_mini_batches(r, where) for r in found}
+    records = [_record(r, failed[r.run_id]) for r in found]
     if args.format == "json":
         json.dump(records, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -47,12 +58,17 @@ def execute(args: argparse.Namespace) -> int:
         print(f"No runs in {display_path(where / 'runs')}. Start one with: tenantml run pipeline.yml "
               "(TENANTML_HOME moves the folder runs are kept in).")
         return 0
-    rows = [[r.run_id, r.status, display_path(r.pipeline) if r.pipeline else "?", format_time(r.started),
+    rows = [[r.run_id, _status_text(r.status, failed[r.run_id]), display_path(r.pipeline) if r.pipeline else "?", format_time(r.started),
              format_duration(r.duration), _steps_text(_step_statuses(r))] for r in found]
     print(render_table(["run id", "status", "pipeline", "started", "duration", "steps"], rows))
     if total > len(found):
         print(f"({total - len(found)} older runs not shown; --limit 0 shows all)")
     return 0
+
+
+def _status_text(status: str, failed: int) -> str:
+    """``Completed (3 failed)``: a run that completed within its error threshold is not clean."""
+    return f"{status} ({failed} failed)" if failed else status
 
 
 def _step_statuses(run: RunInfo) -> dict[str, str]:
@@ -67,8 +83,8 @@ def _steps_text(statuses: dict[str, str]) -> str:
     return ", ".join(f"{n} {status}" for status, n in counts.items())
 
 
-def _record(run: RunInfo) -> dict[str, Any]:
-    return {"run_id": run.run_id, "status": run.status, "pipeline": run.pipeline, "backend": run.backend,
+def _record(run: RunInfo, failed: int) -> dict[str, Any]:
+    return {"run_id": run.run_id, "status": run.status, "failed_mini_batches": failed, "pipeline": run.pipeline, "backend": run.backend,
             "started": iso_time(run.started), "ended": iso_time(run.ended),
             "duration_s": round(run.duration, 3) if run.duration is not None else None,
             "steps": _step_statuses(run)}

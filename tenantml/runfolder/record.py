@@ -30,6 +30,10 @@ class RunRecord:
     ended: float | None = None
     reason: str = ""  # why it Failed when no step says (a full disk, say)
     steps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # What the run was asked to do, so --resume finishes it the same way: the --set values in
+    # order, and the options that change results (force, the backend's own options).
+    overrides: list[str] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
 
     def save(self, run_dir: Path) -> None:
         text = json.dumps(asdict(self), indent=2, default=str)
@@ -43,7 +47,9 @@ class RunRecord:
 
     @staticmethod
     def load(run_dir: Path) -> RunRecord:
-        return RunRecord(**json.loads((run_dir / "run.json").read_text(encoding="utf-8")))
+        data = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+        known = set(RunRecord.__dataclass_fields__)  # a newer tenantml's keys are not an error
+        return RunRecord(**{k: v for k, v in data.items() if k in known})
 
 
 def propose_run_id(pipeline: Path) -> str:

@@ -60,6 +60,7 @@ class LocalRun(RunHandle):
         self.record = record or RunRecord(run_id, str(pipeline.source), "local", status=RunStatus.NOT_STARTED)
         self.resuming = record is not None
         self.reports: dict[str, CommandReport | StepReport] = {}
+        self.retry: set[str] = set()  # --retry-failed: completed steps run again (see _steps_to_retry)
         self._status: RunStatus = RunStatus.NOT_STARTED
         self._cancel = threading.Event()
         self._interrupt = threading.Event()
@@ -93,6 +94,8 @@ class LocalRun(RunHandle):
             raise RuntimeError("could not create a unique run folder")
         run = cls(pipeline, run_id, run_dir, options)
         run._held.append(RunLock(run_dir).acquire())
+        run.record.overrides = list(options.overrides)
+        run.record.options = _recorded_options(options, run.local)
         run.record.save(run_dir)
         return run
 
@@ -113,11 +116,15 @@ class LocalRun(RunHandle):
             if Path(record.pipeline) != path.absolute():
                 raise UserError(f"run '{options.resume}' ran {record.pipeline}, not {path.absolute()}.",
                                 key="--resume", fix=f"tenantml run {record.pipeline} --resume {options.resume}")
+            options = _resume_options(options, record)
             pipeline = load_pipeline(path, LoadContext(run_dir, record.run_id, datastores, options.overrides, assets))
+            record.overrides = list(options.overrides)
+            run = cls(pipeline, record.run_id, run_dir, options, record=record)
+            if options.retry_failed:
+                run.retry = run._steps_to_retry()  # before anything runs: it may refuse
         except BaseException:
             lock.release()
             raise
-        run = cls(pipeline, record.run_id, run_dir, options, record=record)
         run._held.append(lock)
         return run
 
@@ -215,9 +222,13 @@ class LocalRun(RunHandle):
     # ------------------------------------------------------------------ the DAG
     def _execute(self) -> None:
         jobs = self.pipeline.jobs
+        retry = self.retry
         for name, job in jobs.items():
             previous = self.record.steps.get(name, {})
-            if self.resuming and previous.get("status") in DONE:
+            if name in retry:
+                self._set(name, job, RunStatus.NOT_STARTED)
+                self.reporter.event(name, "run again: --retry-failed (failed mini-batches, or an upstream step's)")
+            elif self.resuming and previous.get("status") in DONE:
                 self._set(name, job, previous["status"], previous.get("reason", ""), kept=True)
                 self.reporter.event(name, f"kept from the earlier session ({previous['status']})")
             else:
@@ -236,6 +247,37 @@ class LocalRun(RunHandle):
                         cache.seal(info["fingerprint"])
                     except OSError:
                         pass
+
+    def _steps_to_retry(self) -> set[str]:
+        """Completed parallel steps of this run with failed mini-batches, and every step after them
+        (their inputs change). Read through the run-folder readers, as ``show`` reads them."""
+        from tenantml.inspect_runs import Verdict, read_run, read_step
+
+        info = read_run(self.run_dir)
+        jobs = self.pipeline.jobs
+        retry = set()
+        for name, job in jobs.items():
+            step = self.record.steps.get(name, {})
+            if isinstance(job, ParallelJob) and step.get("status") == RunStatus.COMPLETED \
+                    and not step.get("reused_from"):
+                view = read_step(info, name)
+                if any(mb.state is Verdict.FAILED for mb in view.mini_batches):
+                    if job.append_row_to is not None and not (self.run_dir / name / "state" / "rows").is_dir():
+                        raise UserError(f"step '{name}' of run {self.run_id} kept no copy of its rows (an older "
+                                        "tenantml discarded them), so retrying it would lose the rows of the "
+                                        "tenants that succeeded.", key="--retry-failed",
+                                        fix="start a new run of the pipeline")
+                    retry.add(name)
+        if not retry:
+            self.reporter.note(f"--retry-failed: run {self.run_id} has no failed mini-batch in a completed step")
+        changed = True
+        while changed:  # downstream of a retried step: its inputs are rewritten
+            changed = False
+            for name, job in jobs.items():
+                if name not in retry and any(d in retry for d in job.depends_on):
+                    retry.add(name)
+                    changed = True
+        return retry
 
     def _schedule(self, jobs: dict[str, Job], pending: list[str], running: dict[Future[None], str], cap: int,
                   cache: ReuseCache, env: dict[str, str]) -> None:
@@ -444,6 +486,40 @@ def _foreign_targets(earlier: dict[str, str], current: dict[str, Path]) -> str |
         if target.is_symlink() or target.is_file() or (target.is_dir() and any(target.iterdir())):
             return str(target)
     return None
+
+
+def _recorded_options(options: RunOptions, local: LocalOptions) -> dict[str, Any]:
+    return {"force": options.force, "max_workers": local.max_workers,
+            "worker_memory_limit": local.worker_memory_limit}
+
+
+def _resume_options(options: RunOptions, record: RunRecord) -> RunOptions:
+    """A resume finishes the run as it was started: its own ``--set`` values (a different set is
+    refused unless ``allow_changes``: one output must not mix two configurations) and, where the
+    resume does not say otherwise, its own worker options."""
+    from tenantml.overrides import parse_override
+
+    given, recorded = list(options.overrides), list(record.overrides)
+    overrides = recorded
+    if given and given != recorded:
+        before = {o.key: o.raw for o in map(parse_override, recorded)}
+        after = {o.key: o.raw for o in map(parse_override, given)}
+        changes = [f"{k}: {before.get(k, '(not set)')} -> {after.get(k, '(not set)')}"
+                   for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)]
+        if changes and not options.allow_changes:
+            raise UserError(f"run '{record.run_id}' ran with other --set values; resuming it with these would mix "
+                            f"two configurations in one output. Changed: {'; '.join(changes)}.", key="--set",
+                            fix="drop --set to resume with the run's own values, start a new run, or add "
+                                "--allow-changes to resume with the new ones")
+        overrides = given
+    local = options.backend if isinstance(options.backend, LocalOptions) else LocalOptions()
+    saved = record.options or {}
+    if local.max_workers is None and isinstance(saved.get("max_workers"), int):
+        local = dataclasses.replace(local, max_workers=saved["max_workers"])
+    if local.worker_memory_limit is None and isinstance(saved.get("worker_memory_limit"), int):
+        local = dataclasses.replace(local, worker_memory_limit=saved["worker_memory_limit"])
+    return dataclasses.replace(options, overrides=tuple(overrides), backend=local,
+                               force=options.force or bool(saved.get("force")))
 
 
 def _link_outputs(earlier: dict[str, str], current: dict[str, Path]) -> None:

@@ -492,6 +492,9 @@ class ParallelStep:
         self.appender.commit()
         if status is Status.COMPLETED:
             commit.write_committed(self.job_dir, status.value, reason, self.signature)
+        if status is Status.COMPLETED and self.tally.failed_mini_batches == 0:
+            # kept when some mini-batches failed within the threshold: --resume --retry-failed
+            # rewrites the output from them, whole and in order
             self.appender.discard_spills()
         self.logs.write_result(status.value, reason, self.tally, self._failed_lines(), elapsed)
         self.logs.write_errors(self._failed_lines(), self.last_init_error.one_line() if self.last_init_error else None)
