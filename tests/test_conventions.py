@@ -113,3 +113,11 @@ def test_validate_checks_mini_batch_size_of_an_input_not_produced_yet(tmp_path: 
                            "--set", "jobs.training.mini_batch_size=abc"], cwd=tmp_path, env=env,
                           capture_output=True, text=True)
     assert done.returncode == 2 and "jobs.training.mini_batch_size" in done.stderr and "'abc'" in done.stderr
+
+
+def test_show_and_runs_do_not_import_rich_or_pandas(failed_run: Path):  # noqa: F811
+    code = ("import sys; from tenantml.cli import main; main(['show']); main(['runs']); main(['show', '--failed']); "
+            "print(sorted(m for m in ('rich', 'pandas', 'mltable') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=failed_run.parent.parent.parent).stdout
+    assert out.strip().splitlines()[-1] == "[]"

@@ -91,6 +91,7 @@ def execute(args: argparse.Namespace) -> int:
         print(render_summary(Run(handle), fetch_first=fetch_first), file=sys.stdout)
         print(f"tenantml: {exc or 'interrupted'}", file=sys.stderr)
         return EXIT_INTERRUPTED
+    reporter.finish_line()
     print(render_summary(Run(handle), fetch_first=fetch_first))
     if status is RunStatus.COMPLETED and args.strict:
         failed = failed_tenants(handle.run_dir)

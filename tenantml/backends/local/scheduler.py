@@ -128,6 +128,8 @@ class ParallelStep:
         self.temp_root: Path | None = None  # the workers' working directories live under it
         self.last_init_error: ErrorInfo | None = None
         self.stop_reason: str | None = None
+        self.kept = 0  # mini-batches kept from an earlier session (--resume)
+        self.phase = "starting workers"
         self.started = time.time()
         self.last_finish = time.monotonic()
         self.dispatched_any = False
@@ -189,14 +191,21 @@ class ParallelStep:
         for slot in slots:  # workers run init() while the input is divided
             self._start(slot)
         if division is not None:
+            self.phase = "dividing the input"
+            self.reporter.event(job.name, f"dividing input '{job.input_data}' into mini-batches "
+                                          f"(workers run init() meanwhile)")
+            self.reporter.progress(self._snapshot(), force=True)
             try:
                 total = divide.finish(division, request, self.state_dir / "division.request.json",
                                       should_stop=self.interrupted)
             except UserError as exc:
                 raise UserError(f"dividing input '{job.input_data}' of job '{job.name}': {exc.message}") from None
         self.tally = Tally(total)
+        self.phase = ""
         self._say(f"input '{job.input_data}' divided into {total} mini-batch(es)")
+        self.reporter.event(job.name, f"input '{job.input_data}' divided into {total} mini-batch(es)")
         done = self._resume_state() if self.resume else set()
+        self.kept = len(done)
         self.fresh = self._read_plan(skip=done)
         self.started = time.time()
         self.last_finish = self.last_event = time.monotonic()
@@ -329,8 +338,9 @@ class ParallelStep:
         if step is Step.RETRY:
             self.retry.append((mb, attempt + 1))
             self.pending[mb.index] = mb.items
-            self.reporter.event(self.job.name, f"mini-batch {mb.index} ({mb.label}) attempt {attempt} "
-                                f"{outcome.value}: {error.one_line() if error else ''}; will retry")
+            message = error.one_line() if error else outcome.value
+            self.reporter.failure(self.job.name, "retry", f"mini-batch {mb.index} ({mb.label}) attempt {attempt} "
+                                  f"{outcome.value}: {message}; will retry", message)
             crossed = breach(self.thresholds, self.tally, self._pending())
             if crossed is not None:
                 self._stop_early(crossed.describe() + " (counting mini-batches that wait for a retry, as Azure ML's "
@@ -344,8 +354,8 @@ class ParallelStep:
         if failed:
             last = error.one_line() if error else outcome.value
             self.failed.append((mb.index, mb.label, last))
-            self.reporter.event(self.job.name, f"mini-batch {mb.index} ({mb.label}) FAILED after {attempt} "
-                                f"attempt(s): {last}")
+            self.reporter.failure(self.job.name, "failed", f"mini-batch {mb.index} ({mb.label}) FAILED after "
+                                  f"{attempt} attempt(s): {last}", last)
         crossed = breach(self.thresholds, self.tally, self._pending())
         if crossed is not None:
             self._stop_early(crossed.describe())
@@ -409,6 +419,9 @@ class ParallelStep:
         limit = init_failure_limit(self.job.max_concurrency_per_instance)
         self._say(f"{node}/{w.slot.agent}: init() failed ({self.init_failures[node]} of {limit} on {node}): "
                   f"{error.one_line()}")
+        self.reporter.failure(self.job.name, "init", f"{node}/{w.slot.agent}: init() failed "
+                              f"({self.init_failures[node]} of {limit} on {node}): {error.one_line()}",
+                              error.one_line())
         if self.init_failures[node] >= limit:
             self._say(f"{node}: {limit} init() failures; this node starts no more workers")
             return
@@ -500,7 +513,7 @@ class ParallelStep:
         self.logs.write_errors(self._failed_lines(), self.last_init_error.one_line() if self.last_init_error else None)
         self.logs.write_progress(self.started, self.tally, len(self.retry), status.value)
         self.reporter.progress(self._snapshot(), force=True)
-        self.reporter.finish_line()
+        self.reporter.step_done(self.job.name)
         self._say(f"{status.value}" + (f": {reason}" if reason else ""))
         return StepReport(self.job.name, status, reason, self.tally, sorted(self.failed), elapsed, self.logs.root,
                           {name: out.path for name, out in self.job.outputs.items()})
@@ -609,5 +622,10 @@ class ParallelStep:
         return [f"{i}  {label}  {err}" for i, label, err in sorted(self.failed)]
 
     def _snapshot(self) -> Snapshot:
-        running = sum(1 for w in self.workers if w.state is WorkerState.BUSY)
-        return Snapshot(self.job.name, self.tally, running, len(self.retry), time.time() - self.started)
+        now = time.time()
+        busy = [w for w in self.workers if w.state is WorkerState.BUSY and w.mb is not None]
+        starting = sum(1 for w in self.workers if w.state is WorkerState.STARTING)
+        running_now = sorted(((w.mb.label or f"#{w.mb.index}", now - w.started_at) for w in busy if w.mb is not None),
+                             key=lambda item: -item[1])
+        return Snapshot(self.job.name, self.tally, len(busy), len(self.retry), now - self.started,
+                        starting=starting, kept=self.kept, phase=self.phase, now_running=tuple(running_now))
