@@ -464,13 +464,49 @@ def iso_time(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts).astimezone().isoformat(timespec="milliseconds")
 
 
-def render_table(headers: list[str], rows: list[list[str]], indent: str = "") -> str:
+def terminal_width() -> int | None:
+    """Columns of the terminal stdout writes to; None when it is not one (a pipe or a file keeps
+    whole rows for scripts) unless ``COLUMNS`` says otherwise."""
+    import shutil
+    import sys
+
+    if not sys.stdout.isatty() and "COLUMNS" not in os.environ:
+        return None
+    return shutil.get_terminal_size().columns
+
+
+def render_table(headers: list[str], rows: list[list[str]], indent: str = "", *,
+                 width: int | None | bool = True, min_widths: list[int] | None = None) -> str:
+    """Columns padded to their widest cell. ``width`` (default: the terminal's, see
+    :func:`terminal_width`) caps a row: the widest columns are narrowed, their cells clipped
+    with "...", until the row fits (no column below its header or 6 characters)."""
     widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    limit = terminal_width() if width is True else (width or None)
+    if limit:
+        room = limit - len(indent) - 2 * (len(headers) - 1)
+        floors = [min(w, max(6, min(len(h), 12), (min_widths or [])[i] if i < len(min_widths or []) else 0))
+                  for i, (h, w) in enumerate(zip(headers, widths))]
+        while sum(widths) > room:  # narrow the widest column one character at a time
+            candidates = [i for i, w in enumerate(widths) if w > floors[i]]
+            if not candidates:
+                break
+            widths[max(candidates, key=lambda i: widths[i])] -= 1
+        rows = [[_fit(c, w) for c, w in zip(r, widths)] for r in rows]
+        headers = [_fit(h, w) for h, w in zip(headers, widths)]
 
     def line(cells: list[str]) -> str:
         return (indent + "  ".join(c.ljust(w) for c, w in zip(cells, widths))).rstrip()
 
     return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+def _fit(text: str, width: int) -> str:
+    """Clipped to ``width``; a path keeps its end (the file name), other text its start."""
+    if len(text) <= width:
+        return text
+    if "/" in text and " " not in text:
+        return "..." + text[len(text) - max(0, width - 3):]
+    return text[: max(0, width - 3)] + "..."
 
 
 def clip(text: str, width: int) -> str:

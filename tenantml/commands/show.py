@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tenantml.inspect_runs import (
+    OK_STEP_STATUSES,
     MiniBatchState,
     RunInfo,
     StepView,
@@ -32,6 +33,7 @@ from tenantml.inspect_runs import (
     read_step,
     render_table,
     resolve_run,
+    terminal_width,
 )
 from tenantml.locations import home
 from tenantml.policy import Outcome
@@ -127,36 +129,82 @@ def render(run: RunInfo, steps: list[StepView], *, failed_only: bool = False) ->
     else:
         rows = [[s.job, s.type, s.status, format_duration(s.duration), s.reused_from or "", clip(s.reason, 70)]
                 for s in steps]
-        lines.append(render_table(["step", "type", "status", "duration", "reused from", "reason"], rows))
-    first_failure: tuple[str, str] | None = None
+        lines.append(render_table(["step", "type", "status", "duration", "reused from", "reason"], rows,
+                                  min_widths=[12, 0, 9, 0, 0, 20]))
+    first_failure: tuple[str, str | None] | None = None
     for step in steps:
         if step.type != "parallel":
             continue
         lines.append("")
         lines.append(_step_heading(step))
         if not step.mini_batches:
-            lines.append("  (no mini-batch attempts recorded)" if not failed_only else "  (every mini-batch succeeded)")
+            lines.append("  " + _no_attempts(step, failed_only))
+            if step.status not in OK_STEP_STATUSES and first_failure is None:
+                first_failure = (step.job, None)
             continue
         rows = []
-        for mb in step.mini_batches:
+        for mb in sorted(step.mini_batches, key=_failures_first):
             log = error_log_for(step.logs, mb) if step.logs is not None and not mb.ok else None
-            rows.append([mb.mini_batch, clip(mb.label, 40), str(mb.items), str(mb.attempts), mb.outcome, mb.state,
+            state = mb.state if mb.ok or mb.state is not Verdict.SUCCEEDED else f"{mb.state} ({mb.outcome})"
+            rows.append([mb.mini_batch, clip(mb.label, 40), state, str(mb.attempts), str(mb.items),
                          clip(_last_error(mb), 60) if not mb.ok or mb.attempts > 1 else "",
                          display_path(log) if log is not None else ""])
             if first_failure is None and mb.state is not Verdict.SUCCEEDED:
                 first_failure = (step.job, mb.mini_batch)
-        lines.append(render_table(["mini-batch", "label", "items", "attempts", "outcome", "state", "last error",
-                                   "traceback in"], rows, indent="  "))
+        lines.append(render_table(["#", "tenant", "state", "attempts", "items", "last error", "traceback in"],
+                                  rows, indent="  ", min_widths=[0, 14, 10, 0, 0, 12, 12]))
     hints = []
     if first_failure is not None:
-        hints.append(f"tenantml logs {run.run_id} {first_failure[0]} --mini-batch {first_failure[1]}"
-                     "   # the traceback")
+        job, index = first_failure
+        hints.append(f"tenantml logs {run.run_id} {job}" + (f" --mini-batch {index}" if index is not None else "")
+                     + "   # the traceback")
     resume = run.resume_command()
     if resume:
         hints.append(f"{resume}   # re-run only what did not succeed")
     if hints:
         lines += ["", "Next:"] + [f"  {h}" for h in hints]
-    return "\n".join(lines)
+    return "\n".join(_wrap(lines, terminal_width()))
+
+
+def _wrap(lines: list[str], width: int | None) -> list[str]:
+    """Lines longer than the terminal wrap under their own indent (tables already fit)."""
+    if not width:
+        return lines
+    import textwrap
+
+    out: list[str] = []
+    for line in (part for text in lines for part in text.split("\n")):
+        if len(line) <= width:
+            out.append(line)
+            continue
+        indent = " " * (len(line) - len(line.lstrip()))
+        out += textwrap.wrap(line, width, initial_indent="", subsequent_indent=indent + "  ",
+                             break_on_hyphens=False) or [line]
+    return out
+
+
+def _failures_first(mb: MiniBatchState) -> tuple[int, tuple[int, int | str]]:
+    order = {Verdict.FAILED: 0, Verdict.UNFINISHED: 1, Verdict.SUCCEEDED: 2}[mb.state]
+    if mb.state is Verdict.SUCCEEDED and not mb.ok:
+        order = 1  # a short return lost items
+    return order, mb.sort_key()
+
+
+def _no_attempts(step: StepView, failed_only: bool) -> str:
+    """What to say under a parallel step with no mini-batch row: never "every mini-batch
+    succeeded" when none ran (init() failed everywhere, the input could not be divided)."""
+    counts = step.counts or {}
+    if counts.get("seen"):  # --failed left every row out
+        return "(every mini-batch succeeded)" if step.status in OK_STEP_STATUSES else \
+            f"(no mini-batch failed; the step is {step.status}" + (f": {step.reason})" if step.reason else ")")
+    if step.status in OK_STEP_STATUSES and counts.get("scheduled") == 0:
+        return "(no mini-batches: the input was empty)"
+    if step.status in OK_STEP_STATUSES and failed_only:
+        return "(every mini-batch succeeded)"
+    if step.status in OK_STEP_STATUSES:
+        return "(no mini-batch attempts recorded)"
+    why = f": {step.reason}" if step.reason else ""
+    return f"(no mini-batch ran{why})"
 
 
 def _step_heading(step: StepView) -> str:
