@@ -312,6 +312,41 @@ def error_log_for(logs: Path, mb: MiniBatchState) -> Path | None:
     return same[-1].file if same else None
 
 
+def output_of(logs: Path, mini_batch: str, limit: int = 64 * 1024) -> Iterator[tuple[str, str, Path, str]]:
+    """(attempt, "stdout"|"stderr", file, text) of what each attempt of a mini-batch printed,
+    from ``<job>/state/output_index/*.jsonl`` (byte ranges the local worker records); at most
+    ``limit`` bytes per range (its end). Nothing for runs without the index (cloud runs)."""
+    folder = logs.parent / "state" / "output_index"
+    if not folder.is_dir():
+        return
+    spans: list[tuple[int, str, Path, int, int]] = []
+    for index_file in sorted(folder.glob("*.jsonl")):
+        try:
+            lines = index_file.read_text(encoding="utf-8").splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if str(entry.get("mini_batch")) != mini_batch:
+                continue
+            for stream in ("stdout", "stderr"):
+                span = entry.get(stream)
+                if isinstance(span, list) and len(span) == 3:
+                    spans.append((_int(entry.get("attempt"), 0), stream, Path(str(span[0])), int(span[1]),
+                                  int(span[2])))
+    for attempt, stream, path, start, end in sorted(spans, key=lambda s: (s[0], s[1])):
+        try:
+            with open(path, "rb") as handle:
+                handle.seek(max(start, end - limit))
+                data = handle.read(end - max(start, end - limit))
+        except OSError:
+            continue
+        yield str(attempt), stream, path, data.decode("utf-8", errors="replace")
+
+
 # --------------------------------------------------------------------------- steps
 @dataclass
 class StepView:

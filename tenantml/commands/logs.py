@@ -26,6 +26,7 @@ from tenantml.inspect_runs import (
     display_path,
     error_entries,
     iter_ledger,
+    output_of,
     pick_job,
     read_step,
     render_table,
@@ -39,8 +40,13 @@ MAX_TRACEBACKS = 10
 def add_arguments(parser: argparse.ArgumentParser, argv: Sequence[str] = ()) -> None:
     parser.add_argument("run_id", metavar="RUN_ID", help="a run id, a unique prefix of one, or 'latest'")
     parser.add_argument("job", metavar="JOB", help="the job (step) of the pipeline")
-    parser.add_argument("--mini-batch", default=None, metavar="N",
-                        help="every attempt of mini-batch N of a parallel step, with its tracebacks")
+    parser.add_argument("--mini-batch", default=None, metavar="N|TENANT",
+                        help="every attempt of one mini-batch of a parallel step, with its tracebacks and what it "
+                             "printed: its 0-based index, or its tenant (a file name such as t_17.csv, a "
+                             "partition value, or the label 'tenantml show' prints)")
+    parser.add_argument("--follow", "-f", action="store_true",
+                        help="keep printing what the step's processes write (output and errors, tagged by file) "
+                             "until the run ends")
     parser.add_argument("--tail", type=int, default=50, metavar="N",
                         help="lines of a command step's std_log.txt to print (default 50; 0 prints all)")
 
@@ -61,12 +67,50 @@ def execute(args: argparse.Namespace) -> int:
         if step.type != "parallel":
             raise UserError(f"'{step.job}' is a {step.type} step; it has no mini-batches.", key="--mini-batch",
                             fix=f"drop --mini-batch: tenantml logs {run.run_id} {step.job}")
-        _one_mini_batch(step, str(args.mini_batch).strip())
+        _one_mini_batch(step, resolve_mini_batch(step, str(args.mini_batch).strip()))
     elif step.type == "parallel":
         _parallel(step)
     else:
         _command(step.logs, args.tail)
+    if args.follow:
+        _follow(run.folder, step)
     return 0
+
+
+def resolve_mini_batch(step: StepView, name: str) -> str:
+    """A mini-batch index from an index or a tenant name: the label, a file name in it, a
+    partition value (``store=1, brand=x`` is found by ``1``, ``store=1`` or the whole label)."""
+    known = {mb.mini_batch for mb in step.mini_batches}
+    if name in known or (name.isdigit() and not step.mini_batches):
+        return name
+
+    def names(label: str) -> set[str]:
+        parts = {p.strip() for p in label.split(",") if p.strip()}
+        found = {label.strip(), *parts}
+        for part in parts:
+            found.add(Path(part).name)
+            found.add(Path(part).stem)
+            if "=" in part:
+                found.add(part.split("=", 1)[1].strip())
+        return found
+
+    matches = [mb for mb in step.mini_batches if name in names(mb.label)]
+    if len(matches) == 1:
+        return matches[0].mini_batch
+    if len(matches) > 1:
+        shown = ", ".join(f"{mb.mini_batch} ({clip(mb.label, 40)})" for mb in matches[:8])
+        raise UserError(f"'{name}' names {len(matches)} mini-batches of step '{step.job}': {shown}.",
+                        key="--mini-batch", fix="give the index, or the whole label")
+    if name.isdigit():
+        return name  # an index with no ledger row: _one_mini_batch says what there is
+    from tenantml.suggest import nearest
+
+    labels = sorted({n for mb in step.mini_batches for n in names(mb.label)})
+    guess = nearest(name, labels)
+    raise UserError(f"step '{step.job}' has no mini-batch or tenant '{name}'.", key="--mini-batch",
+                    fix=(f"did you mean '{guess}'? " if guess else "")
+                    + f"see them with: tenantml show {step.logs.parent.parent.name if step.logs else ''} "
+                      f"--job {step.job}")
 
 
 def _command(logs: Path, tail: int) -> None:
@@ -144,12 +188,63 @@ def _one_mini_batch(step: StepView, index: str) -> None:
                 for r in iter_ledger(step.logs / LEDGER) if (r.get("mini_batch") or "").strip() == index]
         print(render_table(["attempt", "outcome", "final", "process", "start", "duration_s", "error"], rows,
                            indent="  "))
+    _printed(step, index)
     if not entries:
         print("\nNo traceback recorded for this mini-batch.")
         return
     print(f"\n==> tracebacks of mini-batch {index}: {len(entries)} <==")
     for entry in entries:
         _print_entry(entry)
+
+
+def _printed(step: StepView, index: str, limit: int = 64 * 1024) -> None:
+    """What each attempt's run() printed, from the byte ranges the worker indexed."""
+    assert step.logs is not None
+    for attempt, stream, path, text in output_of(step.logs, index, limit):
+        print(f"\n==> mini-batch {index} attempt {attempt} {stream} [{display_path(path)}] <==")
+        for line in text.rstrip("\n").splitlines():
+            print(f"[mb {index}#{attempt}] {line}")
+
+
+def _follow(folder: Path, step: StepView, interval: float = 0.5) -> None:
+    """Print what is appended to the step's logs (each line tagged by the file it is in) until
+    the run is no longer Running; a file that appears while following is read from its start."""
+    import time
+
+    from tenantml.inspect_runs import read_run
+    from tenantml.status import RunStatus
+
+    logs = step.logs or folder / step.job / "logs"
+
+    def files() -> list[Path]:
+        if step.type != "parallel":
+            return [logs / STD_LOG]
+        root = logs / "user"
+        return sorted(p for p in root.rglob("*.txt") if p.is_file()) if root.is_dir() else []
+
+    offsets = {p: p.stat().st_size for p in files() if p.exists()}
+    print("\n==> following (Ctrl-C stops) <==", flush=True)
+    while True:
+        running = read_run(folder).status == RunStatus.RUNNING
+        for path in files():
+            if not path.exists():
+                continue
+            start = offsets.get(path, 0)
+            size = path.stat().st_size
+            if size <= start:
+                continue
+            with open(path, "rb") as handle:
+                handle.seek(start)
+                data = handle.read(size - start)
+            cut = data.rfind(b"\n") + 1 if running else len(data)  # whole lines while it writes
+            offsets[path] = start + cut
+            tag = path.relative_to(logs).as_posix() if path.is_relative_to(logs) else path.name
+            for line in data[:cut].decode("utf-8", errors="replace").splitlines():
+                print(f"[{tag}] {line}", flush=True)
+        if not running:
+            print(f"==> run {read_run(folder).status} <==")
+            return
+        time.sleep(interval)
 
 
 def _print_entry(entry: ErrorEntry) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import enum
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -153,6 +154,24 @@ class ProcessPool:
 
     def kill(self, worker: Worker) -> None:
         procs.kill_group(self._procs[worker])
+
+    def dump_stack(self, worker: Worker, into: Path, wait: float = 1.0) -> bool:
+        """Ask the worker for its Python stack (SIGUSR1: the worker's faulthandler writes it to
+        ``into``), and wait until the file stops growing, at most ``wait`` s."""
+        try:
+            before = into.stat().st_size if into.exists() else 0
+            os.kill(self._procs[worker].pid, signal.SIGUSR1)
+        except (ProcessLookupError, PermissionError, OSError, AttributeError):
+            return False
+        deadline, last, still = time.monotonic() + wait, before, 0
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            size = into.stat().st_size if into.exists() else 0
+            still = still + 1 if size == last and size > before else 0
+            if still >= 2:
+                return True
+            last = size
+        return last > before
 
     def retire(self, worker: Worker) -> None:
         try:

@@ -282,6 +282,7 @@ class ParallelStep:
         now = time.monotonic()
         for w in list(self.workers):
             if w.state is WorkerState.BUSY and now >= w.deadline:
+                self._dump_stack(w)
                 self.pool.kill(w)
                 self._fail_in_flight(w, Outcome.TIMEOUT, ErrorInfo(
                     "TimeoutError", f"run() did not return within retry_settings.timeout = "
@@ -612,6 +613,22 @@ class ParallelStep:
                 if w.state is not WorkerState.GONE:
                     self.logs.append_perf(w.slot.node, w.slot.agent, w.pid, self.pool.rss_bytes(w),
                                           self.pool.cpu_seconds(w) or (0.0, 0.0))
+
+    def _dump_stack(self, w: Worker) -> None:
+        """Before a timed-out worker is killed: its Python stack into its error file, under a
+        header that names the mini-batch (``tenantml logs RUN JOB --mini-batch N`` shows it).
+        A transport that cannot signal its workers has no ``dump_stack``: nothing is written."""
+        dump = getattr(self.pool, "dump_stack", None)
+        if dump is None or w.mb is None:
+            return
+        path = self.logs.user("error", w.slot.node, w.slot.agent)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {w.slot.agent} timed out in run() of mini-batch "
+                      f"{w.mb.index} attempt {w.attempt}; its Python stack when it was killed:\n")
+        if not dump(w, path):
+            with open(path, "a", encoding="utf-8") as out:
+                out.write("(the worker did not answer with its stack)\n")
 
     def _say(self, text: str) -> None:
         if self._log_file is not None:

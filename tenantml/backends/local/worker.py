@@ -21,6 +21,7 @@ import importlib.abc
 import importlib.util
 import inspect
 import io
+import json
 import os
 import signal
 import sys
@@ -99,10 +100,29 @@ def _user_traceback(exc: BaseException) -> str:
     return "".join(lines)
 
 
-def _error(exc: BaseException) -> ErrorInfo:
+def _error(exc: BaseException, where: str = "run()", before: dict[str, tuple[str, int]] | None = None) -> ErrorInfo:
     if isinstance(exc, SystemExit):
-        return ErrorInfo("SystemExit", f"run() called sys.exit({exc.code!r})", _user_traceback(exc))
+        said = _last_stderr_line(before) if before is not None else ""
+        message = f"{where} called sys.exit({exc.code!r})" + (f": {said}" if said else "")
+        return ErrorInfo("SystemExit", message, _user_traceback(exc))
     return ErrorInfo(type(exc).__name__, str(exc), _user_traceback(exc))
+
+
+def _last_stderr_line(before: dict[str, tuple[str, int]]) -> str:
+    """The last line the call wrote to stderr: why a script exits is usually said there first
+    (argparse: "entry.py: error: the following arguments are required: --model_dir")."""
+    _flush()
+    if "stderr" not in before:
+        return ""
+    path, start = before["stderr"]
+    try:
+        with open(path, "rb") as err:
+            err.seek(max(start, os.fstat(err.fileno()).st_size - 4096))
+            text = err.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1][:500] if lines else ""
 
 
 class Worker:
@@ -133,6 +153,7 @@ class Worker:
         if cfg.mltable_log_dir:
             sys.meta_path.insert(0, _RouteMltableLogs(Path(cfg.mltable_log_dir)))
         _root_logging(cfg.logging_level)
+        self._dump_stack_on_request()
         from tenantml.backends.local import input_guard
 
         input_guard.install(cfg.guarded_inputs)
@@ -141,6 +162,19 @@ class Worker:
         parallel_run._configure(log_dir=cfg.logs_dir, node=cfg.node, agent_name=cfg.agent,
                                 output_dir=cfg.output_dir, working_dir=cfg.code_dir,
                                 logging_level=cfg.logging_level)
+
+    def _dump_stack_on_request(self) -> None:
+        """SIGUSR1 writes every thread's Python stack to this worker's error file: the coordinator
+        sends it before killing a worker whose run() passed its timeout, so the log shows where
+        the tenant hung. faulthandler writes from the signal handler itself, in C, so a worker
+        stuck in a C call or holding the GIL in a loop still answers."""
+        if not hasattr(signal, "SIGUSR1"):
+            return
+        import faulthandler
+
+        self.error_file.parent.mkdir(parents=True, exist_ok=True)
+        self._stack_out = open(self.error_file, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the worker
+        faulthandler.register(signal.SIGUSR1, file=self._stack_out, all_threads=True)
 
     def load(self) -> ModuleType | StartupFailed:
         script = Path(self.config.entry_script)
@@ -169,10 +203,11 @@ class Worker:
             return
         init = getattr(loaded, "init", None)
         if callable(init):
+            before = _output_offsets()
             try:
                 init()
             except BaseException as exc:  # noqa: BLE001
-                error = _error(exc)
+                error = _error(exc, "init()", before)
                 self._log_error("init()", error)
                 self.conn.send(StartupFailed("init", error))
                 return
@@ -211,6 +246,8 @@ class Worker:
             self._write_rows(mb.index, call.attempt, [])
             return Result(mb.index, call.attempt, Outcome.EMPTY.value, 0, 0, time.monotonic() - start)
         assert self.run_fn is not None
+        _flush()
+        before = _output_offsets()
         try:
             if self.pass_context:
                 context = MiniBatchContext(mb.partition_key_value, mini_batch)
@@ -218,11 +255,12 @@ class Worker:
             else:
                 returned = self.run_fn(mini_batch)
         except BaseException as exc:  # noqa: BLE001 - SystemExit in run() fails the attempt only
-            error = _error(exc)
+            error = _error(exc, "run()", before)
             self._log_error(f"run() of mini-batch {mb.index} attempt {call.attempt}", error)
             return Result(mb.index, call.attempt, Outcome.RAISED.value, mb.items, 0, time.monotonic() - start, error)
         finally:
             _flush()
+            self._index_output(mb.index, call.attempt, before)
         duration = time.monotonic() - start
         kind = _result_kind(returned)
         if kind is None:
@@ -264,6 +302,21 @@ class Worker:
                 for row in rows:
                     out.write(f"{row}\n".encode("utf-8", "surrogateescape"))
 
+    def _index_output(self, index: int, attempt: int, before: dict[str, tuple[str, int]]) -> None:
+        """What this run() call printed: byte ranges of the stdout/stderr files, one JSON line per
+        attempt in ``<job>/state/output_index/`` (tenantml's own, beside the Azure ML log tree), so
+        ``tenantml logs RUN JOB --mini-batch N`` prints each attempt's output under its name."""
+        after = _output_offsets()
+        spans = {k: [path, start, after[k][1]] for k, (path, start) in before.items()
+                 if k in after and after[k][0] == path and after[k][1] > start}
+        if not spans:
+            return
+        folder = Path(self.config.rows_dir).parent / "output_index"
+        folder.mkdir(parents=True, exist_ok=True)
+        line = json.dumps({"mini_batch": index, "attempt": attempt, **spans})
+        with open(folder / f"{self.config.node}.{self.config.agent}.jsonl", "a", encoding="utf-8") as out:
+            out.write(line + "\n")
+
     def _log_error(self, where: str, error: ErrorInfo) -> None:
         self.error_file.parent.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
@@ -303,6 +356,17 @@ def _result_kind(value: Any) -> str | None:
     if cls.__name__ == "DataFrame" and cls.__module__.startswith("pandas"):
         return "frame"
     return None
+
+
+def _output_offsets() -> dict[str, tuple[str, int]]:
+    """The file behind stdout and stderr (Linux: /proc/self/fd) and its size now."""
+    found = {}
+    for name, fd in (("stdout", 1), ("stderr", 2)):
+        try:
+            found[name] = (os.readlink(f"/proc/self/fd/{fd}"), os.fstat(fd).st_size)
+        except OSError:
+            pass
+    return found
 
 
 def _flush() -> None:
