@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast check bench clean
+.PHONY: run test test-fast check bench clean test-tools
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,7 +15,19 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/tenantml run examples/tenants/pipeline.yml
 
-test: $(STAMP)
+# The browser and terminal the report and live-view tests drive (Debian packages). Quick when
+# present; installed with apt-get when missing and we are root (CI); otherwise those tests skip
+# and say why.
+test-tools:
+	@missing=""; command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v tmux >/dev/null 2>&1 || missing="$$missing tmux"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "not installed:$$missing (the tests that need them will be skipped)"; fi; \
+	fi
+
+test: $(STAMP) test-tools
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
 
 # The fast loop: no end-to-end examples, no Azurite (tests marked slow); under 60 s on 2 cores.

@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "runs": "list the runs, newest first",
     "show": "a run's steps and per-tenant mini-batches (default: the latest run)",
     "logs": "where a step's logs are, with its tracebacks or output",
+    "report": "write one self-contained HTML page of a run: DAG, per-tenant grid, worker timeline",
     "fetch": "download a finished Azure ML job's logs and outputs into a run folder (for show)",
     "backends": "list the installed backends",
     "completion": "print a shell completion script: eval \"$(tenantml completion bash)\" (or zsh)",

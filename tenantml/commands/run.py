@@ -93,6 +93,7 @@ def execute(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     reporter.finish_line()
     print(render_summary(Run(handle), fetch_first=fetch_first))
+    print(f"  Report: {write_run_report(handle.run_dir)}")
     if status is RunStatus.COMPLETED and args.strict:
         failed = failed_tenants(handle.run_dir)
         if failed:
@@ -101,6 +102,14 @@ def execute(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return EXIT_FAILED
     return EXIT_OK if status is RunStatus.COMPLETED else EXIT_FAILED
+
+
+def write_run_report(run_dir: Path) -> str:
+    """``report.html`` in the run folder (what ``tenantml report`` writes), as a path to print."""
+    from tenantml.inspect_runs import display_path, read_run
+    from tenantml.report import write_report
+
+    return display_path(write_report(read_run(run_dir), run_dir / "report.html", run_dir.parent.parent))
 
 
 def failed_tenants(run_dir: Path) -> int:

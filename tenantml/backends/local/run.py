@@ -462,7 +462,7 @@ class LocalRun(RunHandle):
             info = self.record.steps.setdefault(name, {})
             if kept:
                 return self.record.save(self.run_dir)
-            info.update(type=job.type, status=status, reason=reason,
+            info.update(type=job.type, status=status, reason=reason, depends_on=list(job.depends_on),
                         outputs={o: str(out.path) for o, out in job.outputs.items()})
             if status not in (RunStatus.NOT_STARTED,):
                 info["fingerprint"] = fingerprint
