@@ -163,7 +163,7 @@ def _dag(run: RunInfo, steps: list[StepData]) -> str:
     columns: dict[int, list[str]] = {}
     for name in names:
         columns.setdefault(depth[name], []).append(name)
-    box_w, box_h, gap_x, gap_y = 180, 46, 60, 18
+    box_w, box_h, gap_x, gap_y = 150, 46, 36, 18
     pos = {}
     for col, members in columns.items():
         for row, name in enumerate(members):
@@ -185,7 +185,7 @@ def _dag(run: RunInfo, steps: list[StepData]) -> str:
     for name in names:
         x, y = pos[name]
         colour = STATUS_COLOURS.get(status[name], "#555")
-        label = name if len(name) <= 22 else name[:21] + "…"
+        label = name if len(name) <= 19 else name[:18] + "…"
         parts.append(f"<a href='#step-{_e(name)}'><g class='node' data-step='{_e(name)}'>"
                      f"<title>{_e(name)}: {_e(status[name])}</title>"
                      f"<rect x='{x}' y='{y}' rx='6' width='{box_w}' height='{box_h}' fill='{colour}'/>"
@@ -216,12 +216,13 @@ def _parallel_section(data: StepData) -> str:
         parts.append("<details open class='loose'><summary>errors outside any mini-batch (import, init(), "
                      f"shutdown()): {len(data.loose_errors)}</summary>"
                      + "".join(_excerpt(e) for e in data.loose_errors[-ENTRIES_PER_TENANT:]) + "</details>")
+    parts.append("<h3>Timeline: one lane per worker process, one bar per attempt</h3>"
+                 + _timeline(view.job, data.attempts))
     parts.append("<h3>Tenants</h3><label class='filter'><input type='checkbox' class='only-failed'> only what "
                  "did not succeed</label>"
                  "<table class='grid'><thead><tr><th>#</th><th>tenant</th><th>state</th><th>attempts</th>"
                  "<th>time</th><th>last error</th><th>log</th></tr></thead>"
                  f"<tbody>{rows}</tbody></table>")
-    parts.append("<h3>Timeline</h3>" + _timeline(view.job, data.attempts))
     logged = [mb for mb in tenants if mb.mini_batch in data.errors]
     if logged:
         parts.append("<h3>Log excerpts</h3>")
@@ -312,6 +313,7 @@ th{background:#fafafa;font-weight:600}td.err{color:#b71c1c;max-width:420px}td.la
 tr.failed td:first-child{border-left:4px solid #e53935}tr.warn td:first-child{border-left:4px solid #fb8c00}
 tr.ok td:first-child{border-left:4px solid #43a047}
 body.only-failed-on table.grid tr.ok{display:none}
+svg.dag,svg.timeline{max-width:100%;height:auto}
 svg text.n{fill:#fff;font-weight:600;font-size:13px}svg text.s{fill:#fff;font-size:11px}
 svg text.lane,svg text.tick{font-size:11px;fill:#555;font-family:ui-monospace,monospace}
 pre{background:#f6f6f6;padding:8px;overflow:auto;font-size:12px;max-height:320px}p.file{color:#777;margin:6px 0 0;font-size:12px}
