@@ -56,8 +56,10 @@ class Datastores:
         return set(self.roots) | WORKSPACE_DATASTORES | existing
 
     def check_name(self, name: str, uri: str, *, file: object = None, key: str | None = None) -> None:
-        """A datastore that nothing maps is an error, as on Azure ML, where a job that names a
-        datastore the workspace does not have fails ("DataStore ... not found"); a typo must not
+        """A datastore that nothing maps is an error, as on Azure ML, where naming a datastore the
+        workspace does not have fails with "(UserError) Could not find datastore" (a log pasted in
+        Azure/MachineLearningNotebooks#789; the aml backend's pre-flight looks every datastore up
+        for the same reason); a typo must not
         quietly write to a new folder. With no mapping at all, an unknown name that is near no
         known one keeps the implicit ``<home>/datastores/<name>`` folder."""
         known = self.known()
