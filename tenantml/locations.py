@@ -16,9 +16,10 @@ from tenantml.errors import UserError
 
 DATASTORE_URI = re.compile(r"^azureml://datastores/(?P<name>[^/]+)/paths/(?P<path>.*)$")
 DEFAULT_DATASTORE = "workspaceblobstore"
-# The datastores every Azure ML workspace has (learn.microsoft.com, "how-to-datastore": "Each
-# Azure ML workspace has a default storage account ... workspaceblobstore, workspacefilestore,
-# workspaceartifactstore, workspaceworkingdirectory"); any other name must be created first.
+# The datastores a workspace creates itself: workspaceblobstore and workspacefilestore (a user's
+# listing in Azure/MachineLearningNotebooks#517), workspaceworkingdirectory (the prompt flow FAQ
+# on learn.microsoft.com: "a datastore named workspaceworkingdirectory ... It should be a file
+# share type"; promptflow's azure constants use it as DEFAULT_STORAGE) and workspaceartifactstore.
 WORKSPACE_DATASTORES = frozenset({"workspaceblobstore", "workspacefilestore", "workspaceartifactstore",
                                   "workspaceworkingdirectory"})
 # Data that lives in Azure, not on this machine: datastore URIs, data assets, storage URLs.
