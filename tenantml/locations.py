@@ -19,7 +19,8 @@ DEFAULT_DATASTORE = "workspaceblobstore"
 # The datastores a workspace creates itself: workspaceblobstore and workspacefilestore (a user's
 # listing in Azure/MachineLearningNotebooks#517), workspaceworkingdirectory (the prompt flow FAQ
 # on learn.microsoft.com: "a datastore named workspaceworkingdirectory ... It should be a file
-# share type"; promptflow's azure constants use it as DEFAULT_STORAGE) and workspaceartifactstore.
+# share type"; promptflow's azure constants use it as DEFAULT_STORAGE) and workspaceartifactstore
+# (azure-ai-ml builds azureml://datastores/workspaceartifactstore/paths/... for run artifacts).
 WORKSPACE_DATASTORES = frozenset({"workspaceblobstore", "workspacefilestore", "workspaceartifactstore",
                                   "workspaceworkingdirectory"})
 # Data that lives in Azure, not on this machine: datastore URIs, data assets, storage URLs.
