@@ -20,7 +20,8 @@ DEFAULT_DATASTORE = "workspaceblobstore"
 # listing in Azure/MachineLearningNotebooks#517), workspaceworkingdirectory (the prompt flow FAQ
 # on learn.microsoft.com: "a datastore named workspaceworkingdirectory ... It should be a file
 # share type"; promptflow's azure constants use it as DEFAULT_STORAGE) and workspaceartifactstore
-# (azure-ai-ml builds azureml://datastores/workspaceartifactstore/paths/... for run artifacts).
+# (Microsoft's Azure ML evaluation component code builds azureml://datastores/workspaceartifactstore/
+# paths/... URIs for a run's artifacts).
 WORKSPACE_DATASTORES = frozenset({"workspaceblobstore", "workspacefilestore", "workspaceartifactstore",
                                   "workspaceworkingdirectory"})
 # Data that lives in Azure, not on this machine: datastore URIs, data assets, storage URLs.
