@@ -132,7 +132,7 @@ class _Group:
     example: str = ""
 
 
-def _error_key(message: str) -> str:
+def error_key(message: str) -> str:
     """The same error for different tenants: numbers, quoted values and paths do not count."""
     text = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", message)
     return re.sub(r"\d+", "#", text)
@@ -181,7 +181,7 @@ class Reporter:
         """A failed attempt (``kind`` "retry", "failed" or "init"): printed for the first
         :data:`GROUP_AFTER` of the same error, counted after that."""
         with self._lock:
-            group = self._groups.setdefault((job, kind, _error_key(error)), _Group(example=error))
+            group = self._groups.setdefault((job, kind, error_key(error)), _Group(example=error))
             if group.shown < GROUP_AFTER:
                 group.shown += 1
                 self.event(job, text)

@@ -44,3 +44,13 @@ def test_show_lists_failures_first_and_fits_the_terminal(failed_run: Path, capsy
     monkeypatch.delenv("COLUMNS")
     code, out, _ = cli(capsys, "show")  # not a terminal: whole rows for scripts
     assert max(len(line) for line in out.splitlines()) > 80
+
+
+def test_the_closing_summary_groups_many_failures_by_error():
+    from tenantml.backends.local.scheduler import group_failures
+
+    few = [(i, f"t_{i}.csv", f"KeyError: 'store_{i}'") for i in range(3)]
+    assert group_failures(few) == [f"#{i} t_{i}.csv: KeyError: 'store_{i}'" for i in range(3)]
+    many = [(i, f"store={i}", f"KeyError: 'store_{i}'") for i in range(97)] + [(97, "store=97", "OSError: disk")]
+    assert group_failures(many) == ["97 x KeyError: 'store_0'  (#0 store=0, #1 store=1, #2 store=2, ...)",
+                                    "1 x OSError: disk  (#97 store=97)"]

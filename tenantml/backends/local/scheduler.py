@@ -85,14 +85,28 @@ class StepReport:
                  f"items: {t.succeeded_items} succeeded, {t.failed_items} failed; {self.elapsed:.1f} s"]
         if self.failed:
             lines.append("    failed mini-batches:")
-            for index, label, error in self.failed[:50]:
-                lines.append(f"      #{index} {label}: {error}")
-            if len(self.failed) > 50:
-                lines.append(f"      ... {len(self.failed) - 50} more in {self.logs}/job_result.txt")
+            lines += [f"      {line}" for line in group_failures(self.failed)]
         for name, path in self.outputs.items():
             lines.append(f"    output {name}: {path}")
         lines.append(f"    logs: {self.logs}")
         return lines
+
+
+def group_failures(failed: list[tuple[int, str, str]], show: int = 10) -> list[str]:
+    """Up to ``show`` failures one per line; beyond that, one line per distinct error (numbers and
+    quoted values aside) with how many tenants it hit and the first few of them."""
+    if len(failed) <= show:
+        return [f"#{index} {label}: {error}" for index, label, error in failed]
+    from tenantml.progress import error_key
+
+    groups: dict[str, list[tuple[int, str, str]]] = {}
+    for item in failed:
+        groups.setdefault(error_key(item[2]), []).append(item)
+    lines = []
+    for items in sorted(groups.values(), key=len, reverse=True):
+        names = ", ".join(f"#{i} {label}" for i, label, _ in items[:3]) + (", ..." if len(items) > 3 else "")
+        lines.append(f"{len(items)} x {items[0][2]}  ({names})")
+    return lines
 
 
 class ParallelStep:
