@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from conftest import Project
 
 PRINTS = """\
@@ -52,6 +54,7 @@ def test_logs_takes_a_tenant_name_and_tags_what_each_attempt_printed(project: Pr
     assert typo.returncode == 2 and "did you mean" in typo.stderr and "Traceback" not in typo.stderr
 
 
+@pytest.mark.slow  # waits out a 3 s timeout
 def test_a_timeout_writes_the_stack_of_the_hung_tenant_before_the_kill(project: Project):
     project.tenants(2)
     project.parallel_pipeline(HANGS, job={"mini_batch_error_threshold": 5,
@@ -81,6 +84,7 @@ def run(mini_batch):
     assert "init() called sys.exit(2): " in logs and "--model_dir" in logs
 
 
+@pytest.mark.slow  # follows a run of a few seconds
 def test_follow_prints_new_output_until_the_run_ends(project: Project):
     project.tenants(3)
     project.parallel_pipeline("""\
