@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import Project
 from test_inspect import T0, cli, failed_run, home, write_run  # noqa: F401  (fixtures)
+
 from tenantml.cli import main
 
 
@@ -26,13 +26,13 @@ def test_python_dash_m_tenantml_is_the_command_line():
 
 
 def test_a_closed_pipe_ends_quietly_without_a_traceback(tmp_path: Path):
-    home = tmp_path / "tm"
-    write_run(home, "r1")
-    ledger = home / "runs" / "r1" / "score" / "logs" / "sys" / "job_report" / "processed_mini-batches.csv"
+    tm_home = tmp_path / "tm"
+    write_run(tm_home, "r1")
+    ledger = tm_home / "runs" / "r1" / "score" / "logs" / "sys" / "job_report" / "processed_mini-batches.csv"
     ledger.parent.mkdir(parents=True)
     ledger.write_text("mini_batch,attempt,label,outcome,final\n"
                       + "".join(f"{i},1,t_{i}.csv,succeeded,True\n" for i in range(20000)), encoding="utf-8")
-    env = {**os.environ, "TENANTML_HOME": str(home)}
+    env = {**os.environ, "TENANTML_HOME": str(tm_home)}
     done = subprocess.run(f"'{sys.executable}' -m tenantml show --format csv | head -n 2", shell=True, env=env,
                           capture_output=True, text=True)
     assert done.stdout.count("\n") == 2

@@ -7,10 +7,8 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
-
 from conftest import Project
 
 pytestmark = [pytest.mark.slow,
