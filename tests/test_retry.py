@@ -86,3 +86,24 @@ def test_resume_uses_the_runs_own_set_values_and_refuses_others(project: Project
     assert allowed.returncode == 0, allowed.stdout + allowed.stderr
     record = json.loads((project.home / "runs" / "r1" / "run.json").read_text())
     assert record["overrides"] == [f"{key}=5"]
+
+
+def test_retry_failed_runs_the_steps_after_a_retried_step_again(project: Project):
+    import yaml
+
+    _pipeline(project)
+    document = yaml.safe_load(project.pipeline.read_text())
+    document["jobs"]["count"] = {
+        "type": "command", "code": "./src",
+        "command": "cat ${{inputs.rows}}/* | wc -l > ${{outputs.n}}/n.txt",
+        "inputs": {"rows": "${{parent.jobs.score.outputs.out}}"},
+        "outputs": {"n": {"type": "uri_folder"}},
+    }
+    project.pipeline.write_text(yaml.safe_dump(document, sort_keys=False))
+    assert project.cli("run", "pipeline.yml", "--run-id", "r1").returncode == 0
+    count = project.home / "runs" / "r1" / "count" / "outputs" / "n" / "n.txt"
+    assert count.read_text().strip() == "2"
+    (project.root / "fixed").write_text("", encoding="utf-8")
+    retried = project.cli("run", "pipeline.yml", "--resume", "r1", "--retry-failed")
+    assert retried.returncode == 0, retried.stderr
+    assert count.read_text().strip() == "3"  # the downstream step saw the retried tenant's rows

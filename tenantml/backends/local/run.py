@@ -61,6 +61,7 @@ class LocalRun(RunHandle):
         self.resuming = record is not None
         self.reports: dict[str, CommandReport | StepReport] = {}
         self.retry: set[str] = set()  # --retry-failed: completed steps run again (see _steps_to_retry)
+        self.retry_failed: set[str] = set()  # ... of them, those with failed mini-batches (the others follow them)
         self._status: RunStatus = RunStatus.NOT_STARTED
         self._cancel = threading.Event()
         self._interrupt = threading.Event()
@@ -270,6 +271,7 @@ class LocalRun(RunHandle):
                     retry.add(name)
         if not retry:
             self.reporter.note(f"--retry-failed: run {self.run_id} has no failed mini-batch in a completed step")
+        self.retry_failed = set(retry)
         changed = True
         while changed:  # downstream of a retried step: its inputs are rewritten
             changed = False
@@ -334,7 +336,8 @@ class LocalRun(RunHandle):
         name = job.name
         started = time.time()
         job_dir = check_inside(self.run_dir, self.run_dir / name, f"the folder of job '{name}'")
-        forced = self.options.force or self.pipeline.force_rerun
+        # a step run again by --retry-failed has new inputs an earlier run's outputs do not reflect
+        forced = self.options.force or self.pipeline.force_rerun or name in self.retry
         upstream = {n: info["fingerprint"] for n, info in self.record.steps.items()
                     if info.get("fingerprint") and info.get("status") in DONE}
         try:
@@ -347,9 +350,12 @@ class LocalRun(RunHandle):
             self._set(name, job, RunStatus.FAILED, "its output is being written by another run", started=started)
             self._cancel.set()
             raise
-        if self.resuming and self._committed_earlier(job, job_dir, signature, cache, started):
+        if name in self.retry:  # --retry-failed: its earlier commit no longer says what it will hold
+            (job_dir / commit.STATE / commit.COMMITTED).unlink(missing_ok=True)
+        elif self.resuming and self._committed_earlier(job, job_dir, signature, cache, started):
             return
-        partial = self._resumable(job, job_dir, signature)
+        # a step with failed mini-batches resumes (keeping what succeeded); a step after one runs whole
+        partial = self._resumable(job, job_dir, signature) and (name not in self.retry or name in self.retry_failed)
         fingerprint = signature if job.is_deterministic else None
         if job.is_deterministic and not partial:
             hit = cache.lookup(fingerprint) if fingerprint and not forced else None
