@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import Project
+from hypothesis import given
+from hypothesis import strategies as st
 from test_inspect import cli, failed_run, home  # noqa: F401  (fixtures)
 
 INIT_FAILS = """\
@@ -54,3 +56,39 @@ def test_the_closing_summary_groups_many_failures_by_error():
     many = [(i, f"store={i}", f"KeyError: 'store_{i}'") for i in range(97)] + [(97, "store=97", "OSError: disk")]
     assert group_failures(many) == ["97 x KeyError: 'store_0'  (#0 store=0, #1 store=1, #2 store=2, ...)",
                                     "1 x OSError: disk  (#97 store=97)"]
+
+
+# --------------------------------------------------------------------------- properties
+
+
+@given(st.lists(st.tuples(st.integers(0, 3), st.floats(0.01, 30)), min_size=1, max_size=60),
+       st.integers(1, 500))
+def test_eta_is_never_negative_waits_for_three_finishes_and_only_counts_down_between_finishes(steps, total):
+    from tenantml.progress import Eta
+
+    eta, done, elapsed, last = Eta(), 0, 0.0, None
+    for finished, waited in steps:
+        done = min(total, done + finished)
+        elapsed += waited
+        value = eta.update(done, total - done, elapsed)
+        if done < Eta.MIN_DONE and done < total:
+            assert value is None
+        if value is not None:
+            assert value >= 0
+            if finished == 0 and last is not None and done < total:
+                assert value <= last + 1e-9  # no new information: it only counts down
+        last = value
+
+
+@given(st.lists(st.sampled_from(["KeyError: 'a{}'", "OSError: disk {}", "ValueError: x"]), min_size=1,
+                max_size=200))
+def test_grouped_failures_account_for_every_tenant(errors):
+    from tenantml.backends.local.scheduler import group_failures
+
+    failed = [(i, f"t_{i}.csv", e.format(i)) for i, e in enumerate(errors)]
+    lines = group_failures(failed)
+    if len(failed) <= 10:
+        assert len(lines) == len(failed)
+    else:
+        assert sum(int(line.split(" x ", 1)[0]) for line in lines) == len(failed)
+        assert len(lines) == len({e.split(":")[0] for e in errors})
