@@ -75,7 +75,7 @@ def test_submit_wait_fetch_and_resume(azure, tmp_path):  # noqa: F811
     assert record["status"] == "Failed" and record["steps"]["score"]["azure_job"] == f"{handle.run_id}_score"
     assert "mini_batch_error_threshold" in record["steps"]["score"]["reason"]
     ledger = (run_dir / "score" / "logs" / "sys" / "job_report" / "processed_mini-batches.csv").read_text()
-    assert ledger.startswith("mini_batch,")
+    assert ledger.startswith("Mini-batch Id,")  # Azure ML's column names (tenantml/ledger_columns.py)
     assert not (run_dir / "score" / "outputs").exists()  # logs only, unless --outputs
 
     # resume: a new job whose score input holds only the files that did not succeed

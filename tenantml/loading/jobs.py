@@ -47,7 +47,10 @@ from tenantml.spec import (
 from tenantml.suggest import did_you_mean
 from tenantml.yamlio import YamlMap
 
-PARALLEL_INPUT_MODES = ("ro_mount", "download", "direct")  # azure-ai-ml 1.35.2 (sdk-validation-transcript.txt)
+# azure-ai-ml 1.35.2 _schema/job/input_output_entry.py: DataInputSchema (uri_file/uri_folder) takes these modes;
+# MLTableInputSchema adds eval_mount and eval_download (azureml-examples' mnist parallel pipeline uses eval_mount).
+PARALLEL_INPUT_MODES = ("ro_mount", "download", "direct")
+MLTABLE_EXTRA_MODES = ("eval_mount", "eval_download")
 
 
 @dataclass
@@ -114,12 +117,14 @@ class JobBuilder:
         r.job_outputs[name] = outputs
 
         for input_name, value in inputs.items():
-            if isinstance(value, DataInput) and value.mode not in (None, *PARALLEL_INPUT_MODES):
+            allowed = PARALLEL_INPUT_MODES + (MLTABLE_EXTRA_MODES if isinstance(value, DataInput)
+                                              and value.type == "mltable" else ())
+            if isinstance(value, DataInput) and value.mode not in (None, *allowed):
                 inputs_raw = raw.get("inputs")
                 spec = inputs_raw.get(input_name) if isinstance(inputs_raw, YamlMap) else None
                 line = spec.line_of("mode") if isinstance(spec, YamlMap) else raw.line
                 p.add(f"input mode '{value.mode}' is not allowed for a parallel job's input; azure-ai-ml accepts "
-                      f"{', '.join(PARALLEL_INPUT_MODES)} (\"Value '{value.mode}' passed is not in set\").",
+                      f"{', '.join(allowed)} for a {value.type} input (\"Value '{value.mode}' passed is not in set\").",
                       key=f"{prefix}inputs.{input_name}.mode", line=line, fix="use ro_mount (the default) or download")
         env_raw = raw.get("environment_variables")
         if isinstance(env_raw, YamlMap):

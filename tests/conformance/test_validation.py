@@ -67,6 +67,17 @@ def test_parallel_input_modes(step, mode):
     assert problem is not None and "mode" in problem
 
 
+@pytest.mark.parametrize("mode", ["eval_mount", "eval_download"])
+def test_eval_modes_are_allowed_for_an_mltable_input(project: Project, step, mode):
+    """azure-ai-ml's MLTableInputSchema (_schema/job/input_output_entry.py) adds eval_mount and eval_download
+    to the modes of DataInputSchema; azureml-examples' cli/jobs/pipelines/mnist-batch-identification-using-parallel
+    feeds its parallel step an mltable input with mode: eval_mount."""
+    from conftest import CSV_MLTABLE
+    project.write("data/MLTable", CSV_MLTABLE)
+    problem, _ = step(job={"inputs": {"data": {"type": "mltable", "path": "./data", "mode": mode}}})
+    assert problem is None
+
+
 def test_step_environment_variables_must_be_strings(step):
     quote("sdk-validation-transcript.txt", "[job-level environment_variables int value] REJECTED")
     problem, _ = step(job={"environment_variables": {"A": 1}})
