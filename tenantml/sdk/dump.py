@@ -210,14 +210,14 @@ def _splice(name: str, node: dict[str, Any], component: dict[str, Any],
                 continue
             exports[ref] = "${{parent.jobs." + full + ".outputs." + key + "}}"
             outer = given_out.get(ref)
+            found = declared_out.get(ref)
+            out_decl: dict[str, Any] = found if isinstance(found, dict) else {}
             if isinstance(outer, str):
                 outputs[key] = outer  # bound to the parent's own output: resolved one level up
             elif isinstance(outer, dict):
-                decl = declared_out.get(ref) if isinstance(declared_out.get(ref), dict) else {}
-                outputs[key] = {**({"type": decl["type"]} if decl.get("type") else {}), **outer}
+                outputs[key] = {**({"type": out_decl["type"]} if out_decl.get("type") else {}), **outer}
             else:
-                decl = declared_out.get(ref) if isinstance(declared_out.get(ref), dict) else {}
-                outputs[key] = {"type": decl.get("type", "uri_folder")}
+                outputs[key] = {"type": out_decl.get("type", "uri_folder")}
         spliced[full] = child
     return spliced, exports
 

@@ -173,9 +173,11 @@ class _Jobs(_Operations):
             from azure.ai.ml.exceptions import ErrorCategory, ErrorTarget, JobException
 
             error = {"status": status, "details": f"tenantml show {name} --failed", "run_folder": str(run_dir)}
+            # what azure.ai.ml.operations._job_ops_helper.stream_logs_until_completion raises
             raise JobException(message="Exception : \n {} ".format(json.dumps(error, indent=4)),
-                               target=ErrorTarget.JOB, no_personal_data_message="Exception raised on failed job.",
-                               error_category=ErrorCategory.SYSTEM_ERROR)
+                               target=ErrorTarget.JOB,  # type: ignore[arg-type]  # a str enum member
+                               no_personal_data_message="Exception raised on failed job.",
+                               error_category=ErrorCategory.SYSTEM_ERROR)  # type: ignore[arg-type]
 
     def get(self, name: str, **kwargs: Any) -> Any:
         if name in _RUNS:
