@@ -53,7 +53,8 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in argv
+    head = argv[: argv.index("--")] if "--" in argv else argv  # after --: another program's arguments
+    debug = "--debug" in head
     if debug:
         argv.remove("--debug")
     top = _top_parser()

@@ -313,3 +313,86 @@ def test_the_supported_sdk_range_is_checked():
     assert version.problem("1.20.0") is None and version.problem("1.35.2") is None
     assert "supports azure-ai-ml >=1.20,<2" in version.problem("1.19.1")
     assert version.problem("2.0.0") and version.problem(None) == "azure-ai-ml is not installed"
+
+
+SLEEPY = """\
+import os, time
+def run(mini_batch):
+    open(os.path.join(os.environ["MARKS"], "started-" + str(os.getpid())), "w").close()
+    time.sleep(300)
+    return mini_batch
+"""
+
+SLEEPY_SUBMIT = """\
+from azure.ai.ml import Input, MLClient, Output, dsl
+from azure.ai.ml.parallel import RunFunction, parallel_run_function
+from azure.identity import DefaultAzureCredential
+
+score = parallel_run_function(
+    name="score", inputs=dict(data=Input(type="uri_folder")), outputs=dict(out=Output(type="uri_folder")),
+    input_data="${{inputs.data}}", mini_batch_size="1", max_concurrency_per_instance=2,
+    retry_settings=dict(max_retries=0, timeout=600),
+    task=RunFunction(code="./src", entry_script="sleepy.py",
+                     environment="azureml:AzureML-sklearn-1.0-ubuntu20.04-py38-cpu@latest"))
+
+
+@dsl.pipeline()
+def sleepy(data):
+    score(data=data)
+
+
+ml_client = MLClient.from_config(credential=DefaultAzureCredential())
+job = ml_client.jobs.create_or_update(sleepy(data=Input(type="uri_folder", path="./data")))
+ml_client.jobs.stream(job.name)
+"""
+
+
+def test_exec_passes_sigterm_on_so_the_run_ends_in_order(scripts: Path, tmp_path: Path):
+    from test_interrupt import alive, descendants
+
+    (scripts / "src" / "sleepy.py").write_text(SLEEPY)
+    (scripts / "submit.py").write_text(SLEEPY_SUBMIT)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    home = tmp_path / "home"
+    proc = subprocess.Popen([sys.executable, "-m", "tenantml.cli", "exec", "--", "python", "submit.py"], cwd=scripts,
+                            env={**os.environ, "TENANTML_HOME": str(home), "MARKS": str(marks)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = __import__("time").monotonic() + 90
+    while len(list(marks.glob("started-*"))) < 2 and __import__("time").monotonic() < deadline:
+        __import__("time").sleep(0.1)
+    tree = descendants(proc.pid)
+    assert len(tree) >= 3, tree  # the script and its 2 workers
+    proc.send_signal(__import__("signal").SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out + err
+    assert not [pid for pid in tree if alive(pid)]
+    run_dir = only_run(home)
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "Interrupted"
+    assert "Traceback" not in err
+
+
+def test_a_notebook_runs_under_exec_with_nbconvert(scripts: Path, tmp_path: Path):
+    pytest.importorskip("nbconvert", reason="jupyter nbconvert is not installed")
+    pytest.importorskip("ipykernel", reason="ipykernel is not installed")
+    import nbformat
+
+    cells = [
+        "from azure.identity import DefaultAzureCredential\n"
+        "credential = DefaultAzureCredential()\n"
+        "credential.get_token('https://management.azure.com/.default')",
+        "from azure.ai.ml import MLClient\nml_client = MLClient.from_config(credential=credential)\n"
+        "print(ml_client.compute.get('cpu-cluster').name)",
+        "import build\npipeline_job = ml_client.jobs.create_or_update(build.build(), experiment_name='nb')\n"
+        "pipeline_job",
+        "ml_client.jobs.stream(pipeline_job.name)",
+    ]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nbformat.write(notebook, str(scripts / "submit.ipynb"))
+    result = tenantml_cli("exec", "--", "jupyter", "nbconvert", "--execute", "--to", "notebook",
+                          "--output", "executed.ipynb", "submit.ipynb", home=tmp_path / "home", cwd=scripts)
+    assert result.returncode == 0, result.stdout + result.stderr
+    run_dir = only_run(tmp_path / "home")
+    executed = (scripts / "executed.ipynb").read_text()
+    assert f"RunId: {run_dir.name}" in executed and "cpu-cluster" in executed
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "Completed"

@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -67,8 +68,33 @@ def execute(args: argparse.Namespace) -> int:
     if shutil.which(command[0], path=env["PATH"]) is None and not Path(command[0]).exists():
         raise UserError(f"command '{command[0]}' was not found.", key="exec",
                         fix="give the program to run after --, e.g. tenantml exec -- python submit.py")
+    return _run_to_end(command, env)
+
+
+def _run_to_end(command: list[str], env: dict[str, str]) -> int:
+    """Run the command and wait for it, whatever happens to this process.
+
+    Ctrl-C in a terminal reaches the command too (same process group): it finishes its own
+    interrupt (a running job marks its run Interrupted and ends its workers) and we wait for it.
+    SIGTERM to tenantml is passed on as SIGINT, for the same orderly end.
+    """
+    proc = subprocess.Popen(command, env=env)
+
+    def forward(signum: int, frame: object) -> None:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+
+    previous = signal.signal(signal.SIGTERM, forward)
     try:
-        return subprocess.run(command, env=env).returncode
-    except KeyboardInterrupt:
-        print("tenantml exec: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        while True:
+            try:
+                code = proc.wait()
+                break
+            except KeyboardInterrupt:
+                continue  # the command got the same SIGINT; wait for its own end
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if code < 0:
+        print(f"tenantml exec: {command[0]} ended by signal {-code}", file=sys.stderr)
+        return EXIT_INTERRUPTED if -code in (signal.SIGINT, signal.SIGTERM) else 128 - code
+    return code

@@ -6,7 +6,7 @@ import os
 import sys
 from types import TracebackType
 
-from tenantml.errors import EXIT_BAD_INPUT, UserError
+from tenantml.errors import TenantmlError, UserError
 
 
 class NotServedLocally(UserError):
@@ -21,10 +21,12 @@ class NotServedLocally(UserError):
 
 
 def excepthook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
-    """tenantml's own errors: one paragraph and exit 2, no traceback (``TENANTML_DEBUG=1`` shows it)."""
-    if isinstance(exc, UserError) and not os.environ.get("TENANTML_DEBUG"):
+    """tenantml's own errors, uncaught: one paragraph and their exit code (2 for bad input, 130
+    interrupted), no traceback (``TENANTML_DEBUG=1`` shows it). Anything else as Python shows it."""
+    if isinstance(exc, TenantmlError) and not os.environ.get("TENANTML_DEBUG"):
         sys.stdout.flush()
-        print(f"error: {exc.render()}", file=sys.stderr)
+        text = exc.render() if isinstance(exc, UserError) else str(exc)
+        print(f"error: {text}" if isinstance(exc, UserError) else f"tenantml: {text}", file=sys.stderr)
         sys.stderr.flush()
-        os._exit(EXIT_BAD_INPUT)
+        os._exit(exc.exit_code)
     sys.__excepthook__(kind, exc, tb)
