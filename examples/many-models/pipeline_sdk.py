@@ -2,6 +2,9 @@
 Microsoft's SDK sample "1a_oj_sales_prediction": a command step that writes a tabular MLTable,
 and a ``parallel_run_function`` with ``partition_keys`` that trains one model per store x brand.
 
+Run it from this folder, as the samples' notebooks run from theirs: the SDK resolves the relative
+paths (./components, ./training, ...) against the working directory where the job is built.
+
     python pipeline_sdk.py                       # submit to Azure ML (needs a workspace config.json)
     tenantml exec -- python pipeline_sdk.py      # the same script, run locally by tenantml
     python pipeline_sdk.py --stores 3            # fewer stores
@@ -10,23 +13,20 @@ In Python: ``tenantml.run(build_pipeline(stores=3))``.
 """
 
 import argparse
-from pathlib import Path
-
 from azure.ai.ml import Input, MLClient, Output, command, dsl
 from azure.ai.ml.constants import AssetTypes, InputOutputModes
 from azure.ai.ml.entities import Environment
 from azure.ai.ml.parallel import RunFunction, parallel_run_function
 from azure.identity import DefaultAzureCredential, InteractiveBrowserCredential
 
-HERE = Path(__file__).resolve().parent
 COMPUTE = "cpu-cluster"
 IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04"
 
 # Weekly sales of every store and brand, as one tabular MLTable.
 prepare_command = command(
     name="prepare",
-    code=HERE / "prepare",
-    environment=Environment(image=IMAGE, conda_file=HERE / "prepare/environment.yml"),
+    code="./prepare",
+    environment=Environment(image=IMAGE, conda_file="./prepare/environment.yml"),
     inputs=dict(stores=Input(type="integer"), weeks=Input(type="integer")),
     outputs=dict(sales=Output(type=AssetTypes.MLTABLE)),
     command="python prepare_data.py --stores ${{inputs.stores}} --weeks ${{inputs.weeks}} "
@@ -58,9 +58,9 @@ train_component = parallel_run_function(
     logging_level="INFO",
     retry_settings=dict(max_retries=2, timeout=120),
     task=RunFunction(
-        code=HERE / "train",
+        code="./train",
         entry_script="train.py",
-        environment=Environment(image=IMAGE, conda_file=HERE / "train/environment.yml"),
+        environment=Environment(image=IMAGE, conda_file="./train/environment.yml"),
         program_arguments="--target_col ${{inputs.target_col}} "
         "--date_col ${{inputs.date_col}} "
         "--test_weeks 8 "

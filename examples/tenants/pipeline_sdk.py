@@ -2,6 +2,9 @@
 build pipelines: components loaded from YAML, the parallel step declared with
 ``parallel_run_function`` and ``RunFunction``, the pipeline with ``@dsl.pipeline``.
 
+Run it from this folder, as the samples' notebooks run from theirs: the SDK resolves the relative
+paths (./components, ./training, ...) against the working directory where the job is built.
+
     python pipeline_sdk.py                       # submit to Azure ML (needs a workspace config.json)
     tenantml exec -- python pipeline_sdk.py      # the same script, run locally by tenantml
     python pipeline_sdk.py --tenants 10          # fewer tenants
@@ -10,23 +13,20 @@ In Python: ``tenantml.run(build_pipeline(tenants=10))``.
 """
 
 import argparse
-from pathlib import Path
-
 from azure.ai.ml import Input, MLClient, Output, command, dsl, load_component
 from azure.ai.ml.constants import AssetTypes, InputOutputModes
 from azure.ai.ml.entities import Environment
 from azure.ai.ml.parallel import RunFunction, parallel_run_function
 from azure.identity import DefaultAzureCredential, InteractiveBrowserCredential
 
-HERE = Path(__file__).resolve().parent
 COMPUTE = "cpu-cluster"
 IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04"
 
 # the command components, loaded from the same YAML files pipeline.yml uses
-generate_component = load_component(source=HERE / "components/generate.yml")
-data_engineering_component = load_component(source=HERE / "components/data_engineering.yml")
-evaluation_component = load_component(source=HERE / "components/evaluation.yml")
-register_component = load_component(source=HERE / "components/register.yml")
+generate_component = load_component(source="./components/generate.yml")
+data_engineering_component = load_component(source="./components/data_engineering.yml")
+evaluation_component = load_component(source="./components/evaluation.yml")
+register_component = load_component(source="./components/register.yml")
 
 # the parallel step: one tenant file per run() call
 training_component = parallel_run_function(
@@ -52,9 +52,9 @@ training_component = parallel_run_function(
     max_concurrency_per_instance=2,
     environment_variables={"MIN_TRAIN_ROWS": "20"},  # tenants with fewer rows fail
     task=RunFunction(
-        code=HERE / "training",
+        code="./training",
         entry_script="training.py",
-        environment=Environment(image=IMAGE, conda_file=HERE / "training/environment.yml"),
+        environment=Environment(image=IMAGE, conda_file="./training/environment.yml"),
         program_arguments="--model ${{inputs.model}} "
         "--n_estimators ${{inputs.n_estimators}} "
         "--max_depth ${{inputs.max_depth}} "
