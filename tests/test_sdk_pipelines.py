@@ -39,8 +39,15 @@ def load_module(path: Path):
     return module
 
 
+def clean_environment(**extra: str) -> dict[str, str]:
+    """os.environ without what the aml tests' fake cloud leaves behind (the SDK sets
+    AZUREML_CURRENT_CLOUD in os.environ when a client names a cloud; a child would not know it)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("AZUREML_CURRENT_CLOUD", "AZUREML_DEV_URL_MFE")}
+    return {**env, **extra}
+
+
 def tenantml_cli(*args: str, home: Path, cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TENANTML_HOME": str(home)}
+    env = clean_environment(TENANTML_HOME=str(home))
     return subprocess.run([sys.executable, "-m", "tenantml.cli", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout)
 
@@ -356,7 +363,7 @@ def test_exec_passes_sigterm_on_so_the_run_ends_in_order(scripts: Path, tmp_path
     marks.mkdir()
     home = tmp_path / "home"
     proc = subprocess.Popen([sys.executable, "-m", "tenantml.cli", "exec", "--", "python", "submit.py"], cwd=scripts,
-                            env={**os.environ, "TENANTML_HOME": str(home), "MARKS": str(marks)},
+                            env=clean_environment(TENANTML_HOME=str(home), MARKS=str(marks)),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = __import__("time").monotonic() + 90
     while len(list(marks.glob("started-*"))) < 2 and __import__("time").monotonic() < deadline:

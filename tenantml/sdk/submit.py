@@ -51,9 +51,18 @@ def submit_job(job: Any, backend: str = "local", *, config: str | os.PathLike[st
 
     if options.get("resume"):
         path = _resume_target(home, str(options["resume"]))
-        _write(path, document.text())
-        _write_config(path.parent, mappings)
-        return submit(path, backend, **options)
+        config = path.parent / FILE_NAME
+        kept = {p: p.read_text(encoding="utf-8") for p in (path, config) if p.is_file()}
+        try:
+            _write(path, document.text())
+            _write_config(path.parent, mappings)
+            return submit(path, backend, **options)
+        except UserError:
+            for file, text in kept.items():  # bad input: the run's source is as it was
+                _write(file, text)
+            if config not in kept:
+                config.unlink(missing_ok=True)
+            raise
     run_id, run_dir = _claim(home, document, options.pop("run_id", None))
     path = run_dir / f"{document.stem}.yml"
     written = [path]
@@ -63,7 +72,10 @@ def submit_job(job: Any, backend: str = "local", *, config: str | os.PathLike[st
             written.append(run_dir / FILE_NAME)
         RunRecord(run_id, str(path), backend, status="NotStarted").save(run_dir)
         written.append(run_dir / "run.json")
-        return submit(path, backend, **{**options, "resume": run_id})
+        try:
+            return submit(path, backend, **{**options, "resume": run_id})
+        except UserError as exc:
+            raise _about_the_job(exc, path, document, mappings) from None
     except BaseException:
         for file in written + [run_dir / "run.json.tmp"]:
             file.unlink(missing_ok=True)
@@ -72,6 +84,14 @@ def submit_job(job: Any, backend: str = "local", *, config: str | os.PathLike[st
         except OSError:
             pass
         raise
+
+
+def _about_the_job(exc: UserError, path: Path, document: Document, mappings: Path | None) -> UserError:
+    """The loader's error about the generated YAML (which is removed again), said of the job."""
+    where = f"the azure-ai-ml job built in {document.base} (as YAML)"
+    config = str(mappings or document.base / FILE_NAME)
+    text = exc.render().replace(str(path), where).replace("tenantml.yml (beside the pipeline)", config)
+    return UserError(text)
 
 
 def find_config(base: Path, explicit: str | os.PathLike[str] | None) -> Path | None:
