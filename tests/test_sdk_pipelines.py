@@ -202,6 +202,8 @@ def test_sub_pipeline_typed_parameters_and_a_relative_input_run_nested(scripts: 
     assert [s.status for s in again.steps] == ["Reused", "Reused"]
     shown = tenantml_cli("show", run.run_id, home=home, cwd=scripts)
     assert shown.returncode == 0 and "inner/prep" in shown.stdout, shown.stdout + shown.stderr
+    logs = tenantml_cli("logs", run.run_id, "inner/prep", home=home, cwd=scripts)
+    assert logs.returncode == 0 and "std_log.txt" in logs.stdout, logs.stdout + logs.stderr
 
 
 def test_resume_finishes_an_sdk_run_in_place(scripts: Path, tmp_path: Path):
@@ -403,3 +405,41 @@ def test_a_notebook_runs_under_exec_with_nbconvert(scripts: Path, tmp_path: Path
     executed = (scripts / "executed.ipynb").read_text()
     assert f"RunId: {run_dir.name}" in executed and "cpu-cluster" in executed
     assert json.loads((run_dir / "run.json").read_text())["status"] == "Completed"
+
+
+def test_exec_serves_registrations_and_mapped_assets(scripts: Path, tmp_path: Path):
+    (scripts / "component.yml").write_text(textwrap.dedent("""\
+        $schema: https://azuremlschemas.azureedge.net/latest/commandComponent.schema.json
+        type: command
+        name: prep
+        version: 1
+        inputs: {data: {type: uri_folder}}
+        outputs: {out: {type: uri_folder}}
+        code: ./src
+        command: python step.py --data ${{inputs.data}} --out ${{outputs.out}} --count 1 --rate 1 --flag x --label y
+        environment: azureml:AzureML-sklearn-1.0-ubuntu20.04-py38-cpu@latest
+    """))
+    (scripts / "model.pkl").write_bytes(b"model")
+    (scripts / "tenantml.yml").write_text(
+        'assets:\n  raw: {"1": ./data}\n  prep: {"1": ./component.yml}\n  demand: {"4": ./model.pkl}\n')
+    (scripts / "assets.py").write_text(textwrap.dedent("""\
+        from azure.ai.ml import MLClient
+        from azure.ai.ml.entities import Data, Environment
+        from azure.identity import AzureCliCredential
+        ml_client = MLClient(AzureCliCredential(), "sub", "rg", "ws")
+        env = Environment(name="e", image="python:3.11")
+        print("ENV", ml_client.environments.create_or_update(env) is env)
+        data = Data(name="raw", path="./data", type="uri_folder")
+        print("DATA", ml_client.data.create_or_update(data) is data)
+        print("GOT", ml_client.data.get("raw", version="1").path, ml_client.data.get("raw", label="latest").type)
+        print("MODEL", ml_client.models.get("demand", version="4").path)
+        component = ml_client.components.get("prep", version="1")
+        print("COMPONENT", component.name, component.type)
+        print("WS", ml_client.workspaces.get("ws").name, ml_client.compute.get("gpu").name)
+    """))
+    result = tenantml_cli("exec", "--", "python", "assets.py", home=tmp_path / "home", cwd=scripts)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "ENV True" in out and "DATA True" in out
+    assert f"GOT {scripts / 'data'} uri_folder" in out and f"MODEL {scripts / 'model.pkl'}" in out
+    assert "COMPONENT prep command" in out and "WS ws gpu" in out
