@@ -27,7 +27,8 @@ SITE = Path(__file__).resolve().parent.parent / "sdk" / "local" / "site"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_location_arguments(parser)
     parser.add_argument("--config", default=None, metavar="TENANTML_YML",
-                        help="the tenantml.yml with datastore and asset mappings (default: beside the script)")
+                        help="the tenantml.yml with datastore and asset mappings (default: the one in the folder "
+                             "where the job is built, else beside the script, else here)")
     parser.add_argument("--max-workers", type=int, default=None, metavar="N",
                         help="cap on local worker processes (default: CPU count)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines while a job runs")
@@ -47,6 +48,8 @@ def child_environment(args: argparse.Namespace, base: dict[str, str] | None = No
         "quiet": bool(args.quiet),
     }
     env["TENANTML_EXEC"] = json.dumps(options)
+    if getattr(args, "debug", False):
+        env["TENANTML_DEBUG"] = "1"  # tracebacks of tenantml's errors inside the command too
     env["TENANTML_EXEC_PATH"] = str(Path(__file__).resolve().parent.parent.parent)
     env["PYTHONPATH"] = os.pathsep.join([str(SITE)] + [p for p in [env.get("PYTHONPATH")] if p])
     # ``python`` in the command is tenantml's Python, as in a local command step
