@@ -26,7 +26,7 @@ def run(path: Any, backend: str = "local", **options: Any) -> Run:
     return _run(path, backend=backend, **options)
 
 
-def submit(path: Any, backend: str = "local", **options: Any) -> "RunHandle":
+def submit(path: Any, backend: str = "local", **options: Any) -> RunHandle:
     """Validate and start a pipeline YAML or azure-ai-ml job; the handle is not waited on."""
     from tenantml.api import submit as _submit
 

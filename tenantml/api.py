@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tenantml.backends.base import RunHandle, RunOptions, StepStatus
+from tenantml.backends.base import Backend, RunHandle, RunOptions, StepStatus
 from tenantml.backends.registry import BackendRegistry
 from tenantml.errors import RunInterrupted, UserError
 from tenantml.locations import home as default_home
@@ -83,6 +83,18 @@ def submit(path: str | os.PathLike[str] | Any, backend: str = "local", *, home: 
     if config is not None:
         raise TypeError("config= is for an azure-ai-ml job object; a YAML's tenantml.yml is the one beside it")
     backend_cls = (registry or BackendRegistry()).load(backend)
+    run_options = run_options_for(backend_cls, backend, home=home, datastores=datastores, run_id=run_id,
+                                  reporter=reporter, overrides=overrides, resume=resume, force=force, options=options,
+                                  **backend_options)
+    return backend_cls().submit(Path(path), run_options)
+
+
+def run_options_for(backend_cls: type[Backend], backend: str, *, home: str | os.PathLike[str] | None = None,
+                    datastores: Mapping[str, str | os.PathLike[str]] | None = None, run_id: str | None = None,
+                    reporter: Reporter | None = None, overrides: list[str] | tuple[str, ...] = (),
+                    resume: str | None = None, force: bool = False, options: object | None = None,
+                    **backend_options: Any) -> RunOptions:
+    """The RunOptions of :func:`submit` for a loaded backend class (its options typed)."""
     if backend_options:
         if options is not None:
             raise TypeError("pass the backend's options as an object or as keywords, not both")
@@ -96,12 +108,11 @@ def submit(path: str | os.PathLike[str] | Any, backend: str = "local", *, home: 
     if resume and not backend_cls.supports_resume:
         raise UserError(f"backend '{backend}' cannot resume a run.", key="--resume",
                         fix="run the pipeline again without --resume")
-    run_options = RunOptions(
+    return RunOptions(
         home=Path(home).absolute() if home else default_home(),
         datastores={k: Path(v).absolute() for k, v in (datastores or {}).items()},
         run_id=run_id, reporter=reporter, overrides=tuple(overrides), resume=resume, force=force,
         backend=options)
-    return backend_cls().submit(Path(path), run_options)
 
 
 def wait(handle: RunHandle) -> RunStatus:

@@ -58,7 +58,7 @@ def test_an_sdk_job_goes_to_azure_ml_as_the_object_itself(azure, tmp_path: Path,
     import build
 
     job = build.build()
-    handle = tenantml.submit(job, backend="aml", home=tmp_path / "home", aml=aml_options(ws))
+    handle = tenantml.submit(job, backend="aml", home=tmp_path / "home", options=aml_options(ws))
     assert handle.wait() == "Completed"
     body = _job_put(ws)["properties"]
     # ./data was uploaded from where the job was built (a dump would have said azureml:./data)

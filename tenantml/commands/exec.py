@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from tenantml.commands.common import add_location_arguments, datastores_from
@@ -24,7 +25,7 @@ from tenantml.errors import EXIT_INTERRUPTED, UserError
 SITE = Path(__file__).resolve().parent.parent / "sdk" / "local" / "site"
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser, argv: Sequence[str] = ()) -> None:
     add_location_arguments(parser)
     parser.add_argument("--config", default=None, metavar="TENANTML_YML",
                         help="the tenantml.yml with datastore and asset mappings (default: the one in the folder "

@@ -23,30 +23,38 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
+from tenantml.backends.registry import BackendRegistry
 from tenantml.errors import UserError
-from tenantml.local_config import FILE_NAME, read_local_config
 from tenantml.locations import home as default_home
 from tenantml.runs import RunRecord, propose_run_id
 from tenantml.sdk import version
 from tenantml.sdk.dump import Document, job_document
+from tenantml.sdk.mappings import FILE_NAME, find_config, write_copy
+from tenantml.status import RunStatus
 
 if TYPE_CHECKING:
-    from tenantml.backends.base import RunHandle
+    from tenantml.backends.base import Backend, RunHandle, RunOptions
+
+
+class _TakesJobObject(Protocol):
+    """A backend with ``supports_job_object``."""
+
+    def submit_job_object(self, job: Any, pipeline: Path, options: RunOptions) -> RunHandle: ...
 
 
 def submit_job(job: Any, backend: str = "local", *, config: str | os.PathLike[str] | None = None,
-               aml: Any = None, **options: Any) -> "RunHandle":
+               registry: BackendRegistry | None = None, **options: Any) -> RunHandle:
     version.check("running an azure-ai-ml job object")
     document = job_document(job)
     home = Path(options["home"]).absolute() if options.get("home") else default_home()
     options["home"] = home
     mappings = find_config(document.base, config)
-    if backend == "aml":
-        return _submit_aml(job, document, mappings, aml, options)
+    backend_cls = (registry or BackendRegistry()).load(backend)
+    if getattr(backend_cls, "supports_job_object", False):
+        return _submit_object(backend_cls, backend, job, document, mappings, options)
     from tenantml.api import submit
 
     if options.get("resume"):
@@ -55,8 +63,8 @@ def submit_job(job: Any, backend: str = "local", *, config: str | os.PathLike[st
         kept = {p: p.read_text(encoding="utf-8") for p in (path, config) if p.is_file()}
         try:
             _write(path, document.text())
-            _write_config(path.parent, mappings)
-            return submit(path, backend, **options)
+            write_copy(path.parent, mappings)
+            return submit(path, backend, registry=registry, **options)
         except UserError:
             for file, text in kept.items():  # bad input: the run's source is as it was
                 _write(file, text)
@@ -68,12 +76,12 @@ def submit_job(job: Any, backend: str = "local", *, config: str | os.PathLike[st
     written = [path]
     try:
         _write(path, document.text())
-        if _write_config(run_dir, mappings):
+        if write_copy(run_dir, mappings):
             written.append(run_dir / FILE_NAME)
-        RunRecord(run_id, str(path), backend, status="NotStarted").save(run_dir)
+        RunRecord(run_id, str(path), backend, status=RunStatus.NOT_STARTED).save(run_dir)
         written.append(run_dir / "run.json")
         try:
-            return submit(path, backend, **{**options, "resume": run_id})
+            return submit(path, backend, registry=registry, **{**options, "resume": run_id})
         except UserError as exc:
             raise _about_the_job(exc, path, document, mappings) from None
     except BaseException:
@@ -92,40 +100,6 @@ def _about_the_job(exc: UserError, path: Path, document: Document, mappings: Pat
     config = str(mappings or document.base / FILE_NAME)
     text = exc.render().replace(str(path), where).replace("tenantml.yml (beside the pipeline)", config)
     return UserError(text)
-
-
-def find_config(base: Path, explicit: str | os.PathLike[str] | None) -> Path | None:
-    """The tenantml.yml for a job object: given, beside where the job was built, or beside the script."""
-    if explicit is not None:
-        path = Path(explicit).absolute()
-        if path.is_dir():
-            path = path / FILE_NAME
-        if not path.is_file():
-            raise UserError(f"{path} does not exist.", key="config", fix="name an existing tenantml.yml")
-        return path
-    main = getattr(sys.modules.get("__main__"), "__file__", None)
-    for folder in (base, Path(main).absolute().parent if main else None, Path.cwd()):
-        if folder is not None and (folder / FILE_NAME).is_file():
-            return folder / FILE_NAME
-    return None
-
-
-def _write_config(folder: Path, source: Path | None) -> bool:
-    """The mappings of ``source`` with absolute paths, as ``folder/tenantml.yml``."""
-    if source is None:
-        return False
-    import yaml
-
-    config = read_local_config(source.parent / "pipeline.yml")
-    body: dict[str, Any] = {}
-    if config.datastores:
-        body["datastores"] = {name: str(path) for name, path in config.datastores.items()}
-    if config.assets.entries:
-        body["assets"] = {name: {v: str(p) for v, p in versions.items()}
-                          for name, versions in config.assets.entries.items()}
-    header = f"# the mappings of {source}, with absolute paths (written by tenantml for an azure-ai-ml job)\n"
-    _write(folder / FILE_NAME, header + yaml.safe_dump(body, sort_keys=False))
-    return True
 
 
 def _write(path: Path, text: str) -> None:
@@ -162,26 +136,23 @@ def _resume_target(home: Path, run_id: str) -> Path:
     return path
 
 
-def _submit_aml(job: Any, document: Document, mappings: Path | None, aml: Any, options: dict[str, Any]) -> "RunHandle":
-    """The original object through ``jobs.create_or_update``; the dump is validated and kept beside it."""
-    from tenantml.backends.aml import AmlBackend
-    from tenantml.backends.aml.job import Prepared, tenantml_validate
-    from tenantml.backends.base import RunOptions
+def _submit_object(backend_cls: type[Backend], backend: str, job: Any, document: Document,
+                   mappings: Path | None, options: dict[str, Any]) -> RunHandle:
+    """A backend that takes the job object itself (``supports_job_object``: aml, which submits it
+    with ``jobs.create_or_update``): the dump is staged for its validation, then kept in the run folder."""
+    import tempfile
 
-    home: Path = options["home"]
-    staging = home / "staging"
+    from tenantml.api import run_options_for
+
+    run_options = run_options_for(backend_cls, backend, **options)
+    staging = run_options.home / "staging"
     staging.mkdir(parents=True, exist_ok=True)
-    folder = Path(__import__("tempfile").mkdtemp(prefix="sdk-", dir=staging))
+    folder = Path(tempfile.mkdtemp(prefix="sdk-", dir=staging))
     path = folder / f"{document.stem}.yml"
     try:
         _write(path, document.text())
-        _write_config(folder, mappings)
-        warnings = tenantml_validate(path, ())
-        experiment = str(getattr(job, "experiment_name", None) or document.body.get("experiment_name")
-                         or document.base.name)
-        prepared = Prepared(source=path, job=job, experiment=experiment, warnings=warnings)
-        run_options = RunOptions(home=home, run_id=options.get("run_id"), reporter=options.get("reporter"), aml=aml)
-        handle = AmlBackend().submit_prepared(prepared, run_options)
+        write_copy(folder, mappings)
+        handle = cast("_TakesJobObject", backend_cls()).submit_job_object(job, path, run_options)
         kept = handle.run_dir / path.name
         shutil.copy2(path, kept)
         record = RunRecord.load(handle.run_dir)

@@ -30,9 +30,10 @@ _RUNS: dict[str, tuple[Any, Any]] = {}  # run id -> (job object, handle), for ru
 
 def exec_options() -> dict[str, Any]:
     try:
-        return json.loads(os.environ.get("TENANTML_EXEC") or "{}")
+        found = json.loads(os.environ.get("TENANTML_EXEC") or "{}")
     except ValueError:
         return {}
+    return found if isinstance(found, dict) else {}
 
 
 def _home() -> Path:
@@ -68,7 +69,7 @@ class _Compute(_Operations):
 class _Workspaces(_Operations):
     group = "workspaces"
 
-    def __init__(self, client: "LocalMLClient"):
+    def __init__(self, client: LocalMLClient):
         self.client = client
 
     def get(self, name: str | None = None, **kwargs: Any) -> Any:
@@ -122,11 +123,9 @@ class _Environments(_Assets):
 def _mapped(group: str, name: str, version: str | None, label: str | None) -> Path:
     """The local path tenantml.yml maps a registered asset to, or a UserError saying how to map it."""
     from tenantml.assets import AssetError
-    from tenantml.local_config import read_local_config
-    from tenantml.sdk.submit import find_config
+    from tenantml.sdk.mappings import assets_of, find_config
 
-    config = find_config(Path.cwd(), exec_options().get("config"))
-    assets = read_local_config(config.parent / "pipeline.yml").assets if config else None
+    assets = assets_of(find_config(Path.cwd(), exec_options().get("config")))
     ref = f"azureml:{name}" + (f":{version}" if version else f"@{label or 'latest'}")
     try:
         if assets is None:
@@ -143,7 +142,7 @@ class _Jobs(_Operations):
                          tags: dict[str, str] | None = None, experiment_name: str | None = None,
                          **kwargs: Any) -> Any:
         """Run the job locally to its end (progress on stderr) and return it, named by its run id."""
-        from tenantml.api import submit
+        from tenantml.api import submit, wait
         from tenantml.progress import Reporter
 
         if experiment_name:
@@ -156,11 +155,11 @@ class _Jobs(_Operations):
                         max_workers=options.get("max_workers"), reporter=reporter, config=options.get("config"))
         reporter.note(f"run {handle.run_id}: {handle.run_dir}")
         try:
-            handle.wait()
+            wait(handle)  # Ctrl-C: the run is marked Interrupted, RunInterrupted is raised (exit 130)
         finally:
             reporter.finish_line()
             _RUNS[handle.run_id] = (job, handle)
-            _name(job, handle.run_id, handle.status(), handle.run_dir)
+            _name(job, handle.run_id, str(handle.status()), handle.run_dir)
         return job
 
     def stream(self, name: str, **kwargs: Any) -> None:
@@ -174,7 +173,7 @@ class _Jobs(_Operations):
 
             error = {"status": status, "details": f"tenantml show {name} --failed", "run_folder": str(run_dir)}
             # what azure.ai.ml.operations._job_ops_helper.stream_logs_until_completion raises
-            raise JobException(message="Exception : \n {} ".format(json.dumps(error, indent=4)),
+            raise JobException(message=f"Exception : \n {json.dumps(error, indent=4)} ",
                                target=ErrorTarget.JOB,  # type: ignore[arg-type]  # a str enum member
                                no_personal_data_message="Exception raised on failed job.",
                                error_category=ErrorCategory.SYSTEM_ERROR)  # type: ignore[arg-type]
@@ -298,7 +297,7 @@ class LocalMLClient:
 
     @classmethod
     def from_config(cls, credential: Any = None, *, path: Any = None, file_name: str | None = None,
-                    **kwargs: Any) -> "LocalMLClient":
+                    **kwargs: Any) -> LocalMLClient:
         """The names in config.json if there is one (never required); nothing is looked up."""
         found: dict[str, str] = {}
         start = Path(path or Path.cwd()).absolute()

@@ -31,7 +31,7 @@ class LocalCredential:
     def close(self) -> None:
         pass
 
-    def __enter__(self) -> "LocalCredential":
+    def __enter__(self) -> LocalCredential:
         return self
 
     def __exit__(self, *exc: Any) -> None:
