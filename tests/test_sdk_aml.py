@@ -12,7 +12,7 @@ import pytest
 import tenantml
 
 pytest.importorskip("azure.ai.ml", reason="the aml extra is not installed (pip install -e '.[aml]')")
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.slow]  # Azurite and the fake
 
 from test_aml_submit import SCRIPT, _job_put, aml_options, azure  # noqa: E402,F401 - the shared fixture
 

@@ -70,6 +70,7 @@ def only_run(home: Path) -> Path:
 
 
 # ---------------------------------------------------------------------------------- the examples
+@pytest.mark.slow
 def test_many_models_sdk_runs_equal_the_yaml_run_through_run_and_exec(tmp_path: Path, monkeypatch):
     example = copy_example("many-models", tmp_path)
     small = dict(stores=2, weeks=60)
@@ -356,6 +357,7 @@ ml_client.jobs.stream(job.name)
 """
 
 
+@pytest.mark.slow
 def test_exec_passes_sigterm_on_so_the_run_ends_in_order(scripts: Path, tmp_path: Path):
     from test_interrupt import alive, descendants
 
