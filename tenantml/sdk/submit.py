@@ -15,7 +15,8 @@ validation and locking are used unchanged. Bad input removes the folder again (i
 what this module wrote). ``--resume RUN`` (``resume=``) rewrites the YAML of RUN from the job
 given now and finishes it in place, as ``tenantml run RUN/<name>.yml --resume RUN`` would.
 
-With ``backend="aml"`` the original object is submitted with ``jobs.create_or_update``, never a
+A backend that declares ``supports_job_object`` (aml) gets the object itself through
+``submit_job_object(job, dump, options)``: aml submits it with ``jobs.create_or_update``, never a
 reloaded dump; the dump is only validated by tenantml and kept in the run folder.
 """
 
