@@ -189,12 +189,12 @@ def test_sub_pipeline_typed_parameters_and_a_relative_input_run_nested(scripts: 
     job = load_module(scripts / "build.py").build(count=5)
     run = tenantml.run(job, home=home)
     assert run.status == "Completed", [(s.name, s.status, s.reason) for s in run.steps]
-    assert [s.name for s in run.steps] == ["inner/prep", "consume"]
-    inner = (run.outputs["inner/prep"]["out"] / "result.txt").read_text()
+    assert [s.name for s in run.steps] == ["inner_prep", "consume"]
+    inner = (run.outputs["inner_prep"]["out"] / "result.txt").read_text()
     assert inner == "['a.csv', 'b.csv'] 10 0.25 True inner\n"  # count=5 reached the child through the node
     outer = (run.outputs["consume"]["out"] / "result.txt").read_text()
     assert outer == "['result.txt'] 8 0.25 False outer\n"  # it read the sub-pipeline's output
-    assert (run.run_dir / "inner" / "prep" / "logs").is_dir()  # the step folder nests as in the studio
+    assert (run.run_dir / "inner_prep" / "logs").is_dir()
     text = Path(json.loads((run.run_dir / "run.json").read_text())["pipeline"]).read_text()
     assert "azureml:./" not in text and str(scripts / "data") in text
 
@@ -202,9 +202,22 @@ def test_sub_pipeline_typed_parameters_and_a_relative_input_run_nested(scripts: 
     again = tenantml.run(load_module(scripts / "build.py").build(count=5), home=home)
     assert [s.status for s in again.steps] == ["Reused", "Reused"]
     shown = tenantml_cli("show", run.run_id, home=home, cwd=scripts)
-    assert shown.returncode == 0 and "inner/prep" in shown.stdout, shown.stdout + shown.stderr
-    logs = tenantml_cli("logs", run.run_id, "inner/prep", home=home, cwd=scripts)
+    assert shown.returncode == 0 and "inner_prep" in shown.stdout, shown.stdout + shown.stderr
+    logs = tenantml_cli("logs", run.run_id, "inner_prep", home=home, cwd=scripts)
     assert logs.returncode == 0 and "std_log.txt" in logs.stdout, logs.stdout + logs.stderr
+
+
+def test_a_flattened_name_that_another_step_has_is_a_clear_error(scripts: Path, tmp_path: Path):
+    module = load_module(scripts / "build.py")
+    from azure.ai.ml import Input, dsl
+
+    @dsl.pipeline()
+    def clash(data):
+        inner = module.prepare(data=data)
+        inner_prep = module.step(data=inner.outputs.prepared, count=1, rate=1.0, flag=True, label="x")
+
+    with pytest.raises(UserError, match="'inner_prep' is also the name of another step"):
+        tenantml.run(clash(data=Input(type="uri_folder", path="./data")), home=tmp_path / "home")
 
 
 def test_resume_finishes_an_sdk_run_in_place(scripts: Path, tmp_path: Path):
@@ -294,7 +307,7 @@ def test_exec_serves_jobs_calls_and_refuses_any_other_service_call_at_once(scrip
     assert result.returncode == 2, out + result.stderr
     name = next(line.split()[1] for line in out.splitlines() if line.startswith("NAME"))
     assert f"NAME {name} Completed" in out and f"GET Completed" in out and f"LIST ['{name}']" in out
-    assert "CHILDREN ['consume', 'inner/prep']" in out
+    assert "CHILDREN ['consume', 'inner_prep']" in out
     assert (scripts / "downloaded" / "named-outputs" / "out" / "result.txt").is_file()
     assert "RAISED JobException Failed" in out
     assert "ml_client.online_endpoints.begin_delete()" in result.stderr and "Traceback" not in result.stderr

@@ -14,13 +14,12 @@ with only what the dump damages repaired, each repair for a reason seen in the d
    ``{mode, path}`` without a type, which a loader reads as ``uri_folder``: the type the node's
    component declares is put back (a literal input becomes its bare binding again).
 4. Sub-pipelines (a ``@dsl.pipeline`` called inside another) are flattened into the parent: the
-   child ``train`` of node ``inner`` becomes the step ``inner/train``, its ``${{parent.inputs.x}}``
+   child ``train`` of node ``inner`` becomes the step ``inner_train``, its ``${{parent.inputs.x}}``
    become what the node passed, and consumers of ``${{parent.jobs.inner.outputs.o}}`` read the
-   child step that produces ``o``. ``/`` is the separator because Azure ML shows a sub-pipeline's
-   steps inside its node (``inner`` > ``train``), because a DSL node name is a Python identifier so
-   ``inner/train`` can never collide with another step, and because the step folder
-   ``<run>/inner/train/`` nests as the studio does. (A loader that runs ``type: pipeline`` nodes
-   natively can replace this step.)
+   child step that produces ``o``. ``_`` is the separator because a step name must be an Azure ML
+   node name (lower-case letters, digits, underscores: ``tenantml.runfolder.names``); a
+   flattened name that another step already has is a clear error. (A loader that runs
+   ``type: pipeline`` nodes natively can replace this step.)
 5. A boolean input is dumped as ``0``/``1`` (a command would see ``1`` where Azure ML passes
    ``True``): where the pipeline or the node's component declares ``type: boolean``, the value
    becomes ``true``/``false`` again.
@@ -46,7 +45,7 @@ from tenantml.spec import DATA_TYPES, LITERAL_TYPES
 
 REMOTE = re.compile(r"^(azureml://|https?://|wasbs?://|abfss?://|adl://|\$\{\{)")
 JOB_REF = re.compile(r"\$\{\{\s*parent\.jobs\.([^.}\s]+)\.outputs\.([^.}\s]+)\s*\}\}")
-SEPARATOR = "/"
+SEPARATOR = "_"
 
 
 @dataclass(frozen=True)
@@ -159,13 +158,21 @@ def _drop_unset_size(node: Any) -> None:
 def _flatten(jobs: dict[str, Any]) -> dict[str, Any]:
     flat: dict[str, Any] = {}
     exports: dict[str, dict[str, str]] = {}  # sub-pipeline node -> its output -> the child's binding
+    names: list[str] = []
     for name, node in jobs.items():
         component = node.get("component") if isinstance(node, dict) else None
         if isinstance(node, dict) and node.get("type") == "pipeline" and isinstance(component, dict):
             children, exports[name] = _splice(name, node, component, _flatten(component.get("jobs") or {}))
+            names += list(children)
             flat.update(children)
         else:
+            names.append(name)
             flat[name] = node
+    clashes = sorted({n for n in names if names.count(n) > 1})
+    if clashes:
+        raise UserError(f"the sub-pipeline steps are flattened as <node>{SEPARATOR}<step>, and "
+                        f"'{clashes[0]}' is also the name of another step.", key=f"jobs.{clashes[0]}",
+                        fix="rename that step or the sub-pipeline node")
 
     def rewrite(match: re.Match[str]) -> str:
         job, output = match.group(1), match.group(2)

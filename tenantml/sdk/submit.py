@@ -86,7 +86,7 @@ def submit_job(job: Any, backend: str = "local", *, config: str | os.PathLike[st
         except UserError as exc:
             raise _about_the_job(exc, path, document, mappings) from None
     except BaseException:
-        for file in written + [run_dir / "run.json.tmp"]:
+        for file in written + [run_dir / "run.json.tmp", run_dir / ".lock"]:  # .lock: the backend's, of this run
             file.unlink(missing_ok=True)
         try:
             run_dir.rmdir()  # only if nothing else is in it
