@@ -119,9 +119,9 @@ class AmlBackend(Backend):
         if options.overrides or aml.overrides:
             raise UserError("--set changes a YAML pipeline; an azure-ai-ml job is submitted as the object it is.",
                             key="--set", fix="set the value on the job in Python (job.inputs.x = ...)")
-        warnings = tenantml_validate(pipeline, ())
+        warnings, waived = tenantml_validate(pipeline, ())
         experiment = str(aml.experiment or getattr(job, "experiment_name", None) or pipeline.stem)
-        prepared = Prepared(source=pipeline, job=job, experiment=experiment, warnings=warnings)
+        prepared = Prepared(source=pipeline, job=job, experiment=experiment, warnings=warnings, waived=waived)
         if options.reporter is not None:
             for warning in warnings:
                 options.reporter.note("warning: " + warning)
