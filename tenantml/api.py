@@ -1,4 +1,4 @@
-"""The Python API: ``tenantml.run(path, backend="local", ...) -> Run``."""
+"""The Python API: ``tenantml.run(path_or_job, backend="local", ...) -> Run``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tenantml.backends.base import RunHandle, RunOptions, StepStatus
+from tenantml.backends.base import Backend, RunHandle, RunOptions, StepStatus
 from tenantml.backends.registry import BackendRegistry
 from tenantml.errors import RunInterrupted, UserError
 from tenantml.locations import home as default_home
@@ -51,12 +51,13 @@ class Run:
         return self.handle.ledger()
 
 
-def submit(path: str | os.PathLike[str], backend: str = "local", *, home: str | os.PathLike[str] | None = None,
+def submit(path: str | os.PathLike[str] | Any, backend: str = "local", *, home: str | os.PathLike[str] | None = None,
            datastores: Mapping[str, str | os.PathLike[str]] | None = None, run_id: str | None = None,
            reporter: Reporter | None = None, overrides: list[str] | tuple[str, ...] = (),
            resume: str | None = None, force: bool = False, retry_failed: bool = False,
            allow_changes: bool = False, options: object | None = None,
-           registry: BackendRegistry | None = None, **backend_options: Any) -> RunHandle:
+           registry: BackendRegistry | None = None, config: str | os.PathLike[str] | None = None,
+           **backend_options: Any) -> RunHandle:
     """Validate and submit; the returned handle has not been waited on.
 
     ``overrides`` are ``--set`` strings (``"inputs.tenants=10"``); ``resume`` names a run whose
@@ -67,8 +68,40 @@ def submit(path: str | os.PathLike[str], backend: str = "local", *, home: str | 
     ``allow_changes``. The backend's own options are its typed ``options`` object
     (``LocalOptions(max_workers=2)``), or its fields as keywords (``max_workers=2``). ``registry``
     finds the backend (default: the installed ones, ``tenantml.backends`` entry points).
+
+    ``path`` may also be an azure-ai-ml job object (a ``@dsl.pipeline`` PipelineJob, a ``command()``
+    or parallel job; docs/sdk.md): ``config`` then names its tenantml.yml (default: where the job
+    was built, else beside the ``__main__`` script).
     """
+    if not isinstance(path, (str, os.PathLike)):
+        from tenantml.sdk import is_sdk_job
+
+        if not is_sdk_job(path):
+            raise UserError(f"cannot run a {type(path).__name__}; give a pipeline YAML path or an azure-ai-ml job.",
+                            key="pipeline")
+        from tenantml.sdk.submit import submit_job
+
+        return submit_job(path, backend, config=config, home=home, datastores=datastores, run_id=run_id,
+                          reporter=reporter, overrides=overrides, resume=resume, force=force,
+                          retry_failed=retry_failed, allow_changes=allow_changes, options=options,
+                          registry=registry, **backend_options)
+    if config is not None:
+        raise TypeError("config= is for an azure-ai-ml job object; a YAML's tenantml.yml is the one beside it")
     backend_cls = (registry or BackendRegistry()).load(backend)
+    run_options = run_options_for(backend_cls, backend, home=home, datastores=datastores, run_id=run_id,
+                                  reporter=reporter, overrides=overrides, resume=resume, force=force,
+                                  retry_failed=retry_failed, allow_changes=allow_changes, options=options,
+                                  **backend_options)
+    return backend_cls().submit(Path(path), run_options)
+
+
+def run_options_for(backend_cls: type[Backend], backend: str, *, home: str | os.PathLike[str] | None = None,
+                    datastores: Mapping[str, str | os.PathLike[str]] | None = None, run_id: str | None = None,
+                    reporter: Reporter | None = None, overrides: list[str] | tuple[str, ...] = (),
+                    resume: str | None = None, force: bool = False, retry_failed: bool = False,
+                    allow_changes: bool = False, options: object | None = None,
+                    **backend_options: Any) -> RunOptions:
+    """The RunOptions of :func:`submit` for a loaded backend class (its options typed)."""
     if backend_options:
         if options is not None:
             raise TypeError("pass the backend's options as an object or as keywords, not both")
@@ -85,12 +118,11 @@ def submit(path: str | os.PathLike[str], backend: str = "local", *, home: str | 
     if resume and not backend_cls.supports_resume:
         raise UserError(f"backend '{backend}' cannot resume a run.", key="--resume",
                         fix="run the pipeline again without --resume")
-    run_options = RunOptions(
+    return RunOptions(
         home=Path(home).absolute() if home else default_home(),
         datastores={k: Path(v).absolute() for k, v in (datastores or {}).items()},
         run_id=run_id, reporter=reporter, overrides=tuple(overrides), resume=resume, force=force,
         retry_failed=retry_failed, allow_changes=allow_changes, backend=options)
-    return backend_cls().submit(Path(path), run_options)
 
 
 def wait(handle: RunHandle) -> RunStatus:
@@ -107,7 +139,7 @@ def wait(handle: RunHandle) -> RunStatus:
         raise RunInterrupted(message) from None
 
 
-def run(path: str | os.PathLike[str], backend: str = "local", **options: Any) -> Run:
+def run(path: str | os.PathLike[str] | Any, backend: str = "local", **options: Any) -> Run:
     """Run a pipeline to its end and return the :class:`Run` (whatever its status).
 
     Bad input raises :class:`tenantml.errors.UserError` before anything runs; Ctrl-C raises

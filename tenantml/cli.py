@@ -18,6 +18,7 @@ from tenantml.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, TenantmlError, Use
 
 COMMANDS: dict[str, str] = {
     "run": "run a pipeline YAML (locally by default; --backend aml submits it to Azure ML)",
+    "exec": "run an azure-ai-ml submission script or notebook locally: tenantml exec -- python submit.py",
     "validate": "check a pipeline YAML without running it",
     "runs": "list the runs, newest first",
     "show": "a run's steps and per-tenant mini-batches (default: the latest run)",
@@ -54,7 +55,8 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in argv
+    head = argv[: argv.index("--")] if "--" in argv else argv  # after --: another program's arguments
+    debug = "--debug" in head
     if debug:
         argv.remove("--debug")
     top = _top_parser()

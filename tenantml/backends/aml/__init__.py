@@ -39,6 +39,7 @@ class AmlBackend(Backend):
     supports_plan = True  # --dry-run: both validators and the per-step report, no network
     supports_fetch = True  # tenantml fetch JOB: logs and outputs into a run folder
     supports_log_download = True  # a failed run's logs are read after tenantml fetch
+    supports_job_object = True  # tenantml.run(job): the azure-ai-ml object itself is submitted
 
     @classmethod
     def add_arguments(cls, group: argparse._ArgumentGroup) -> None:
@@ -107,6 +108,24 @@ class AmlBackend(Backend):
         aml = options.backend_options(AmlOptions)
         return resolve_workspace(aml.subscription, aml.resource_group, aml.workspace,
                                  search_from=aml.config_search_from)
+
+    def submit_job_object(self, job: Any, pipeline: Path, options: RunOptions) -> AmlRun:
+        """An azure-ai-ml job object, submitted as it is (``jobs.create_or_update(job)``): the SDK
+        resolves and uploads its local paths from the job's own base path. ``pipeline`` is tenantml's
+        repaired dump of it (tenantml.sdk.dump), validated here by tenantml's own checks only."""
+        from tenantml.backends.aml.job import Prepared, tenantml_validate
+
+        aml = options.backend_options(AmlOptions)
+        if options.overrides or aml.overrides:
+            raise UserError("--set changes a YAML pipeline; an azure-ai-ml job is submitted as the object it is.",
+                            key="--set", fix="set the value on the job in Python (job.inputs.x = ...)")
+        warnings, waived = tenantml_validate(pipeline, ())
+        experiment = str(aml.experiment or getattr(job, "experiment_name", None) or pipeline.stem)
+        prepared = Prepared(source=pipeline, job=job, experiment=experiment, warnings=warnings, waived=waived)
+        if options.reporter is not None:
+            for warning in warnings:
+                options.reporter.note("warning: " + warning)
+        return self.submit_prepared(prepared, options)
 
     def fetch(self, run_name: str, options: RunOptions) -> Path:
         from tenantml.backends.aml.fetch import fetch
