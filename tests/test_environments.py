@@ -6,12 +6,14 @@ Building environments needs uv and PyPI (or uv's cache): those tests are marked 
 from __future__ import annotations
 
 import json
-from pathlib import Path
+import os
+import shutil
 
 import pytest
 import yaml
-
 from conftest import Project
+
+from tenantml.backends.local.environments.build import find_python
 from tenantml.backends.local.environments.conda import translate
 from tenantml.backends.local.environments.curated import lookup
 
@@ -62,11 +64,6 @@ def _two_pins(project: Project) -> None:
     project.pipeline.write_text(yaml.safe_dump({"type": "pipeline", "jobs": jobs}, sort_keys=False), encoding="utf-8")
 
 
-def _run_json(project: Project, stdout: str) -> dict[str, object]:
-    runs = sorted((project.home / "runs").iterdir(), key=lambda p: p.stat().st_mtime)
-    return json.loads((runs[-1] / "run.json").read_text())
-
-
 @pytest.mark.slow  # builds two virtualenvs with uv
 def test_two_steps_pinning_incompatible_versions_both_pass_isolated_and_the_cache_is_reused(project: Project):
     _two_pins(project)
@@ -87,9 +84,11 @@ def test_two_steps_pinning_incompatible_versions_both_pass_isolated_and_the_cach
     assert all(e["mode"] == "isolated" and str(project.home / "envs") in e["python"] for e in envs.values())
     assert not list((project.home / "envs").glob("*.tmp-*"))
 
-    # Again, from tenantml.yml rather than the flag, every step forced: nothing is built.
+    # Again, from tenantml.yml rather than the flag, every step forced: nothing is built, and uv is not
+    # even on PATH (so nothing is downloaded: a cached environment works offline).
     project.write("tenantml.yml", "environments: isolated\n")
-    again = project.cli("run", "pipeline.yml", "--force", timeout=600)
+    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if not os.path.exists(os.path.join(p, "uv")))
+    again = project.cli("run", "pipeline.yml", "--force", timeout=600, env={"PATH": path})
     assert again.returncode == 0, again.stdout + again.stderr
     assert "building environment" not in again.stdout + again.stderr
     second = sorted((project.home / "runs").iterdir(), key=lambda p: p.stat().st_mtime)[-1]
@@ -182,3 +181,17 @@ def test_conda_specs_translate_to_pip_and_curated_environments_resolve():
 
 def _out(done: object) -> str:
     return str(getattr(done, "stdout", "")) + str(getattr(done, "stderr", ""))
+
+
+@pytest.mark.slow  # builds a virtualenv
+@pytest.mark.skipif(shutil.which("uv") is None or find_python(shutil.which("uv") or "uv", "3.8") is None,
+                    reason="needs uv and a Python 3.8 on this machine")
+def test_python_version_in_the_conda_file_selects_the_interpreter_and_the_worker_runs_there(project: Project):
+    project.tenants(2)
+    project.parallel_pipeline("import sys\ndef run(mini_batch):\n    return [f'{len(mini_batch)} {sys.version_info[0]}.{sys.version_info[1]}']\n",
+                              task={"environment": {"image": "x", "conda_file": "./envs/py38.yml"}})
+    project.write("envs/py38.yml", "dependencies:\n  - python=3.8\n  - pip:\n    - packaging==21.3\n")
+    done = project.cli("run", "pipeline.yml", "--environments", "isolated", timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    run_dir = next((project.home / "runs").iterdir())
+    assert (run_dir / "score" / "outputs" / "out" / "parallel_run_step.txt").read_text().splitlines() == ["1 3.8"] * 2

@@ -117,14 +117,27 @@ def _interpreter(uv: str, definition: EnvDefinition, note: Callable[[str], None]
     Python builds without internet access to GitHub)."""
     if not definition.python:
         return sys.executable
-    found = subprocess.run([uv, "python", "find", "--no-python-downloads", definition.python],
-                           capture_output=True, text=True)
-    if found.returncode == 0 and found.stdout.strip():
-        return found.stdout.strip()
+    found = find_python(uv, definition.python)
+    if found is not None:
+        return found
     note(f"warning: {definition.label} asks for Python {definition.python}, which is not installed "
           f"here; building it with Python {sys.version_info.major}.{sys.version_info.minor} ({sys.executable}). "
           f"Install Python {definition.python} (uv python install {definition.python}) for a faithful environment.")
     return sys.executable
+
+
+def find_python(uv: str, version: str) -> str | None:
+    """An installed Python X.Y: what uv finds (PATH, uv's own), else pyenv's versions folder (uv does
+    not look there, and pyenv's shims refuse versions that are not selected)."""
+    found = subprocess.run([uv, "python", "find", "--no-python-downloads", version], capture_output=True, text=True)
+    if found.returncode == 0 and found.stdout.strip():
+        return found.stdout.strip()
+    roots = [Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"]
+    for root in roots:
+        for candidate in sorted(root.glob(f"{version}.*/bin/python{version}"), reverse=True):
+            if os.access(candidate, os.X_OK):
+                return str(candidate)
+    return None
 
 
 def _uv(cmd: list[str], definition: EnvDefinition, what: str) -> None:
