@@ -93,6 +93,9 @@ def test_two_steps_pinning_incompatible_versions_both_pass_isolated_and_the_cach
     assert "building environment" not in again.stdout + again.stderr
     second = sorted((project.home / "runs").iterdir(), key=lambda p: p.stat().st_mtime)[-1]
     assert "packaging 24.1" in (second / "new" / "logs" / "user_logs" / "std_log.txt").read_text()
+    shown = project.cli("show", second.name)
+    assert shown.returncode == 0, shown.stderr
+    assert f"new: inline environment of 'new' (new.yml) [{envs['new']['id']}], isolated: python " in shown.stdout
 
 
 @pytest.mark.slow  # asks PyPI (through uv) for a package that does not exist
@@ -120,6 +123,8 @@ def test_a_conda_package_with_no_pip_equivalent_is_a_clear_error_naming_it(proje
     done = project.cli("run", "pipeline.yml", "--environments", "isolated")
     assert done.returncode == 2
     assert "r.yml" in done.stderr and "r-base=4.1" in done.stderr and "Fix:" in done.stderr
+    assert not (project.home / "runs").exists() or not list((project.home / "runs").iterdir())
+    assert project.cli("validate", "pipeline.yml").returncode == 2  # found without running anything
 
 
 def test_current_mode_warns_about_pins_that_differ_and_imports_the_environment_lacks(project: Project):

@@ -85,7 +85,7 @@ def step_json(step: StepView) -> dict[str, Any]:
         "job": step.job, "type": step.type, "status": step.status, "reason": step.reason,
         "started": step.started, "ended": step.ended, "duration_s": _round(step.duration),
         "reused_from": step.reused_from, "logs": str(step.logs) if step.logs is not None else None,
-        "outputs": step.outputs, "counts": step.counts,
+        "outputs": step.outputs, "counts": step.counts, "environment": step.environment,
         "mini_batches": [mini_batch_json(step, mb) for mb in step.mini_batches],
     }
 
@@ -127,6 +127,7 @@ def render(run: RunInfo, steps: list[StepView], *, failed_only: bool = False) ->
         rows = [[s.job, s.type, s.status, format_duration(s.duration), s.reused_from or "", clip(s.reason, 70)]
                 for s in steps]
         lines.append(render_table(["step", "type", "status", "duration", "reused from", "reason"], rows))
+        lines += _environment_lines(steps)
     first_failure: tuple[str, str] | None = None
     for step in steps:
         if step.type != "parallel":
@@ -156,6 +157,19 @@ def render(run: RunInfo, steps: list[StepView], *, failed_only: bool = False) ->
     if hints:
         lines += ["", "Next:"] + [f"  {h}" for h in hints]
     return "\n".join(lines)
+
+
+def _environment_lines(steps: list[StepView]) -> list[str]:
+    """Which environment each step ran in (steps that name one)."""
+    named = [s for s in steps if s.environment and s.environment.get("label")]
+    if not named:
+        return []
+    lines = ["", "Environments:"]
+    for step in named:
+        env = step.environment or {}
+        where = f"python {env['python']}" if env.get("python") else "tenantml's own Python environment"
+        lines.append(f"  {step.job}: {env.get('label')} [{env.get('id')}], {env.get('mode')}: {where}")
+    return lines
 
 
 def _step_heading(step: StepView) -> str:
