@@ -95,7 +95,7 @@ def test_two_steps_pinning_incompatible_versions_both_pass_isolated_and_the_cach
     assert "packaging 24.1" in (second / "new" / "logs" / "user_logs" / "std_log.txt").read_text()
     shown = project.cli("show", second.name)
     assert shown.returncode == 0, shown.stderr
-    assert f"new: inline environment of 'new' (new.yml) [{envs['new']['id']}], isolated: python " in shown.stdout
+    assert f"new: inline environment, conda_file ./envs/new.yml [{envs['new']['id']}], isolated: python " in shown.stdout
 
 
 @pytest.mark.slow  # asks PyPI (through uv) for a package that does not exist
@@ -169,7 +169,7 @@ def test_registered_environments_map_in_tenantml_yml_else_a_clear_error(project:
     assert done.returncode == 0, done.stderr
     assert "pins packaging==21.3" in done.stdout + done.stderr + done.stderr
     record = json.loads(next((project.home / "runs").iterdir()).joinpath("run.json").read_text())
-    assert record["steps"]["only"]["environment"]["label"] == "azureml:team-env@latest (team.yml)"
+    assert record["steps"]["only"]["environment"]["label"] == "azureml:team-env@latest, conda_file ./envs/team.yml"
 
 
 def test_conda_specs_translate_to_pip_and_curated_environments_resolve():

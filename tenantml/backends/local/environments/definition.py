@@ -92,7 +92,7 @@ def resolve(job: Job, config: LocalConfig) -> EnvDefinition | None:
     if isinstance(raw, str):
         return _named(raw, job, config, key)
     if isinstance(raw, dict):
-        return _inline(raw, base, job.source, key, label=f"inline environment of '{job.name}'")
+        return _inline(raw, base, job.source, key, label="inline environment")
     raise UserError("environment must be azureml:NAME@latest, azureml:NAME:VERSION or a mapping with "
                     "conda_file and image.", file=job.source, key=key)
 
@@ -113,11 +113,18 @@ def _inline(raw: dict[str, Any], base: Path, file: Path, key: str, label: str) -
             content = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise UserError(f"is not valid YAML: {exc}", file=path) from None
-        return from_conda(content, text, path, label=f"{label} ({path.name})", image=image)
+        return from_conda(content, text, path, label=f"{label}, conda_file {_shown(path, base)}", image=image)
     if isinstance(conda, dict):
         text = json.dumps(conda, sort_keys=True)
         return from_conda(conda, text, file, label=label, image=image, key=f"{key}.conda_file")
     raise UserError("conda_file must be a path or the conda file's content.", file=file, key=f"{key}.conda_file")
+
+
+def _shown(path: Path, base: Path) -> str:
+    try:
+        return "./" + str(path.relative_to(base))
+    except ValueError:
+        return str(path)
 
 
 def from_conda(content: Any, text: str, file: Path, *, label: str, image: Any = None,

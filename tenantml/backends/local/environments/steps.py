@@ -24,15 +24,18 @@ class RunEnvironments:
     worker_path: Path | None = None  # tenantml's worker modules, for isolated parallel steps
 
     def key(self, job: str) -> str | None:
-        """What reuse fingerprints: the definition's content key (None: the step names none)."""
+        """What reuse fingerprints: the definition's content key and the mode (a step run with its own
+        pins is not the step run with tenantml's packages); None: the step names no environment."""
         definition = self.definitions.get(job)
-        return definition.key if definition else None
+        if definition is None:
+            return None
+        return definition.key if job in self.built else f"{self.mode}:{definition.key}"
 
     def record(self, job: str) -> dict[str, object]:
         """The run record's ``environment`` of a step."""
         env = self.built.get(job)
         if env is not None:
-            return {"mode": self.mode, **env.record()}
+            return {"mode": self.mode, **env.record(), "label": self.definitions[job].label}
         definition = self.definitions.get(job)
         return {"mode": self.mode, "id": definition.key if definition else None,
                 "label": definition.label if definition else None, "python": None}
@@ -54,7 +57,7 @@ class RunEnvironments:
         env = self.built.get(job)
         if env is None:
             return ""
-        lines = [f"environment {env.key}: {env.label}", f"python: {env.python}"]
+        lines = [f"environment {env.key}: {self.definitions[job].label}", f"python: {env.python}"]
         if env.root is not None:
             lines.append(f"virtualenv: {env.root}")
         lines += ["packages:"] + [f"  {p}" for p in env.packages]
