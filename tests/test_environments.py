@@ -124,6 +124,7 @@ def test_a_conda_package_with_no_pip_equivalent_is_a_clear_error_naming_it(proje
     assert done.returncode == 2
     assert "r.yml" in done.stderr and "r-base=4.1" in done.stderr and "Fix:" in done.stderr
     assert not (project.home / "runs").exists() or not list((project.home / "runs").iterdir())
+    project.write("tenantml.yml", "environments: isolated\n")
     assert project.cli("validate", "pipeline.yml").returncode == 2  # found without running anything
 
 
@@ -160,15 +161,18 @@ def test_registered_environments_map_in_tenantml_yml_else_a_clear_error(project:
     jobs = {"only": {"type": "command", "code": "./src", "command": "python show.py",
                      "environment": "azureml:team-env@latest"}}
     project.pipeline.write_text(yaml.safe_dump({"type": "pipeline", "jobs": jobs}), encoding="utf-8")
-    done = project.cli("run", "pipeline.yml")
+    done = project.cli("run", "pipeline.yml", "--environments", "isolated")
     assert done.returncode == 2
     assert "azureml:team-env@latest" in done.stderr and "registered_environments" in done.stderr
+    current = project.cli("run", "pipeline.yml")  # current mode: said, and the step runs as it always did
+    assert current.returncode == 0 and "registered_environments" in current.stderr
     _conda(project, "team", ["packaging==21.3"])
     project.write("tenantml.yml", "registered_environments:\n  team-env: ./envs/team.yml\n")
     done = project.cli("run", "pipeline.yml")
     assert done.returncode == 0, done.stderr
     assert "pins packaging==21.3" in done.stdout + done.stderr + done.stderr
-    record = json.loads(next((project.home / "runs").iterdir()).joinpath("run.json").read_text())
+    latest = max((project.home / "runs").iterdir(), key=lambda p: p.stat().st_mtime)
+    record = json.loads((latest / "run.json").read_text())
     assert record["steps"]["only"]["environment"]["label"] == "azureml:team-env@latest, conda_file ./envs/team.yml"
 
 
@@ -182,6 +186,7 @@ def test_conda_specs_translate_to_pip_and_curated_environments_resolve():
     sklearn = lookup("AzureML-sklearn-1.0-ubuntu20.04-py38-cpu")
     assert sklearn is not None and sklearn.python == "3.8" and "scikit-learn~=1.0.0" in sklearn.requirements
     assert lookup("sklearn-1.5") is not None and lookup("no-such-curated-env") is None
+    assert lookup("AzureML-sklearn-1.0") is not None and lookup("AzureML-sklearn-1.0").python == "3.9"
 
 
 def _out(done: object) -> str:

@@ -155,9 +155,10 @@ class LocalRun(RunHandle):
             self.reporter.note(note)
         for warning in self.pipeline.warnings:
             self.reporter.note("warning: " + warning)
-        if self.envs.mode == "current" and self.envs.definitions:
-            self.reporter.note("steps name environments; they run in this Python environment (--environments "
-                               "isolated builds each step's own)")
+        if self.envs.mode == "current" and (self.envs.definitions or self.envs.warnings):
+            self.reporter.note("'environment' is used on Azure ML only with --environments current (the default): "
+                               "every step runs in this Python environment; --environments isolated builds each "
+                               "step's own")
         for warning in self.envs.warnings:
             self.reporter.note("warning: " + warning)
         failing = True

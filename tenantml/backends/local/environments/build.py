@@ -143,7 +143,8 @@ def find_python(uv: str, version: str) -> str | None:
 def _uv(cmd: list[str], definition: EnvDefinition, what: str) -> None:
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
-        detail = " ".join(line.strip() for line in done.stderr.strip().splitlines()[-6:])
+        detail = " ".join(line.strip() for line in done.stderr.strip().splitlines() if line.strip())
+        detail = detail if len(detail) <= 1200 else detail[:1200] + " ..."
         raise UserError(f"uv could not {what} for {definition.label}: {detail}", file=Path(definition.source)
                         if definition.source and not definition.source.startswith("http") else None,
                         key="dependencies",

@@ -33,14 +33,15 @@ TABLE: dict[str, tuple[str, tuple[str, ...]]] = {
                               "tqdm~=4.66.3", "pyarrow>=23.0.1")),
 }
 
-_OLD_NAME = re.compile(r"^AzureML-(?P<short>.+?)-ubuntu\d+\.\d+-py(?P<major>\d)(?P<minor>\d+)-cpu$", re.IGNORECASE)
+_OLD_NAME = re.compile(r"^AzureML-(?P<short>.+?)(?:-ubuntu\d+\.\d+-py(?P<major>\d)(?P<minor>\d+)-cpu)?$", re.IGNORECASE)
 
 
 def lookup(name: str) -> _definition.EnvDefinition | None:
     python = None
     old = _OLD_NAME.match(name)
     if old:
-        name, python = old["short"].lower(), f"{old['major']}.{old['minor']}"
+        name = old["short"].lower()
+        python = f"{old['major']}.{old['minor']}" if old["major"] else None
     entry = TABLE.get(name)
     if entry is None:
         return None

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,10 +102,13 @@ def _inline(raw: dict[str, Any], base: Path, file: Path, key: str, label: str) -
     image = raw.get("image")
     conda = raw.get("conda_file")
     if conda is None:
-        return EnvDefinition(label=label, image=str(image) if image else None, source=str(file))
+        # An image and no conda file: the image's Python with nothing installed by pip (as far as
+        # tenantml can know; map it in tenantml.yml if the image brings packages the step imports).
+        return EnvDefinition(label=f"{label}, image {image} (no conda file)", image=str(image) if image else None,
+                             source=str(file))
     if isinstance(conda, str):
         path = Path(conda.removeprefix("file:"))
-        path = path if path.is_absolute() else base / path
+        path = Path(os.path.normpath(path if path.is_absolute() else base / path))
         if not path.is_file():
             raise UserError(f"conda file {path} does not exist.", file=file, key=f"{key}.conda_file",
                             fix="correct the path; it is relative to the YAML file that names it")

@@ -80,9 +80,12 @@ def resolve_all(jobs: dict[str, Job], config: LocalConfig, mode: str) -> RunEnvi
             continue
         if definition is not None:
             envs.definitions[name] = definition
-    if len(problems) == 1:
+    if mode == "current":  # the step runs here anyway, as it always did: say what could not be checked
+        envs.warnings += [f"{p.render()} (--environments current runs the step anyway; isolated would stop here)"
+                          for p in problems]
+    elif len(problems) == 1:
         raise problems[0]
-    if problems:
+    elif problems:
         raise ValidationErrors(problems)
     if mode == "current":
         for name, definition in envs.definitions.items():
