@@ -205,3 +205,26 @@ def test_python_version_in_the_conda_file_selects_the_interpreter_and_the_worker
     assert done.returncode == 0, done.stdout + done.stderr
     run_dir = next((project.home / "runs").iterdir())
     assert (run_dir / "score" / "outputs" / "out" / "parallel_run_step.txt").read_text().splitlines() == ["1 3.8"] * 2
+
+
+@pytest.mark.slow  # builds a virtualenv
+def test_two_runs_building_the_same_environment_at_once_build_it_once(project: Project):
+    import subprocess
+    import sys
+
+    project.write("src/show.py", SHOW_VERSION + "\n")
+    conda = _conda(project, "shared", ["packaging==21.3"])
+    jobs = {"only": {"type": "command", "code": "./src", "command": "python show.py",
+                     "environment": {"image": "x", "conda_file": conda}}}
+    project.pipeline.write_text(yaml.safe_dump({"type": "pipeline", "jobs": jobs}), encoding="utf-8")
+    env = {**os.environ, "TENANTML_HOME": str(project.home)}
+    cmd = [sys.executable, "-m", "tenantml.cli", "run", "pipeline.yml", "--environments", "isolated", "--force"]
+    procs = [subprocess.Popen(cmd, cwd=project.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert sum(out.count("building environment") for out in outs) == 1
+    built = [p.name for p in (project.home / "envs").iterdir() if not p.name.endswith(".lock")]
+    assert len(built) == 1 and ".tmp-" not in built[0]
+    for run_dir in (project.home / "runs").iterdir():
+        assert "packaging 21.3" in (run_dir / "only" / "logs" / "user_logs" / "std_log.txt").read_text()
