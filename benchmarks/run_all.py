@@ -4,7 +4,8 @@
     .venv/bin/python benchmarks/run_all.py --quick --output /tmp/RESULTS.md   # smoke version
     .venv/bin/python benchmarks/run_all.py --only overhead,startup
 
-Benchmarks (one module each): 1. ``overhead`` 2. ``many_models`` 3. ``scale`` 4. ``startup``.
+Benchmarks (one module each): 1. ``overhead`` 2. ``many_models`` 3. ``scale`` 4. ``startup``
+5. ``environments`` (``--environments isolated``: cold build, warm reuse, next to ``current``).
 Generated data lives in a temporary folder that is removed at the end (``--keep`` keeps it).
 A full run also rewrites ``benchmarks/RESULTS.md``; ``--quick`` writes only where ``--output``
 says (its sizes are too small to judge the targets). Exit code 0 whether targets pass or miss;
@@ -23,10 +24,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import common, many_models, overhead, scale, startup  # noqa: E402
+from benchmarks import common, environments, many_models, overhead, scale, startup  # noqa: E402
 
-BENCHMARKS = {"overhead": overhead, "many_models": many_models, "scale": scale, "startup": startup}
-ORDER = ("startup", "overhead", "many_models", "scale")
+BENCHMARKS = {"overhead": overhead, "many_models": many_models, "scale": scale, "startup": startup,
+              "environments": environments}
+ORDER = ("startup", "overhead", "many_models", "scale", "environments")
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "RESULTS.md"
 
 
@@ -160,6 +162,8 @@ def render(machine: dict[str, str], results: dict[str, Any], elapsed: float, qui
         _scale(w, results["scale"])
     if "startup" in results and "error" not in results["startup"]:
         _startup(w, results["startup"])
+    if "environments" in results and "error" not in results["environments"]:
+        _environments(w, results["environments"])
     for name in ORDER:
         r = results.get(name)
         if r and "error" in r:
@@ -184,7 +188,7 @@ def render(machine: dict[str, str], results: dict[str, Any], elapsed: float, qui
       "(`benchmarks/_probe/sitecustomize.py`, on `PYTHONPATH` for that run only), and the divider's "
       "`rchar` from `/proc/<pid>/io` against one plain `mltable` read of the whole table.")
     w("- Re-run one benchmark: `.venv/bin/python benchmarks/run_all.py --only NAME --output /tmp/r.md` "
-      "(`overhead`, `many_models`, `scale`, `startup`).")
+      "(`overhead`, `many_models`, `scale`, `startup`, `environments`).")
     w("")
     return "\n".join(out)
 
@@ -279,6 +283,24 @@ def _startup(w, r: dict[str, Any]) -> None:
     w(f"| `tenantml run` (1 file, 2 workers) until the first `init()` starts | {_spread(r['to_init'])} |")
     w(f"| `tenantml run` (1 file) until the first `run()` | {_spread(r['to_run'])} |")
     w(f"| `tenantml run` (1 file) to exit | {_spread(r['run_wall'])} |")
+    w("")
+
+
+
+def _environments(w, r: dict[str, Any]) -> None:
+    w("## 5. Step environments: `--environments isolated` next to `current`")
+    w("")
+    w("A command step and a 2-file parallel step naming one conda file (`packaging==24.1`, `six==1.16.0`); "
+      f"`tenantml run --force`, median of {r['repeats']} (cold: one run).")
+    w("")
+    w("| mode | wall (s) | vs current |")
+    w("|---|---|---|")
+    base = r["median"]["current"]
+    for key, label in (("current", "current (no environment built)"),
+                       ("cold", "isolated, cold: empty home and empty uv cache (wheels from PyPI)"),
+                       ("new_env", "isolated, environment not cached, uv's wheel cache warm"),
+                       ("warm", "isolated, environment cached in <home>/envs (nothing built)")):
+        w(f"| {label} | {_spread(r['times'][key])} | {_f(r['median'][key] / base, 2)}x |")
     w("")
 
 

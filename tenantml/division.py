@@ -74,8 +74,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import yaml
-
 from tenantml.errors import UserError
 from tenantml.minibatch_size import parse_mini_batch_size
 from tenantml.spec import DataInput
@@ -212,6 +210,8 @@ def _mltable_spec(data: DataInput, source_file: object) -> dict[str, Any]:
     if not file.is_file():
         raise _fail(data, source_file, f"input {data.name!r} is an mltable but {file} does not "
                     "exist.", "add an MLTable file to the folder, or use type: uri_folder")
+    import yaml  # here, not at the top: the worker imports this module in a step's own environment
+
     try:
         spec = yaml.safe_load(file.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
@@ -388,6 +388,7 @@ def _load_table(data: DataInput, reader: str | None, size: int | None, spill_dir
                 source_file: object) -> Any:
     """The input's MLTable; for byte-sized readers with ``partition_size`` set to ``size``."""
     import mltable
+    import yaml
 
     try:
         table = mltable.load(str(data.path))

@@ -362,6 +362,7 @@ class StepView:
     result: dict[str, str] = field(default_factory=dict)  # job_result.txt "Key: value" lines
     mini_batches: list[MiniBatchState] = field(default_factory=list)
     counts: dict[str, int | None] | None = None  # over every mini-batch, fixed when read (not filtered)
+    environment: dict[str, Any] | None = None  # run.json's record of where it ran (mode, id, label, python)
 
     @property
     def duration(self) -> float | None:
@@ -423,7 +424,8 @@ def read_step(run: RunInfo, job: str, home: Path | None = None) -> StepView:
         started=_number(info.get("started")), ended=_number(info.get("ended")),
         reused_from=str(reused) if reused else None, logs=logs if logs.is_dir() else None,
         outputs={str(k): str(v) for k, v in outputs.items()}, result=result,
-        mini_batches=fold_ledger(logs / LEDGER) if kind == "parallel" else [])
+        mini_batches=fold_ledger(logs / LEDGER) if kind == "parallel" else [],
+        environment=info["environment"] if isinstance(info.get("environment"), dict) else None)
     view.counts = view.count()
     return view
 

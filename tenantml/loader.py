@@ -132,10 +132,8 @@ def load_pipeline(path: Path, ctx: LoadContext) -> Pipeline:
             continue
         if job is not None:
             jobs[name] = job
-        for ignored in ("compute", "environment"):
-            if ignored in node or (isinstance(node.get("task"), YamlMap) and ignored in node["task"]):
-                notes.append(f"'{ignored}' is used on Azure ML only; locally the current Python environment "
-                             "runs the code.")
+        if "compute" in node:
+            notes.append("'compute' is used on Azure ML only; locally the steps run on this machine.")
     if problems.items:
         raise ValidationErrors(problems.items)
     name = str(raw.get("display_name") or raw.get("name") or path.stem)

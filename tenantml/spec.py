@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Union
 
 DATA_TYPES: tuple[str, ...] = ("uri_file", "uri_folder", "mltable")
 LITERAL_TYPES: tuple[str, ...] = ("string", "integer", "number", "boolean")
@@ -57,7 +57,7 @@ class LiteralInput:
     where: Where | None = None
 
 
-Input = DataInput | LiteralInput
+Input = Union[DataInput, LiteralInput]  # noqa: UP007  (a worker may run on Python 3.8: see environments/kit.py)
 
 
 @dataclass(frozen=True)
@@ -154,4 +154,4 @@ class CommandJob:
     type: ClassVar[str] = "command"
 
 
-Job = ParallelJob | CommandJob
+Job = Union[ParallelJob, CommandJob]  # noqa: UP007  (as Input)

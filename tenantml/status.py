@@ -7,7 +7,15 @@ written as it. Attempt outcomes are :class:`tenantml.policy.Outcome`.
 
 from __future__ import annotations
 
-from enum import StrEnum
+import sys
+from enum import Enum
+
+if sys.version_info >= (3, 11):  # noqa: UP036  (see below)
+    from enum import StrEnum
+else:  # a parallel step's worker may run in a step environment with an older Python (3.8+)
+    class StrEnum(str, Enum):
+        def __str__(self) -> str:
+            return str(self.value)
 
 
 class RunStatus(StrEnum):

@@ -88,7 +88,7 @@ def step_json(step: StepView) -> dict[str, Any]:
         "job": step.job, "type": step.type, "status": step.status, "reason": step.reason,
         "started": iso_time(step.started), "ended": iso_time(step.ended), "duration_s": _round(step.duration),
         "reused_from": step.reused_from, "logs": str(step.logs) if step.logs is not None else None,
-        "outputs": step.outputs, "counts": step.counts,
+        "outputs": step.outputs, "counts": step.counts, "environment": step.environment,
         "mini_batches": [mini_batch_json(step, mb) for mb in step.mini_batches],
     }
 
@@ -131,6 +131,7 @@ def render(run: RunInfo, steps: list[StepView], *, failed_only: bool = False) ->
                 for s in steps]
         lines.append(render_table(["step", "type", "status", "duration", "reused from", "reason"], rows,
                                   min_widths=[12, 0, 9, 0, 0, 20]))
+        lines += _environment_lines(steps)
     first_failure: tuple[str, str | None] | None = None
     for step in steps:
         if step.type != "parallel":
@@ -205,6 +206,19 @@ def _no_attempts(step: StepView, failed_only: bool) -> str:
         return "(no mini-batch attempts recorded)"
     why = f": {step.reason}" if step.reason else ""
     return f"(no mini-batch ran{why})"
+
+
+def _environment_lines(steps: list[StepView]) -> list[str]:
+    """Which environment each step ran in (steps that name one)."""
+    named = [s for s in steps if s.environment and s.environment.get("label")]
+    if not named:
+        return []
+    lines = ["", "Environments:"]
+    for step in named:
+        env = step.environment or {}
+        where = f"python {env['python']}" if env.get("python") else "tenantml's own Python environment"
+        lines.append(f"  {step.job}: {env.get('label')} [{env.get('id')}], {env.get('mode')}: {where}")
+    return lines
 
 
 def _step_heading(step: StepView) -> str:

@@ -142,9 +142,19 @@ def rebase_code(key: str, value: Any, base: Path) -> Any:
     """A component's relative ``code`` is relative to the component file: make it absolute."""
     if key == "code" and isinstance(value, str) and not value.startswith(("azureml:", "http")):
         return str(rebase_path(value, base))
-    if key == "task" and isinstance(value, YamlMap) and isinstance(value.get("code"), str):
+    if key == "environment" and isinstance(value, YamlMap) and isinstance(value.get("conda_file"), str) and \
+            not value["conda_file"].startswith(("azureml:", "http")):
+        env = YamlMap(value)  # a component's conda_file is relative to the component file, as its code is
+        env.lines, env.line = dict(value.lines), value.line
+        env["conda_file"] = str(rebase_path(value["conda_file"].removeprefix("file:"), base))
+        return env
+    if key == "task" and isinstance(value, YamlMap) and (isinstance(value.get("code"), str) or
+                                                        isinstance(value.get("environment"), YamlMap)):
         task = YamlMap(value)
         task.lines, task.line = dict(value.lines), value.line
-        task["code"] = rebase_code("code", value["code"], base)
+        if isinstance(value.get("code"), str):
+            task["code"] = rebase_code("code", value["code"], base)
+        if isinstance(value.get("environment"), YamlMap):
+            task["environment"] = rebase_code("environment", value["environment"], base)
         return task
     return value

@@ -51,7 +51,13 @@ class LocalBackend(Backend):
         datastores, assets = datastores_for(pipeline, options.home, dict(options.datastores))
         # Validated as for a local run, without one: no run folder, ${{name}} stays as written.
         loaded = load_pipeline(pipeline, LoadContext(None, None, datastores, options.overrides, assets))
-        return LocalPlan(pipeline, list(loaded.jobs), list(loaded.warnings))
+        from tenantml.backends.local.environments import steps as environments
+        from tenantml.backends.local.local_config import read_local_config
+
+        config = read_local_config(pipeline)  # environments resolved (conda files translated), not built
+        envs = environments.resolve_all(loaded.jobs, config,
+                                        environments.mode_of(options.backend_options(LocalOptions).environments, config))
+        return LocalPlan(pipeline, list(loaded.jobs), list(loaded.warnings) + envs.warnings)
 
     def submit(self, pipeline: Path, options: RunOptions) -> RunHandle:
         from tenantml.backends.local.run import LocalRun

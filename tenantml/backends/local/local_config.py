@@ -5,13 +5,20 @@
     assets:
       tenants_raw: {"1": ./data/raw.csv}
 
-Relative paths are relative to ``tenantml.yml``. ``--datastore NAME=PATH`` wins over the file.
+    environments: isolated          # each step in its own virtualenv (default: current)
+    registered_environments:        # what azureml:NAME[@latest|:VERSION] means here
+      sklearn-env: ./envs/sklearn.yml             # a conda file
+      legacy-env:2: {python: /opt/py38/bin/python}  # an existing interpreter, used as is
+
+Relative paths are relative to ``tenantml.yml``. ``--datastore NAME=PATH`` wins over the file,
+``--environments`` over ``environments:``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tenantml.assets import Assets
 from tenantml.errors import UserError
@@ -25,6 +32,9 @@ FILE_NAME = "tenantml.yml"
 class LocalConfig:
     datastores: dict[str, Path] = field(default_factory=dict)
     assets: Assets = field(default_factory=Assets)
+    environments: str | None = None  # "current" | "isolated"
+    registered_environments: dict[str, Any] = field(default_factory=dict)  # plain YAML values
+    path: Path | None = None  # the tenantml.yml these came from
 
 
 def read_local_config(pipeline: Path) -> LocalConfig:
@@ -36,11 +46,20 @@ def read_local_config(pipeline: Path) -> LocalConfig:
         return LocalConfig()
     if not isinstance(raw, YamlMap):
         raise UserError("must be a mapping with datastores: and assets:.", file=path)
-    unknown = set(raw) - {"datastores", "assets"}
+    unknown = set(raw) - {"datastores", "assets", "environments", "registered_environments"}
     if unknown:
         key = sorted(unknown)[0]
         raise UserError(f"unknown key '{key}'.", file=path, key=key, line=raw.line_of(key),
-                        fix="tenantml.yml knows datastores: and assets:")
+                        fix="tenantml.yml knows datastores:, assets:, environments: and registered_environments:")
+    mode = raw.get("environments")
+    if mode is not None and mode not in ("current", "isolated"):
+        raise UserError(f"environments is '{mode}'.", file=path, key="environments", line=raw.line_of("environments"),
+                        fix="write environments: isolated (each step in its own virtualenv) or current")
+    registered = raw.get("registered_environments") or {}
+    if not isinstance(registered, dict):
+        raise UserError("registered_environments maps azureml environment names to a conda file or "
+                        "{python: PATH}.", file=path, key="registered_environments",
+                        line=raw.line_of("registered_environments"))
     base = path.parent
     stores = {}
     for name, value in (raw.get("datastores") or {}).items():
@@ -53,7 +72,13 @@ def read_local_config(pipeline: Path) -> LocalConfig:
             raise UserError('an asset maps versions to paths, e.g. {"1": ./data.csv}.', file=path,
                             key=f"assets.{name}", line=raw["assets"].line_of(name))
         entries[str(name)] = {str(v): _abs(str(p), base) for v, p in versions.items()}
-    return LocalConfig(stores, Assets(entries, path))
+    return LocalConfig(stores, Assets(entries, path), mode, {str(k): _plain(v) for k, v in registered.items()}, path)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
 
 
 def _abs(value: str, base: Path) -> Path:

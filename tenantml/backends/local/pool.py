@@ -97,7 +97,8 @@ class Transport(Protocol):
 class ProcessPool:
     """Workers as fresh interpreters in their own process group, one socketpair each."""
 
-    def __init__(self) -> None:
+    def __init__(self, python: str | None = None) -> None:
+        self.python = python or sys.executable  # a step's own environment (--environments isolated)
         self._procs: dict[Worker, subprocess.Popen[bytes]] = {}
         self._conns: dict[Worker, Connection] = {}
         self._next_death_check = 0.0
@@ -109,7 +110,7 @@ class ProcessPool:
         stderr.parent.mkdir(parents=True, exist_ok=True)
         with open(stdout, "ab") as out, open(stderr, "ab") as err:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "tenantml.backends.local.worker", str(child_sock.fileno()), str(os.getpid())],
+                [self.python, "-m", "tenantml.backends.local.worker", str(child_sock.fileno()), str(os.getpid())],
                 cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                 pass_fds=(child_sock.fileno(),), start_new_session=True)
         procs.watched(proc)  # the run's reaper ends its group if the coordinator dies

@@ -71,8 +71,10 @@ class ReuseCache:
         return db
 
     # ------------------------------------------------------------------ fingerprints
-    def fingerprint(self, job: Job, upstream: dict[str, str] | None = None) -> str:
-        """``upstream`` maps a producing job's name to its fingerprint (absent: hash the content)."""
+    def fingerprint(self, job: Job, upstream: dict[str, str] | None = None, environment: str | None = None) -> str:
+        """``upstream`` maps a producing job's name to its fingerprint (absent: hash the content);
+        ``environment`` is the content key of the step's environment definition (its conda file's
+        content, image and Python version: editing the conda file runs the step again)."""
         inputs: dict[str, object] = {}
         for name, value in sorted(job.inputs.items()):
             if isinstance(value, LiteralInput):
@@ -85,8 +87,10 @@ class ReuseCache:
                     inputs[name] = [value.type, self.content(value.path)]
         outputs = {name: [o.type, o.mode] for name, o in sorted(job.outputs.items())}
         code = self.content(job.code) if getattr(job, "has_code", True) else None
-        payload = {"type": job.type, "definition": job.definition, "inputs": inputs, "code": code,
-                   "outputs": outputs}
+        payload: dict[str, object] = {"type": job.type, "definition": job.definition, "inputs": inputs,
+                                      "code": code, "outputs": outputs}
+        if environment is not None:
+            payload["environment"] = environment
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
     def content(self, path: Path) -> str:

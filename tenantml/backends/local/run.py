@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 from tenantml.backends.base import RunHandle, RunOptions, StepStatus
 from tenantml.backends.local import reaper
 from tenantml.backends.local.command import CommandReport, CommandStep
+from tenantml.backends.local.environments import steps as environments
 from tenantml.backends.local.ledger import read_ledgers
-from tenantml.backends.local.local_config import datastores_for
+from tenantml.backends.local.local_config import datastores_for, read_local_config
 from tenantml.backends.local.options import LocalOptions
 from tenantml.backends.local.reuse import ReuseCache
 from tenantml.backends.local.scheduler import ParallelStep, StepReport
@@ -49,7 +50,7 @@ DONE = RUN_DONE
 
 class LocalRun(RunHandle):
     def __init__(self, pipeline: Pipeline, run_id: str, run_dir: Path, options: RunOptions,
-                 record: RunRecord | None = None):
+                 record: RunRecord | None = None, envs: environments.RunEnvironments | None = None):
         self.pipeline = pipeline
         self.source = pipeline.source
         self.run_id = run_id
@@ -59,6 +60,7 @@ class LocalRun(RunHandle):
         self.reporter = options.reporter or Reporter(quiet=True)
         self.record = record or RunRecord(run_id, str(pipeline.source), "local", status=RunStatus.NOT_STARTED)
         self.resuming = record is not None
+        self.envs = envs or environments.RunEnvironments("current")
         self.reports: dict[str, CommandReport | StepReport] = {}
         self.retry: set[str] = set()  # --retry-failed: completed steps run again (see _steps_to_retry)
         self.retry_failed: set[str] = set()  # ... of them, those with failed mini-batches (the others follow them)
@@ -80,10 +82,12 @@ class LocalRun(RunHandle):
             return cls._resume(path, options, datastores, assets)
         # Load and validate once, under the id the run will have; the folder is claimed only after
         # (exclusively), so bad input leaves nothing behind. A taken id is a new id and a new load.
+        envs = None
         for _ in range(100):
             run_id = options.run_id or propose_run_id(path)
             run_dir = check_inside(options.home / "runs", options.home / "runs" / run_id, "run folder")
             pipeline = load_pipeline(path, LoadContext(run_dir, run_id, datastores, options.overrides, assets))
+            envs = envs or cls._environments(path, pipeline, options)
             try:
                 run_dir.mkdir(parents=True)
                 break
@@ -93,12 +97,23 @@ class LocalRun(RunHandle):
                                     fix="choose another --run-id, or finish that run with --resume") from None
         else:
             raise RuntimeError("could not create a unique run folder")
-        run = cls(pipeline, run_id, run_dir, options)
+        run = cls(pipeline, run_id, run_dir, options, envs=envs)
         run._held.append(RunLock(run_dir).acquire())
         run.record.overrides = list(options.overrides)
         run.record.options = _recorded_options(options, run.local)
         run.record.save(run_dir)
         return run
+
+    @classmethod
+    def _environments(cls, path: Path, pipeline: Pipeline, options: RunOptions) -> environments.RunEnvironments:
+        """Each step's environment resolved and, when isolated, built: bad definitions and packages
+        that cannot be had fail here, before the run folder exists and before any step runs."""
+        config = read_local_config(path)
+        mode = environments.mode_of(options.backend_options(LocalOptions).environments, config)
+        envs = environments.resolve_all(pipeline.jobs, config, mode)
+        reporter = options.reporter or Reporter(quiet=True)
+        environments.build_all(envs, pipeline.jobs, options.home, reporter.note)
+        return envs
 
     @classmethod
     def _resume(cls, path: Path, options: RunOptions, datastores: Any, assets: Any) -> LocalRun:
@@ -119,8 +134,9 @@ class LocalRun(RunHandle):
                                 key="--resume", fix=f"tenantml run {record.pipeline} --resume {options.resume}")
             options = _resume_options(options, record)
             pipeline = load_pipeline(path, LoadContext(run_dir, record.run_id, datastores, options.overrides, assets))
+            envs = cls._environments(path, pipeline, options)
             record.overrides = list(options.overrides)
-            run = cls(pipeline, record.run_id, run_dir, options, record=record)
+            run = cls(pipeline, record.run_id, run_dir, options, record=record, envs=envs)
             if options.retry_failed:
                 run.retry = run._steps_to_retry()  # before anything runs: it may refuse
         except BaseException:
@@ -146,6 +162,12 @@ class LocalRun(RunHandle):
         for note in self.pipeline.notes:
             self.reporter.note(note)
         for warning in self.pipeline.warnings:
+            self.reporter.note("warning: " + warning)
+        if self.envs.mode == "current" and (self.envs.definitions or self.envs.warnings):
+            self.reporter.note("'environment' is used on Azure ML only with --environments current (the default): "
+                               "every step runs in this Python environment; --environments isolated builds each "
+                               "step's own")
+        for warning in self.envs.warnings:
             self.reporter.note("warning: " + warning)
         failing = True
         try:
@@ -341,7 +363,8 @@ class LocalRun(RunHandle):
         upstream = {n: info["fingerprint"] for n, info in self.record.steps.items()
                     if info.get("fingerprint") and info.get("status") in DONE}
         try:
-            signature: str | None = cache.fingerprint(job, upstream)  # definition, code, inputs as they are now
+            signature: str | None = cache.fingerprint(job, upstream, self.envs.key(name))  # definition, code,
+            # inputs and environment definition as they are now
         except OSError:
             signature = None
         try:
@@ -374,13 +397,15 @@ class LocalRun(RunHandle):
             _clear_run_outputs(job, self.run_dir)
             commit.discard_step_state(job_dir)
             commit.write_inputs(job_dir, signature)
+        env, python = self.envs.step_env(job, env)
+        self._note_environment(job, job_dir)
         try:
             if isinstance(job, CommandJob):
                 report: Any = CommandStep(job, job_dir, self.reporter, env, self._cancel.is_set,
                                           self._interrupt.is_set).run()
                 status, reason = report.status, report.reason
             else:
-                local = dataclasses.replace(self.local, env={**self.local.env, **env})
+                local = dataclasses.replace(self.local, env={**self.local.env, **env}, python=python)
                 report = ParallelStep(job, job_dir, local, self.reporter, cancelled=self._cancel.is_set,
                                       interrupted=self._interrupt.is_set, resume=partial, signature=signature,
                                       transport=local.transport() if local.transport else None).run()
@@ -405,7 +430,7 @@ class LocalRun(RunHandle):
         self.reports[name] = report
         if status == RunStatus.COMPLETED and job.is_deterministic:
             try:
-                fingerprint = fingerprint or signature or cache.fingerprint(job, upstream)
+                fingerprint = fingerprint or signature or cache.fingerprint(job, upstream, self.envs.key(name))
                 cache.record(fingerprint, self.run_id, name, {o: out.path for o, out in job.outputs.items()})
             except OSError:
                 fingerprint = None
@@ -449,6 +474,15 @@ class LocalRun(RunHandle):
         self.reporter.event(job.name, "its definition, code or inputs changed since the earlier session: it runs "
                             "again from the start")
         return False
+
+    def _note_environment(self, job: Job, job_dir: Path) -> None:
+        """The run record says which environment the step ran in; ``logs/environment.txt`` its packages."""
+        with self._lock:
+            self.record.steps.setdefault(job.name, {})["environment"] = self.envs.record(job.name)
+        text = self.envs.describe(job.name)
+        if text:
+            (job_dir / "logs").mkdir(parents=True, exist_ok=True)
+            (job_dir / "logs" / "environment.txt").write_text(text, encoding="utf-8")
 
     def _step_env(self) -> dict[str, str]:
         """The current Python environment first on PATH (``python`` in a command means this one, as

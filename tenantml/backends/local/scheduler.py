@@ -114,7 +114,7 @@ class ParallelStep:
                  cancelled: Callable[[], bool] = lambda: False, interrupted: Callable[[], bool] = lambda: False,
                  resume: bool = False, transport: Transport | None = None, signature: str | None = None):
         self.job = job
-        self.pool: Transport = transport or ProcessPool()
+        self.pool: Transport = transport or ProcessPool(options.python)
         self.signature = signature  # of definition, code and inputs: recorded when the step commits
         self.cancelled = cancelled
         self.interrupted = interrupted
