@@ -630,11 +630,13 @@ def _partition_spill(spill_dir: Path, part: _Partition) -> Path:
 
 def _group_slices(frame: pd.DataFrame,
                   keys: Sequence[str]) -> Iterator[tuple[tuple[Any, ...], pd.DataFrame]]:
-    """Each distinct key combination of ``frame`` with its rows (in order, index 0..n-1).
+    """Each distinct key combination of ``frame`` with its rows, as :func:`_group_rows` groups them.
 
-    Rows are put in group order once (a stable sort of group codes) and each group is a slice of
-    that, instead of one ``take`` per group. Codes come from :func:`_column_codes`, exact where
-    ``DataFrame.groupby`` is not; :func:`_group_rows` is the reference they must agree with.
+    The same groups, keys and first-seen order as that exact reference (a property test checks
+    it), without a Python step per row and key: values are coded per column
+    (:func:`_column_codes`), codes combined with numpy, combinations whose key tuples are equal
+    as dict keys merged (``True == 1``, every missing value is None), then rows are put in group
+    order once (a stable sort) and each group is a slice of that, not one ``take`` per group.
     """
     import numpy as np
 
@@ -642,51 +644,48 @@ def _group_slices(frame: pd.DataFrame,
     values: list[tuple[Any, ...]] = [()]
     for key in keys:
         column_codes, normals = _column_codes(frame[key])
-        pairs = codes * len(normals) + column_codes
-        unique, codes = np.unique(pairs, return_inverse=True)
-        values = [values[u // len(normals)] + (normals[u % len(normals)],) for u in unique.tolist()]
-        codes = codes.reshape(-1)
+        width = max(1, len(normals))
+        unique, inverse = np.unique(codes * width + column_codes, return_inverse=True)
+        values = [values[u // width] + (normals[u % width],) for u in unique.tolist()]
+        codes = inverse.reshape(-1)
+    first = np.full(len(values), len(frame), dtype=np.int64)
+    np.minimum.at(first, codes, np.arange(len(frame), dtype=np.int64))
+    canonical: dict[tuple[Any, ...], int] = {}
+    groups: list[tuple[Any, ...]] = []
+    remap = np.empty(len(values), dtype=np.int64)
+    for code in np.argsort(first, kind="stable").tolist():
+        if values[code] not in canonical:
+            canonical[values[code]] = len(groups)
+            groups.append(values[code])
+        remap[code] = canonical[values[code]]
+    codes = remap[codes] if len(values) else codes
     order = np.argsort(codes, kind="stable")
-    bounds = np.concatenate(([0], np.cumsum(np.bincount(codes, minlength=len(values)))))
+    bounds = np.concatenate(([0], np.cumsum(np.bincount(codes, minlength=len(groups)))))
     ordered = frame.take(order)
-    for group, key in enumerate(values):
-        rows = ordered.iloc[bounds[group]:bounds[group + 1]]
-        yield key, rows.reset_index(drop=True)
+    for group, key in enumerate(groups):
+        yield key, ordered.iloc[bounds[group]:bounds[group + 1]].reset_index(drop=True)
 
 
 def _column_codes(column: pd.Series) -> tuple[Any, list[Any]]:
-    """Dense integer codes of a column's values and the key value (:func:`_json_scalar`) of each.
+    """Dense integer codes of a column's distinct values, and each one's key (:func:`_json_scalar`).
 
-    Values whose key values are equal share a code (every missing value is one, None; as dict
-    keys ``True == 1 == 1.0``, as in :func:`_group_rows`). Numbers and datetimes are coded by
-    numpy (exact); other columns through a Python dict (exact, unlike pandas' C-string hashing).
+    Numbers, booleans and datetimes are coded by numpy (exact); other columns by a Python dict
+    of ``(type, value)`` (exact, unlike pandas' C-string hashing; the type keeps ``True`` and
+    ``1`` apart here, :func:`_group_slices` merges equal keys as the reference does).
     """
     import numpy as np
 
-    normal_ids: dict[Any, int] = {}
-    normals: list[Any] = []
-
-    def merge(raw: list[Any]) -> Any:
-        remap = []
-        for value in raw:
-            normal = _json_scalar(value)
-            if normal not in normal_ids:
-                normal_ids[normal] = len(normals)
-                normals.append(normal)
-            remap.append(normal_ids[normal])
-        return np.asarray(remap, dtype=np.int64)
-
     array = column.to_numpy() if isinstance(column.dtype, np.dtype) else None
     if array is not None and array.dtype.kind in "biufM":
-        unique, inverse = np.unique(array, return_inverse=True, equal_nan=True)
-        return merge(list(unique))[inverse.reshape(-1)], normals
+        unique, inverse = np.unique(array, return_inverse=True)
+        return inverse.reshape(-1), [_json_scalar(v) for v in unique]
+    cells = column.tolist()
     seen: dict[Any, int] = {}
     try:
-        raw_codes = [seen.setdefault(v, len(seen)) for v in column.tolist()]
-    except TypeError:  # an unhashable cell: one code per row, merged by key value
-        cells = column.tolist()
-        return merge(cells), normals
-    return merge(list(seen))[np.asarray(raw_codes, dtype=np.int64)], normals
+        codes = [seen.setdefault((type(v), v), len(seen)) for v in cells]
+    except TypeError:  # an unhashable cell: one code per row
+        return np.arange(len(cells), dtype=np.int64), [_json_scalar(v) for v in cells]
+    return np.asarray(codes, dtype=np.int64), [_json_scalar(v) for _, v in seen]
 
 
 def _group_rows(frame: pd.DataFrame, keys: Sequence[str]) -> dict[tuple[Any, ...], list[int]]:
