@@ -41,10 +41,11 @@ which reproduces Azure ML's boundaries, not only its counts. Three details matte
 
 - ``MLTable._with_partition_size`` (rslex ``set_partition_size``) fails with "found multiple
   instances of read_delimited & read_json_lines" as soon as any transformation follows the read
-  (``keep_columns``, ``convert_column_types``, ``filter``, ``take``...). tenantml instead writes
-  the loaded MLTable (``str(table)``: mltable's own resolution of ``paths`` to absolute URIs) with
-  ``partition_size`` set in the read step to ``spill_dir/_mltable/MLTable`` and loads that, which
-  is what mltable's own fallback in ``_with_partition_size`` does with the YAML dict.
+  (``keep_columns``, ``convert_column_types``, ``filter``, ``take``...). tenantml instead takes
+  the loaded MLTable's YAML (``str(table)``: mltable's own resolution of ``paths`` to absolute
+  URIs), sets ``partition_size`` in the read step and builds a table from that dict with
+  ``MLTable._create_from_dict``, which is what mltable's own fallback in
+  ``_with_partition_size`` does (no second schema validation, no file written).
 - Rows are read from the whole table's dataflow with ``select_partitions``, never by re-loading
   an MLTable per source file: column type inference (``infer_column_types``) samples the whole
   table, so a per-file MLTable can give other dtypes (measured: a file of integers read alone is
@@ -368,7 +369,7 @@ class _Stream:
 
 def _table_mini_batches(data: DataInput, reader: str | None, size: int, spill_dir: Path,
                         source_file: object) -> Iterator[MiniBatch]:
-    table = _load_table(data, reader, size, spill_dir, source_file)
+    table = _load_table(data, reader, size, source_file)
     with _Spill(spill_dir / "minibatches.pkl") as spill:
         yield from _cut_streams(table, reader, size, spill, data, source_file)
 
@@ -438,7 +439,7 @@ def _read_groups(table: Any, groups: list[list[int]], path: str, data: DataInput
             + _read_groups(table, groups[half:], path, data, source_file))
 
 
-def _load_table(data: DataInput, reader: str | None, size: int | None, spill_dir: Path,
+def _load_table(data: DataInput, reader: str | None, size: int | None,
                 source_file: object) -> Any:
     """The input's MLTable; for byte-sized readers with ``partition_size`` set to ``size``."""
     import mltable
@@ -451,10 +452,8 @@ def _load_table(data: DataInput, reader: str | None, size: int | None, spill_dir
         for step in spec["transformations"]:
             if isinstance(step, dict) and reader in step:
                 step[reader]["partition_size"] = size
-        folder = spill_dir / "_mltable"
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / MLTABLE_FILE).write_text(yaml.safe_dump(spec), encoding="utf-8")
-        return mltable.load(str(folder))
+        # mltable's own fallback in _with_partition_size: a table from the edited YAML dict
+        return type(table)._create_from_dict(spec, table._path_pairs, table._load_uri)
     except Exception as exc:
         raise _fail(data, source_file, f"mltable could not load input {data.name!r}: "
                     f"{_short(exc)}", "check the MLTable file against the MLTable schema") from exc
@@ -587,7 +586,7 @@ class _Partition:
 
 def _partitioned_table(data: DataInput, keys: tuple[str, ...], spill_dir: Path,
                        source_file: object) -> Iterator[MiniBatch]:
-    table = _load_table(data, None, None, spill_dir, source_file)
+    table = _load_table(data, None, None, source_file)
     parts: dict[tuple[Any, ...], _Partition] = {}
     pending: dict[int, list[pd.DataFrame]] = {}  # partition number -> rows not yet in the spill
     held = 0  # source bytes behind ``pending``
