@@ -1,9 +1,10 @@
 """6. Set-up: ``make run`` on a fresh clone, with the package caches as they are (warm after a first run).
 
 The checkout's HEAD commit is cloned (``git clone``, local, so uncommitted changes are not in it)
-into a temporary folder and ``make run`` is timed there from spawn to exit: venv creation, the
-uv bootstrap, the install of the local path (no Azure SDK) and the example pipeline to its result.
-Then ``make run`` again in the same clone (nothing left to install) gives the run alone. Checks
+into a temporary folder, and there ``make .venv/.installed-run`` (the set-up ``make run`` does
+first: venv creation, the uv bootstrap, the install of the local path, no Azure SDK) and then
+``make run`` (the example pipeline to its result, nothing left to install) are timed from spawn
+to exit; their sum is ``make run`` on a fresh clone (one more ``make`` start, ~10 ms). Checks
 that go with it: the clone's interpreter imports the clone's own ``tenantml`` (not a build that
 uv cached for another checkout), ``azure.ai.ml`` is not installed, and the size of ``.venv``.
 
@@ -60,8 +61,9 @@ def run(base: Path, quick: bool) -> dict[str, Any]:
     subprocess.run(["git", "clone", "-q", str(common.ROOT), str(clone)], check=True)
     subprocess.run(["git", "-C", str(clone), "checkout", "-q", head], check=True)
     busy = common.wait_quiet()
-    first, output = _timed(["make", "run"], clone)
-    again, _ = _timed(["make", "run"], clone)
+    install, _ = _timed(["make", ".venv/.installed-run"], clone)
+    example, output = _timed(["make", "run"], clone)
+    first = install + example
     python = clone / ".venv" / "bin" / "python"
     imported = subprocess.run([str(python), "-c", "import tenantml, os; print(os.path.realpath(tenantml.__file__))"],
                               cwd=tempfile.gettempdir(), env=_env(), capture_output=True, text=True,
@@ -72,12 +74,12 @@ def run(base: Path, quick: bool) -> dict[str, Any]:
     completed = "Completed" in output
     own = imported.startswith(str(clone.resolve()) + os.sep)
     common.remove(clone)
-    return {"commit": head, "first": first, "again": again, "setup": first - again, "busy": busy,
+    return {"commit": head, "first": first, "again": example, "setup": install, "busy": busy,
             "imported": imported, "own_tenantml": own, "azure_sdk": azure, "venv_mib": size,
             "completed": completed,
             "targets": [
                 {"name": "`make run` on a fresh clone, warm package cache: <= 90 s to the example's result",
-                 "value": f"{first:.1f} s (set-up {first - again:.1f} s + run {again:.1f} s)",
+                 "value": f"{first:.1f} s (set-up {install:.1f} s + example {example:.1f} s)",
                  "pass": first <= 90 and completed},
                 {"name": "fresh clone imports its own tenantml; local path installs no Azure SDK",
                  "value": f"{'own' if own else 'OTHER: ' + imported}; azure-ai-ml "
