@@ -447,16 +447,20 @@ GROUP_VALUES = st.one_of(st.none(), st.just(float("nan")), st.booleans(), st.int
 
 @settings(max_examples=200, deadline=None)
 @given(rows=st.lists(st.tuples(GROUP_VALUES, GROUP_VALUES, st.integers(0, 3)), max_size=30),
-       as_numbers=st.booleans(), keys=st.sampled_from([("a",), ("a", "b"), ("b", "c"), ("c",)]))
+       column_a=st.sampled_from(["mixed", "numbers", "strings"]),
+       keys=st.sampled_from([("a",), ("a", "b"), ("b", "c"), ("c",), ("a", "c")]))
 def test_vectorised_grouping_agrees_with_the_exact_reference(rows: list[tuple[Any, Any, int]],
-                                                              as_numbers: bool,
+                                                              column_a: str,
                                                               keys: tuple[str, ...]) -> None:
     from tenantml.division import _group_rows, _group_slices
 
     frame = pd.DataFrame(rows, columns=["a", "b", "c"])
-    if as_numbers:  # the numpy path: float columns with NaN, integer columns
+    if column_a == "numbers":  # the numpy path: float columns with NaN, integer columns
         frame["a"] = pd.to_numeric(frame["a"].map(lambda v: v if isinstance(v, (int, float)) else None),
                                    errors="coerce").astype(float)
+    elif column_a == "strings":  # the factorize path: strings (hostile ones too) and missing values
+        frame["a"] = frame["a"].map(lambda v: v if isinstance(v, str) or v is None else
+                                    (float("nan") if isinstance(v, float) and v != v else str(v))).astype(object)
     expected = {key: frame.take(positions).reset_index(drop=True)
                 for key, positions in _group_rows(frame, keys).items()}
     got = list(_group_slices(frame, keys))
