@@ -131,6 +131,9 @@ def run(base: Path, quick: bool) -> dict[str, Any]:
         case_run(base, "size_large", 200_000 // scale, 1_000, "10kb", [], "1mb", repeats),
         # the partition_keys case: 200,000 rows, 1,000 tenants
         case_run(base, "partitions", 200_000 // scale, 1_000 // scale, None, ["tenant"], None, repeats),
+        # where the fixed start-up no longer dominates: 2,000,000 rows (~50 MB)
+        case_run(base, "size_huge", 2_000_000 // scale, 1_000, "1mb", [], "16mb", repeats),
+        case_run(base, "partitions_huge", 2_000_000 // scale, 1_000 // scale, None, ["tenant"], None, repeats),
     ]
     for c in cases:
         common.say(f"  division {c['name']}: tenantml {c['median']['tenantml']:.2f} s, pandas "

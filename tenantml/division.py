@@ -70,7 +70,7 @@ import math
 import os
 import pickle
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from pathlib import Path
@@ -369,24 +369,49 @@ class _Stream:
 
 def _table_mini_batches(data: DataInput, reader: str | None, size: int, spill_dir: Path,
                         source_file: object) -> Iterator[MiniBatch]:
-    table = _load_table(data, reader, size, source_file)
+    split = _engine_split(size) if reader in _SIZED_READERS else 1
+    table = _load_table(data, reader, size // split, source_file)
+    exact = _ExactReads(data, reader, size, source_file) if split > 1 else None
     with _Spill(spill_dir / "minibatches.pkl") as spill:
-        yield from _cut_streams(table, reader, size, spill, data, source_file)
+        yield from _cut_streams(table, reader, size, split, exact, spill, data, source_file)
 
 
-def _cut_streams(table: Any, reader: str | None, size: int, spill: _Spill, data: DataInput,
-                 source_file: object) -> Iterator[MiniBatch]:
+def _engine_split(size: int) -> int:
+    """How many engine partitions of ``size // split`` bytes make one mini-batch of ``size`` bytes.
+
+    The engine cuts a file into byte ranges and a row belongs to the range it starts in, so the
+    ranges of ``size / m`` bytes, taken ``m`` at a time, hold exactly the rows of the ranges of
+    ``size`` bytes (the differential test checks it against reads at ``size`` itself). Smaller
+    ranges are read in parallel and listed at once (see ``_KEYED_READ_BYTES``): the largest
+    ``m`` that divides ``size`` and keeps ranges of at least ``_ENGINE_BYTES``.
+    """
+    for split in range(max(1, size // _ENGINE_BYTES), 1, -1):
+        if size % split == 0:
+            return split
+    return 1
+
+
+def _cut_streams(table: Any, reader: str | None, size: int, split: int, exact: _ExactReads | None,
+                 spill: _Spill, data: DataInput, source_file: object) -> Iterator[MiniBatch]:
     index = 0
     for stream in _streams(table, data, source_file):
         if reader in _SIZED_READERS:
-            groups = [[i] for i in stream.partitions]
+            parts = stream.partitions
+            groups = [parts[k:k + split] for k in range(0, len(parts), split)]
         else:
             groups = _split_evenly(stream.partitions, math.ceil(os.path.getsize(stream.path) / size))
         row = 0
         per_read = max(1, _READ_BYTES // max(1, size))  # mini-batches per engine call, ~_READ_BYTES
         for first in range(0, len(groups), per_read):
             chunk = groups[first:first + per_read]
-            for part, frame in enumerate(_read_groups(table, chunk, stream.path, data, source_file), first):
+
+            def fallback(position: int, first: int = first, path: str = stream.path,
+                         groups: list[list[int]] = groups) -> pd.DataFrame:
+                if exact is not None:  # read at ``size`` itself, as Azure ML does
+                    return exact.read(path, first + position)
+                return _read(table, groups[first + position], path, data, source_file)
+
+            for part, frame in enumerate(_read_groups(table, chunk, fallback), first):
                 offset = spill.write(frame)
                 label = _rows_label(stream.path, row, len(frame), part, len(groups))
                 yield MiniBatch(index=index, kind="table", items=len(frame), data_path=str(spill.path),
@@ -395,14 +420,17 @@ def _cut_streams(table: Any, reader: str | None, size: int, spill: _Spill, data:
                 index += 1
 
 
+# Smallest engine partition a mini-batch is read as (see _engine_split).
+_ENGINE_BYTES = 1024 * 1024
+
 # Source bytes read per engine call when cutting a file: one call per mini-batch costs ~8 ms of
 # engine start-up (measured), one call per ~64 MiB keeps memory bounded by a chunk, not the file.
 _READ_BYTES = 64 * 1024 * 1024
 
 
-def _read_groups(table: Any, groups: list[list[int]], path: str, data: DataInput,
-                 source_file: object) -> list[pd.DataFrame]:
-    """``[_read(table, g, ...) for g in groups]``, with one engine call for all of them.
+def _read_groups(table: Any, groups: list[list[int]],
+                 fallback: Callable[[int], pd.DataFrame]) -> list[pd.DataFrame]:
+    """The rows of each group of engine partitions, as a DataFrame, with one engine call for all.
 
     The engine (rslex) returns one arrow record batch per non-empty partition, in partition
     order, and none for an empty one (measured with mltable 1.7: 1 to 2,000,000-row partitions
@@ -410,8 +438,9 @@ def _read_groups(table: Any, groups: list[list[int]], path: str, data: DataInput
     batch ``k`` is partition ``k``; otherwise (some range holds no row start) the groups are
     halved until that holds or one group is left, whose batches are all its rows. Each group's
     batches become a DataFrame through mltable's own converter, the code ``to_pandas_dataframe``
-    runs, so dtypes are those of a per-mini-batch read; the differential test checks it.
-    Anything unexpected falls back to one ``to_pandas_dataframe`` call per group.
+    runs, so dtypes are those of a per-mini-batch read; the differential test checks it. A group
+    whose batches do not share one arrow schema (a range where a column is all missing can come
+    back typed otherwise), or anything unexpected, is read by ``fallback(position in groups)``.
     """
     try:
         from azureml.dataprep.api._dataframereader import (
@@ -423,20 +452,42 @@ def _read_groups(table: Any, groups: list[list[int]], path: str, data: DataInput
         batches, _, stream_columns = get_rslex_executor().execute_dataflow(
             table.select_partitions(partitions)._dataflow, True, False, False, False, "", None)
         columns = list(stream_columns) if stream_columns is not None else None
-        if len(groups) == 1 or len(batches) == len(partitions):
-            reader = get_dataframe_reader()
-            frames, at = [], 0
-            for group in groups:
-                take = len(batches) if len(groups) == 1 else len(group)
+    except Exception:  # noqa: BLE001 - the engine's own path in fallback() raises the clear error
+        return [fallback(position) for position in range(len(groups))]
+    if len(groups) == 1 or len(batches) == len(partitions):
+        reader = get_dataframe_reader()
+        frames, at = [], 0
+        for position, group in enumerate(groups):
+            take = len(batches) if len(groups) == 1 else len(group)
+            mine = batches[at:at + take]
+            at += take
+            try:
+                if any(not b.schema.equals(mine[0].schema) for b in mine[1:]):
+                    raise ValueError("the ranges of one mini-batch came back with different types")
                 frames.append(reader.process_rslex_batches(
-                    batches[at:at + take], columns[at:at + take] if columns is not None else None))
-                at += take
-            return frames
-    except Exception:  # noqa: BLE001 - the engine's own path below raises the clear error
-        return [_read(table, group, path, data, source_file) for group in groups]
+                    mine, columns[at - take:at] if columns is not None else None))
+            except Exception:  # noqa: BLE001 - see the docstring
+                frames.append(fallback(position))
+        return frames
     half = len(groups) // 2
-    return (_read_groups(table, groups[:half], path, data, source_file)
-            + _read_groups(table, groups[half:], path, data, source_file))
+    return (_read_groups(table, groups[:half], fallback)
+            + _read_groups(table, groups[half:], lambda position: fallback(position + half)))
+
+
+class _ExactReads:
+    """Mini-batch ``k`` of a file read as Azure ML's worker reads it: partition ``k`` of the file
+    in the table cut at ``size`` bytes. Loaded on first use (listing large ranges is slow)."""
+
+    def __init__(self, data: DataInput, reader: str | None, size: int, source_file: object) -> None:
+        self.data, self.reader, self.size, self.source_file = data, reader, size, source_file
+        self.table: Any = None
+        self.first: dict[str, int] = {}
+
+    def read(self, path: str, k: int) -> pd.DataFrame:
+        if self.table is None:
+            self.table = _load_table(self.data, self.reader, self.size, self.source_file)
+            self.first = {s.path: s.first for s in _streams(self.table, self.data, self.source_file)}
+        return _read(self.table, [self.first[path] + k], path, self.data, self.source_file)
 
 
 def _load_table(data: DataInput, reader: str | None, size: int | None,

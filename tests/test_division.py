@@ -18,6 +18,7 @@ import textwrap
 import time
 from collections.abc import Iterator
 from typing import Any
+from unittest import mock
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
+import tenantml.division as division
 from tenantml.division import MiniBatch, is_tabular, iter_mini_batches, load_mini_batch
 from tenantml.errors import UserError
 from tenantml.minibatch_size import (DEFAULT_FILES_PER_MINI_BATCH, DEFAULT_TABULAR_BYTES,
@@ -408,7 +410,8 @@ NULLABLE_ROWS = st.lists(st.tuples(st.one_of(st.none(), st.integers(-10**6, 10**
 def test_each_mini_batch_is_the_partition_azure_ml_reads(tmp_path_factory: pytest.TempPathFactory,
                                                          files: list[list[tuple[Any, str, Any]]],
                                                          data: st.DataObject, fmt: str) -> None:
-    """Differential: tenantml cuts one read in memory; Azure ML's worker reads its partition alone.
+    """Differential: tenantml cuts one read in memory (of ranges S/m bytes long, m at a time);
+    Azure ML's worker reads its partition of S bytes alone.
 
     Every mini-batch must equal that per-partition read exactly, dtypes included: a range whose
     nullable integers hold no null is int64 there, float64 where one is missing; lines longer
@@ -430,8 +433,11 @@ def test_each_mini_batch_is_the_partition_azure_ml_reads(tmp_path_factory: pytes
             frame.to_json(path, orient="records", lines=True)
         total += path.stat().st_size
     size = data.draw(st.integers(16, max(16, total // 2)), label="mini_batch_size")
+    # tenantml reads a mini-batch of S bytes as m engine ranges of S/m (>= _ENGINE_BYTES) bytes
+    engine_bytes = data.draw(st.sampled_from([division._ENGINE_BYTES, 4, 8, 16]), label="engine bytes")
 
-    batches = divide(mltable_input(folder), root / "spill", str(size))
+    with mock.patch.object(division, "_ENGINE_BYTES", engine_bytes):
+        batches = divide(mltable_input(folder), root / "spill", str(size))
     reference = mltable_partition_reads(folder, size, root / "reference")
 
     assert len(batches) == len(reference)
@@ -608,8 +614,6 @@ def test_partitions_are_exactly_the_groups(tmp_path_factory: pytest.TempPathFact
 
 def test_partitions_held_over_several_flushes_keep_their_rows_in_order(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import tenantml.division as division
-
     monkeypatch.setattr(division, "_HOLD_BYTES", 1)  # write after every file
     folder = delimited_mltable(tmp_path / "t")
     for i in range(3):
