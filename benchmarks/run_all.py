@@ -311,6 +311,15 @@ def _division(w, r: dict[str, Any]) -> None:
     w("Marginal = (T(N) - T(N0)) / (N - N0) for the same file divided at two sizes, so the read and the start-up "
       "cancel. Beyond the read = (T(tenantml) - T(pandas)) / N, start-up differences included.")
     w("")
+    floor = r.get("floor")
+    if floor:
+        ft, fp = floor["median"]["tenantml"], floor["median"]["pandas"]
+        w(f"Start-up alone (a 10-row table, one mini-batch): tenantml {_f(ft)} s, pandas {_f(fp)} s. The divider's "
+          "fixed cost is its imports (tenantml, pandas, pyarrow, mltable with its REST-client modules) and the "
+          "mltable engine's start; pandas pays only its own import. Ratio of the work after start-up "
+          "((T - start-up) / (T(pandas) - start-up of pandas)): "
+          + ", ".join(f"{c['name']} {_f(c.get('ratio_after_startup'))}x" for c in r["cases"]) + ".")
+        w("")
 
 
 def _setup(w, r: dict[str, Any]) -> None:
