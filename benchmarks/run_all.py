@@ -318,7 +318,8 @@ def _division(w, r: dict[str, Any]) -> None:
           "fixed cost is its imports (tenantml, pandas, pyarrow, mltable with its REST-client modules) and the "
           "mltable engine's start; pandas pays only its own import. Ratio of the work after start-up "
           "((T - start-up) / (T(pandas) - start-up of pandas)): "
-          + ", ".join(f"{c['name']} {_f(c.get('ratio_after_startup'))}x" for c in r["cases"]) + ".")
+          + ", ".join(f"{c['name']} {_f(c.get('ratio_after_startup'), unit='x')}" for c in r["cases"])
+          + " (- where the start-up is larger than the measured difference: noise).")
         w("")
 
 
