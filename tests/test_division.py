@@ -403,6 +403,7 @@ NULLABLE_ROWS = st.lists(st.tuples(st.one_of(st.none(), st.integers(-10**6, 10**
                          max_size=40)
 
 
+@pytest.mark.slow  # mltable or 100k files
 @settings(max_examples=12, deadline=None, phases=MLTABLE_PHASES,
           suppress_health_check=[HealthCheck.too_slow])
 @given(files=st.lists(NULLABLE_ROWS, min_size=1, max_size=3), data=st.data(),
