@@ -22,7 +22,7 @@ from typing import Any
 
 from benchmarks import common
 
-WORK = '''
+WORK = common.MARKERS + '''
 import os
 import joblib
 import pandas as pd
@@ -31,6 +31,7 @@ from sklearn.ensemble import GradientBoostingRegressor
 ESTIMATORS = int(os.environ.get("BENCH_ESTIMATORS", "40"))
 
 def train(path, out_dir):
+    _mark("task")  # the first task of any process, for every tool: start-up vs work
     frame = pd.read_csv(path)
     X, y = frame.drop(columns=["y"]).to_numpy(), frame["y"].to_numpy()
     model = GradientBoostingRegressor(n_estimators=ESTIMATORS, max_depth=3, random_state=0).fit(X, y)
@@ -109,6 +110,7 @@ def run(base: Path, quick: bool) -> dict[str, Any]:
 
     times: dict[str, list[float]] = {t: [] for t in TOOLS}
     first_run: list[float] = []
+    first_task: dict[str, list[float]] = {t: [] for t in TOOLS}
     for rep in range(repeats):
         order = TOOLS[rep % 4:] + TOOLS[:rep % 4]
         for tool in order:
@@ -124,6 +126,7 @@ def run(base: Path, quick: bool) -> dict[str, Any]:
             if made != tenants:
                 raise RuntimeError(f"many_models/{tool}: {made} models written, expected {tenants}")
             times[tool].append(m.wall)
+            first_task[tool].append(m.markers.get("task", float("nan")))
             common.say(f"  many-models rep {rep + 1}/{repeats} {tool:8s}: {m.wall:.2f} s")
 
     wall = {t: common.median(v) for t, v in times.items()}
@@ -135,9 +138,11 @@ def run(base: Path, quick: bool) -> dict[str, Any]:
         "speedup": {t: wall["serial"] / wall[t] for t in ("tenantml", "pool", "joblib")},
         "ratio_to_best_peer": ratio, "best_peer": "pool" if wall["pool"] <= wall["joblib"] else "joblib",
         "tenantml_first_run_s": common.median(first_run),
+        "first_task_s": {t: common.median(v) for t, v in first_task.items()},
+        "after_first_task_s": {t: common.median([w - f for w, f in zip(times[t], first_task[t])]) for t in TOOLS},
         "targets": [
-            {"name": "many models: tenantml wall <= 1.10x best of Pool and joblib",
-             "value": f"{ratio:.3f}x", "pass": ratio <= 1.10},
+            {"name": "many models: tenantml wall <= 1.03x best of Pool and joblib",
+             "value": f"{ratio:.3f}x", "pass": ratio <= 1.03},
             {"name": "many models: speed-up over serial >= 1.8x on 2 workers",
              "value": f"{speedup:.2f}x", "pass": speedup >= 1.8},
         ],

@@ -5,7 +5,8 @@
     .venv/bin/python benchmarks/run_all.py --only overhead,startup
 
 Benchmarks (one module each): 1. ``overhead`` 2. ``many_models`` 3. ``scale`` 4. ``startup``
-5. ``environments`` (``--environments isolated``: cold build, warm reuse, next to ``current``).
+5. ``division`` 6. ``setup`` (``make run`` on a fresh clone of HEAD) 7. ``environments``
+(``--environments isolated``: cold build, warm reuse, next to ``current``).
 Generated data lives in a temporary folder that is removed at the end (``--keep`` keeps it).
 A full run also rewrites ``benchmarks/RESULTS.md``; ``--quick`` writes only where ``--output``
 says (its sizes are too small to judge the targets). Exit code 0 whether targets pass or miss;
@@ -24,11 +25,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import common, environments, many_models, overhead, scale, startup  # noqa: E402
+from benchmarks import common, division, environments, many_models, overhead, scale, setup, startup  # noqa: E402
 
 BENCHMARKS = {"overhead": overhead, "many_models": many_models, "scale": scale, "startup": startup,
-              "environments": environments}
-ORDER = ("startup", "overhead", "many_models", "scale", "environments")
+              "division": division, "setup": setup, "environments": environments}
+ORDER = ("startup", "overhead", "division", "many_models", "scale", "setup", "environments")
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "RESULTS.md"
 
 
@@ -162,6 +163,10 @@ def render(machine: dict[str, str], results: dict[str, Any], elapsed: float, qui
         _scale(w, results["scale"])
     if "startup" in results and "error" not in results["startup"]:
         _startup(w, results["startup"])
+    if "division" in results and "error" not in results["division"]:
+        _division(w, results["division"])
+    if "setup" in results and "error" not in results["setup"]:
+        _setup(w, results["setup"])
     if "environments" in results and "error" not in results["environments"]:
         _environments(w, results["environments"])
     for name in ORDER:
@@ -188,7 +193,7 @@ def render(machine: dict[str, str], results: dict[str, Any], elapsed: float, qui
       "(`benchmarks/_probe/sitecustomize.py`, on `PYTHONPATH` for that run only), and the divider's "
       "`rchar` from `/proc/<pid>/io` against one plain `mltable` read of the whole table.")
     w("- Re-run one benchmark: `.venv/bin/python benchmarks/run_all.py --only NAME --output /tmp/r.md` "
-      "(`overhead`, `many_models`, `scale`, `startup`, `environments`).")
+      "(`overhead`, `many_models`, `scale`, `startup`, `division`, `setup`, `environments`).")
     w("")
     return "\n".join(out)
 
@@ -234,6 +239,15 @@ def _many(w, r: dict[str, Any]) -> None:
         w(f"| {label} | {_spread(r['times'][tool])} | {_f(speed)}x | {_f(r['wall'][tool] / best, 3)}x |")
     w("")
     best_speed = max(r["wall"]["serial"] / r["wall"]["pool"], r["wall"]["serial"] / r["wall"]["joblib"])
+    if "first_task_s" in r:
+        w("Where the time goes (medians): from spawn to the first `train()` call of any process, and from "
+          "there to exit.")
+        w("")
+        w("| tool | spawn to first task (s) | first task to exit (s) |")
+        w("|---|---|---|")
+        for tool in ("tenantml", "pool", "joblib", "serial"):
+            w(f"| {tool} | {_f(r['first_task_s'][tool])} | {_f(r['after_first_task_s'][tool])} |")
+        w("")
     w(f"tenantml's first `run()` call came {_f(r['tenantml_first_run_s'])} s after spawn. The best peer's "
       f"speed-up, {_f(best_speed)}x, is what 2 processes get from this workload on this machine; tenantml "
       f"reaches {r['wall']['serial'] / r['wall']['tenantml'] / best_speed:.0%} of it.")
@@ -270,6 +284,64 @@ def _scale(w, r: dict[str, Any]) -> None:
       f"{table['full_read_rchar'] / 2**20:.0f} MiB ({_f(table['rchar_ratio'])}x) |")
     w(f"| divider lifetime vs one plain full read (s) | {_f(table['divider_seconds'], 1)} vs "
       f"{_f(table['full_read_seconds'], 1)} |")
+    w("")
+
+
+def _division(w, r: dict[str, Any]) -> None:
+    w("## 5. Tabular division: the divider process against pandas on the same CSV")
+    w("")
+    w(f"Each figure is the median of {r['repeats']} interleaved runs (min-max), every tool a fresh process timed "
+      "from spawn to exit (interpreter, imports, read, cut, write). `tenantml` is the divider "
+      "`python -m tenantml.backends.local.divide` (mltable read: Azure ML's dtypes and byte boundaries; every "
+      "mini-batch pickled to the spill file, the plan written); `pandas` is `read_csv` + `np.array_split` / "
+      "`groupby(sort=True)` into the same number of pieces, held in memory; `pandas + spill` also pickles each "
+      "piece to its own file. Background CPU use of the machine before each repeat is shown: the machine is "
+      "shared, so only ratios within one row mean much.")
+    w("")
+    w("| input | mini-batches | tenantml (s) | pandas (s) | pandas + spill (s) | tenantml / pandas | "
+      "beyond the pandas read, per mini-batch (ms) | marginal per mini-batch (ms) | background CPU |")
+    w("|---|---|---|---|---|---|---|---|---|")
+    for c in r["cases"]:
+        what = ("`partition_keys: [tenant]`" if c["keys"] else f"`mini_batch_size: \"{c['size']}\"`")
+        size = f"{c['bytes'] / 1e6:.1f} MB" if c["bytes"] >= 1e6 else f"{c['bytes'] / 1e3:.0f} KB"
+        marginal = "-" if c["marginal_ms"] is None else (
+            f"{_f(c['marginal_ms'], 2)} (vs `\"{c['small_size']}\"`: {c['mini_batches_n0']} mini-batches)")
+        busy = ", ".join(f"{b:.0%}" for b in c["busy"])
+        w(f"| {c['rows']:,} rows, {size}, {what} | {c['mini_batches']:,} | {_spread(c['times']['tenantml'])} | "
+          f"{_spread(c['times']['pandas'])} | {_spread(c['times']['pandas_spill'])} | {_f(c['ratio'])}x | "
+          f"{_f(c['beyond_read_ms'], 2)} | {marginal} | {busy} |")
+    w("")
+    w("Marginal = (T(N) - T(N0)) / (N - N0) for the same file divided at two sizes, so the read and the start-up "
+      "cancel. Beyond the read = (T(tenantml) - T(pandas)) / N, start-up differences included.")
+    w("")
+    floor = r.get("floor")
+    if floor:
+        ft, fp = floor["median"]["tenantml"], floor["median"]["pandas"]
+        w(f"Start-up alone (a 10-row table, one mini-batch): tenantml {_f(ft)} s, pandas {_f(fp)} s. The divider's "
+          "fixed cost is its imports (tenantml, pandas, pyarrow, mltable with its REST-client modules) and the "
+          "mltable engine's start; pandas pays only its own import. Ratio of the work after start-up "
+          "((T - start-up) / (T(pandas) - start-up of pandas)): "
+          + ", ".join(f"{c['name']} {_f(c.get('ratio_after_startup'), unit='x')}" for c in r["cases"])
+          + " (- where the start-up is larger than the measured difference: noise).")
+        w("")
+
+
+def _setup(w, r: dict[str, Any]) -> None:
+    w("## 6. Set-up: `make run` on a fresh clone")
+    w("")
+    w(f"`git clone` of commit {r['commit']} into a temporary folder; there `make .venv/.installed-run` (what "
+      "`make run` does first: `python3 -m venv`, pip installs uv into it, `uv pip install -e \".[examples]\"`) "
+      "then `make run` (the example pipeline `examples/tenants/pipeline.yml` to its summary), each timed; package "
+      f"caches (uv, pip) as this machine has them (warm). Background CPU use before: {r['busy']:.0%}.")
+    w("")
+    w("| figure | value |")
+    w("|---|---|")
+    w(f"| `make run`, fresh clone, to the example's result (s) | {_f(r['first'], 1)} |")
+    w(f"| of which set-up (venv + uv + install) (s) | {_f(r['setup'], 1)} |")
+    w(f"| of which the example pipeline (s) | {_f(r['again'], 1)} |")
+    w(f"| `.venv` size (MiB) | {_f(r['venv_mib'], 0)} |")
+    w(f"| `azure-ai-ml` installed by `make run` | {'yes' if r['azure_sdk'] else 'no'} |")
+    w(f"| `import tenantml` from `/tmp` with the clone's python | `{r['imported']}` |")
     w("")
 
 

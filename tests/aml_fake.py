@@ -27,7 +27,6 @@ import ipaddress
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import ssl
@@ -402,21 +401,21 @@ def _handler_for(fake: FakeWorkspace):
 
 
 # --------------------------------------------------------------------------- Azurite
-AZURITE_VERSION = "3.35.0"
+AZURITE_VERSION = "3.35.0"  # the Makefile reads this line: `make test` installs this version
 
 
-def azurite_command(cache: Path) -> list[str] | None:
-    """``azurite-blob``, installed with npm into ``cache`` once; None when npm is absent."""
-    binary = cache / "node_modules" / ".bin" / "azurite-blob"
-    if binary.exists():
-        return [str(binary)]
-    npm = shutil.which("npm")
-    if npm is None or shutil.which("node") is None:
-        return None
-    cache.mkdir(parents=True, exist_ok=True)
-    subprocess.run([npm, "install", "--prefix", str(cache), "--no-audit", "--no-fund", "--loglevel=error",
-                    f"azurite@{AZURITE_VERSION}"], check=True, capture_output=True, timeout=600)
-    return [str(binary)]
+def azurite_dir(prefix: Path) -> Path:
+    """Where the set-up step (``make test``/``make azurite``) installs Azurite: in the venv, by version."""
+    return prefix / "tools" / f"azurite-{AZURITE_VERSION}"
+
+
+def azurite_command(prefix: Path) -> list[str] | None:
+    """``azurite-blob`` as installed by the set-up step into the venv at ``prefix``; None if absent.
+
+    Tests install nothing: the npm install happens in ``make test``'s set-up, once per version.
+    """
+    binary = azurite_dir(prefix) / "node_modules" / ".bin" / "azurite-blob"
+    return [str(binary)] if binary.exists() else None
 
 
 def _die_with_parent() -> None:

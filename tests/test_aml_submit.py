@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -27,14 +25,13 @@ SCRIPT = "def init():\n    pass\n\ndef run(mini_batch):\n    return list(mini_ba
 
 @pytest.fixture(scope="module")
 def azure(tmp_path_factory):
-    """Certificate, Azurite (installed with npm on first use) and the fake workspace service."""
+    """Certificate, Azurite (installed by `make test`'s set-up) and the fake workspace service."""
     work = tmp_path_factory.mktemp("azure")
     cert, key = fake_mod.make_certificate(work)
-    cache = ROOT / ".venv" / ".cache" / "azurite" if (ROOT / ".venv").is_dir() else \
-        Path(tempfile.gettempdir()) / "tenantml-azurite"
-    command = fake_mod.azurite_command(cache)
+    command = fake_mod.azurite_command(Path(sys.prefix))
     if command is None:
-        pytest.skip("npm (Node.js) is not installed: Azurite, the storage emulator uploads go to, cannot run")
+        pytest.skip(f"Azurite is not installed in {fake_mod.azurite_dir(Path(sys.prefix))}: `make test` (or "
+                    "`make azurite`) installs it with npm before the tests; without Node.js these tests cannot run")
     saved = {k: os.environ.get(k) for k in ("REQUESTS_CA_BUNDLE", "AZUREML_DEV_URL_MFE")}
     azurite = Azurite.start(command, work, cert, key)
     ws = FakeWorkspace(cert, key, storage_endpoint=f"core.localhost:{azurite.port}")

@@ -17,6 +17,8 @@ import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
+from typing import Any
+from unittest import mock
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +29,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
+import tenantml.division as division
 from tenantml.division import MiniBatch, is_tabular, iter_mini_batches, load_mini_batch
 from tenantml.errors import UserError
 from tenantml.minibatch_size import (DEFAULT_FILES_PER_MINI_BATCH, DEFAULT_TABULAR_BYTES,
@@ -321,6 +324,8 @@ def test_file_mltable_partition_format_partition_keys(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------- tabular input
 
+HOSTILE_KEYS = ["", "\x00", "a", "a\x00b", "nul\x00end", "ünï", " ", "1"]
+
 ROWS = st.lists(st.tuples(st.integers(-10**6, 10**6),
                           st.floats(-1e6, 1e6, allow_nan=False).map(lambda x: round(x, 3)),
                           st.text(alphabet="abcXYZ", min_size=1, max_size=12)),
@@ -366,6 +371,111 @@ def test_table_division_matches_mltable(tmp_path_factory: pytest.TempPathFactory
     assert order == sorted(order)  # files in path order, each file's mini-batches contiguous
     for path, nbytes in sizes.items():  # Azure ML's (mltable's) cut: ceil(bytes / size) ranges
         assert order.count(path) == math.ceil(nbytes / size)
+
+
+def mltable_partition_reads(folder: Path, size: int, work: Path) -> list[pd.DataFrame]:
+    """What Azure ML's workers read: the table with ``partition_size``, one
+    ``select_partitions([i]).to_pandas_dataframe()`` per engine partition, files in path order."""
+    import mltable
+    import yaml
+    from azureml.dataprep.api._rslex_executor import get_rslex_executor
+
+    spec = yaml.safe_load(str(mltable.load(str(folder))))
+    for step in spec["transformations"]:
+        for reader in ("read_delimited", "read_json_lines"):
+            if isinstance(step, dict) and reader in step:
+                step[reader]["partition_size"] = size
+    work.mkdir(parents=True)
+    (work / "MLTable").write_text(yaml.safe_dump(spec), encoding="utf-8")
+    table = mltable.load(str(work))
+    _, per_stream = get_rslex_executor().get_partition_info(table._dataflow)
+    ranges, first = [], 0
+    for info, count in per_stream:
+        ranges.append((str(getattr(info, "resource_identifier", info)), first, int(count)))
+        first += int(count)
+    return [table.select_partitions([i]).to_pandas_dataframe()
+            for _, start, count in sorted(ranges) for i in range(start, start + count)]
+
+
+NULLABLE_ROWS = st.lists(st.tuples(st.one_of(st.none(), st.integers(-10**6, 10**6)),
+                                   st.text(alphabet="ab,\"x ", max_size=150),
+                                   st.one_of(st.none(), st.booleans())),
+                         max_size=40)
+
+
+@pytest.mark.slow  # mltable or 100k files
+@settings(max_examples=12, deadline=None, phases=MLTABLE_PHASES,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(files=st.lists(NULLABLE_ROWS, min_size=1, max_size=3), data=st.data(),
+       fmt=st.sampled_from(["csv", "jsonl"]))
+def test_each_mini_batch_is_the_partition_azure_ml_reads(tmp_path_factory: pytest.TempPathFactory,
+                                                         files: list[list[tuple[Any, str, Any]]],
+                                                         data: st.DataObject, fmt: str) -> None:
+    """Differential: tenantml cuts one read in memory (of ranges S/m bytes long, m at a time);
+    Azure ML's worker reads its partition of S bytes alone.
+
+    Every mini-batch must equal that per-partition read exactly, dtypes included: a range whose
+    nullable integers hold no null is int64 there, float64 where one is missing; lines longer
+    than the size leave ranges with no row start (empty mini-batches).
+    """
+    root = tmp_path_factory.mktemp("cut")
+    if fmt == "csv":
+        folder = delimited_mltable(root / "t")
+    else:
+        folder = write_mltable(root / "t", "paths:\n  - pattern: ./*.jsonl\n"
+                               "transformations:\n  - read_json_lines:\n      encoding: utf8\n")
+    total = 0
+    for i, rows in enumerate(files):
+        frame = pd.DataFrame(rows, columns=["id", "s", "flag"])
+        path = folder / f"part_{i}.{fmt}"
+        if fmt == "csv":
+            frame.to_csv(path, index=False)
+        else:
+            frame.to_json(path, orient="records", lines=True)
+        total += path.stat().st_size
+    size = data.draw(st.integers(16, max(16, total // 2)), label="mini_batch_size")
+    # tenantml reads a mini-batch of S bytes as m engine ranges of S/m (>= _ENGINE_BYTES) bytes
+    engine_bytes = data.draw(st.sampled_from([division._ENGINE_BYTES, 4, 8, 16]), label="engine bytes")
+
+    with mock.patch.object(division, "_ENGINE_BYTES", engine_bytes):
+        batches = divide(mltable_input(folder), root / "spill", str(size))
+    reference = mltable_partition_reads(folder, size, root / "reference")
+
+    assert len(batches) == len(reference)
+    for mb, expected in zip(batches, reference):
+        got = load_mini_batch(mb)
+        pd.testing.assert_frame_equal(got, expected)
+        assert mb.items == len(expected)
+
+
+GROUP_VALUES = st.one_of(st.none(), st.just(float("nan")), st.booleans(), st.integers(-2, 2),
+                         st.sampled_from([0.0, -0.0, 1.0, 2.5]), st.sampled_from(HOSTILE_KEYS))
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(st.tuples(GROUP_VALUES, GROUP_VALUES, st.integers(0, 3)), max_size=30),
+       column_a=st.sampled_from(["mixed", "numbers", "strings"]),
+       keys=st.sampled_from([("a",), ("a", "b"), ("b", "c"), ("c",), ("a", "c")]))
+def test_vectorised_grouping_agrees_with_the_exact_reference(rows: list[tuple[Any, Any, int]],
+                                                              column_a: str,
+                                                              keys: tuple[str, ...]) -> None:
+    from tenantml.division import _group_rows, _group_slices
+
+    frame = pd.DataFrame(rows, columns=["a", "b", "c"])
+    if column_a == "numbers":  # the numpy path: float columns with NaN, integer columns
+        frame["a"] = pd.to_numeric(frame["a"].map(lambda v: v if isinstance(v, (int, float)) else None),
+                                   errors="coerce").astype(float)
+    elif column_a == "strings":  # the factorize path: strings (hostile ones too) and missing values
+        frame["a"] = frame["a"].map(lambda v: v if isinstance(v, str) or v is None else
+                                    (float("nan") if isinstance(v, float) and v != v else str(v))).astype(object)
+    expected = {key: frame.take(positions).reset_index(drop=True)
+                for key, positions in _group_rows(frame, keys).items()}
+    got = list(_group_slices(frame, keys))
+    assert len(got) == len(expected)
+    for key, part in got:
+        assert key in expected
+        assert [type(v) for v in key] == [type(v) for v in next(k for k in expected if k == key)]
+        pd.testing.assert_frame_equal(part, expected[key])
 
 
 def test_table_small_file_is_its_own_mini_batch_and_labels(tmp_path: Path) -> None:
@@ -503,6 +613,22 @@ def test_partitions_are_exactly_the_groups(tmp_path_factory: pytest.TempPathFact
         assert set(mb.sources) <= {str(folder / f"f{i}.csv") for i in range(len(files))}
 
 
+def test_partitions_held_over_several_flushes_keep_their_rows_in_order(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(division, "_HOLD_BYTES", 1)  # write after every file
+    folder = delimited_mltable(tmp_path / "t")
+    for i in range(3):
+        pd.DataFrame({"store": [1, 2, 1, i], "qty": [10 * i + k for k in range(4)]}).to_csv(
+            folder / f"f{i}.csv", index=False)
+    batches = divide(mltable_input(folder), tmp_path / "spill", keys=("store",))
+    full = mltable_read(folder)
+    assert [mb.partition_key_value for mb in batches] == [{"store": 0}, {"store": 1}, {"store": 2}]
+    assert [len(mb.data_offsets) for mb in batches] == [1, 3, 3]  # one frame per flush it had rows in
+    for mb in batches:
+        expected = full[full["store"] == mb.partition_key_value["store"]].reset_index(drop=True)  # type: ignore[index]
+        pd.testing.assert_frame_equal(load_mini_batch(mb), expected)
+
+
 HOSTILE = ["/", "..", "../../etc/passwd", "a/b", "\x00", "nul\x00end", "ünïcødé 中文", "", " ",
            "con", "*", "\\", "\n"]
 
@@ -521,7 +647,7 @@ def test_hostile_partition_values_are_safe(tmp_path: Path) -> None:
 
     created = set(tmp_path.rglob("*")) - before
     assert all(spill in p.parents or p == spill for p in created), created
-    assert all(re.fullmatch(r"partition\d{6}\.pkl", p.name) for p in spill.glob("*.pkl"))
+    assert [p.name for p in spill.glob("*.pkl")] == ["partitions.pkl"]  # never named by a key value
     assert all(Path(mb.data_path).parent == spill for mb in batches)  # type: ignore[arg-type]
     assert_dense(batches)
     values = [tuple(mb.partition_key_value.values()) for mb in batches]  # type: ignore[union-attr]
