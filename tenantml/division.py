@@ -74,13 +74,15 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal
 
 from tenantml.errors import UserError
 from tenantml.minibatch_size import parse_mini_batch_size
 from tenantml.spec import DataInput
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # Self: typing 3.11; workers of an isolated environment may run Python 3.8
+    from typing import Self
+
     import pandas as pd
 
 MLTABLE_FILE = "MLTable"
