@@ -173,7 +173,6 @@ class AmlBackend(Backend):
 
 def preflight(client: Any, prepared: Prepared, workspace: Any) -> None:
     """Look up every compute and datastore the job names, so a typo fails with its name, fast."""
-    from tenantml.backends.aml import sdk
     from tenantml.backends.aml.job import rest_body
 
     body = rest_body(prepared.job).get("properties", {})
@@ -198,27 +197,27 @@ def preflight(client: Any, prepared: Prepared, workspace: Any) -> None:
             if match:
                 datastores.setdefault(match.group(1), f"{kind}.{key}.path")
     for compute, key in computes.items():
-        try:
-            with sdk.quiet_sdk(), sdk.translating(workspace, what=f"looking up compute '{compute}'"):
-                client.compute.get(compute)
-        except UserError as exc:
-            if not isinstance(exc, sdk.NotFound):
-                raise
-            known = _names(lambda: client.compute.list())
-            raise UserError(f"compute '{compute}' does not exist in workspace {workspace.name}"
-                            + (f"; it has: {', '.join(known)}" if known else "") + ".", file=prepared.source, key=key,
-                            fix="correct the compute name, or create the cluster in Azure ML studio") from None
+        _must_exist(workspace, prepared, "compute", compute, key, client.compute,
+                    "correct the compute name, or create the cluster in Azure ML studio")
     for datastore, key in datastores.items():
-        try:
-            with sdk.quiet_sdk(), sdk.translating(workspace, what=f"looking up datastore '{datastore}'"):
-                client.datastores.get(datastore)
-        except UserError as exc:
-            if not isinstance(exc, sdk.NotFound):
-                raise
-            known = _names(lambda: client.datastores.list())
-            raise UserError(f"datastore '{datastore}' does not exist in workspace {workspace.name}"
-                            + (f"; it has: {', '.join(known)}" if known else "") + ".", file=prepared.source, key=key,
-                            fix="correct the datastore name in the azureml://datastores/<name>/paths/... URI") from None
+        _must_exist(workspace, prepared, "datastore", datastore, key, client.datastores,
+                    "correct the datastore name in the azureml://datastores/<name>/paths/... URI")
+
+
+def _must_exist(workspace: Any, prepared: Any, kind: str, name: str, key: str, operations: Any, fix: str) -> None:
+    """One preflight look-up (``operations.get(name)``); a 404 names what the workspace has instead."""
+    from tenantml.backends.aml import sdk
+
+    try:
+        with sdk.quiet_sdk(), sdk.translating(workspace, what=f"looking up {kind} '{name}'"):
+            operations.get(name)
+    except UserError as exc:
+        if not isinstance(exc, sdk.NotFound):
+            raise
+        known = _names(lambda: operations.list())
+        raise UserError(f"{kind} '{name}' does not exist in workspace {workspace.name}"
+                        + (f"; it has: {', '.join(known)}" if known else "") + ".", file=prepared.source, key=key,
+                        fix=fix) from None
 
 
 def _short(value: str, marker: str = "/computes/") -> str:
