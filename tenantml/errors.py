@@ -31,6 +31,7 @@ class UserError(TenantmlError):
         self.line = line
         self.fix = fix
         self.details = details
+        self.text = message  # without location and fix (to re-anchor it elsewhere)
         where = ""
         if self.file:
             where = self.file + (f":{line}" if line else "")

@@ -4,9 +4,12 @@ Everything that can be checked without running is checked here, and every proble
 reported at once (``file:line: key: message``), before the first process starts. The work is
 done by :mod:`tenantml.loading`, one concern per module::
 
-    YAML --yamlio--> YamlMap --schema (keys)--> components (component: files) --> dag (order)
-         --> for each job in order: resolve (inputs/outputs/code) + bindings (${{...}} text)
-             + entry_script (AST) --> jobs (CommandJob / ParallelJob) --> Pipeline
+    YAML --yamlio--> YamlMap --schema (keys)--> graph: components (component: files, registered ones
+         through tenantml.yml) --> dag (order) --> for each job in order: resolve (inputs/outputs/code)
+         + bindings (${{...}} text) + entry_script (AST) --> jobs (CommandJob / ParallelJob); a pipeline
+         component is a scope of its own, flattened to parent/child jobs --> Pipeline
+
+A standalone ``type: command`` job is loaded as a pipeline of one step.
 """
 
 from __future__ import annotations
@@ -17,14 +20,11 @@ from typing import TYPE_CHECKING
 
 from tenantml.bindings import BINDING
 from tenantml.errors import UserError, ValidationErrors
-from tenantml.loading.components import expand_component
-from tenantml.loading.dag import dependency_order
 from tenantml.loading.entry_script import entry_script_problem
-from tenantml.loading.jobs import JobBuilder
+from tenantml.loading.graph import SWEEP_FIX, SWEEP_ONLY_ON_AZURE, Graph, as_one_step_pipeline
 from tenantml.loading.resolve import Resolver
 from tenantml.loading.schema import PIPELINE_KEYS, SETTINGS_KEYS, Problems, truthy
 from tenantml.locations import DEFAULT_DATASTORE, Datastores
-from tenantml.runfolder.names import node_name_problem
 from tenantml.spec import Job
 from tenantml.yamlio import YamlMap, load_yaml
 
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
 # Node types Azure ML runs in a pipeline that tenantml does not run locally
 # (azure.ai.ml.constants._component.NodeType: SWEEP, PIPELINE, SPARK, AUTOML, DATA_TRANSFER, IMPORT)
-AZURE_ML_NODE_TYPES = frozenset({"sweep", "pipeline", "spark", "automl", "data_transfer", "import"})
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,7 @@ class LoadContext:
 
 
 def load_pipeline(path: Path, ctx: LoadContext) -> Pipeline:
-    """Load and validate a pipeline YAML; raise ValidationErrors listing every problem."""
+    """Load and validate a pipeline YAML (or a standalone command job); raise ValidationErrors listing every problem."""
     path = path.absolute()
     raw = load_yaml(path, what="pipeline YAML")
     if not isinstance(raw, YamlMap):
@@ -79,10 +78,15 @@ def load_pipeline(path: Path, ctx: LoadContext) -> Pipeline:
 
         apply_overrides(raw, list(ctx.overrides))
     problems = Problems(path)
-    kind = raw.get("type", "pipeline")
-    if kind != "pipeline":
-        raise UserError(f"type is '{kind}'; tenantml runs pipeline jobs (Azure ML runs parallel steps only "
-                        "inside pipelines).", file=path, key="type", line=raw.line_of("type"),
+    # no type: a pipeline when it has jobs, else a command job (azure-ai-ml's load_job defaults to command)
+    kind = raw.get("type", "pipeline" if "jobs" in raw or "command" not in raw else "command")
+    if kind == "command":
+        raw = as_one_step_pipeline(raw, path)
+    elif kind == "sweep":
+        raise UserError(SWEEP_ONLY_ON_AZURE, file=path, key="type", line=raw.line_of("type"), fix=SWEEP_FIX)
+    elif kind != "pipeline":
+        raise UserError(f"type is '{kind}'; tenantml runs pipeline jobs and command jobs (Azure ML runs parallel "
+                        "steps only inside pipelines).", file=path, key="type", line=raw.line_of("type"),
                         fix="wrap the step under 'jobs:' of a file with 'type: pipeline'")
     problems.unknown_keys(raw, PIPELINE_KEYS, "", "the pipeline")
     settings = raw.get("settings") or YamlMap()
@@ -93,53 +97,18 @@ def load_pipeline(path: Path, ctx: LoadContext) -> Pipeline:
                         default_datastore=default_datastore, assets=ctx.assets, local=ctx.local)
     run_dir = ctx.run_dir if ctx.run_dir is not None else Path()
     parent_inputs = resolver.inputs(raw.get("inputs") or YamlMap(), "inputs.", parent={})
+    resolver.failed_parent = resolver.reported("inputs.")
     parent_outputs = resolver.outputs(raw.get("outputs") or YamlMap(), "outputs.", job_dir=run_dir / "pipeline",
                                       parent={})
-    jobs_raw = raw.get("jobs")
-    jobs: dict[str, Job] = {}
-    notes: list[str] = []
-    if not isinstance(jobs_raw, YamlMap) or not jobs_raw:
-        problems.add("the pipeline has no jobs.", key="jobs", line=raw.line_of("jobs"),
-                     fix="add at least one job under 'jobs:'")
-        raise ValidationErrors(problems.items)
-    nodes: dict[str, YamlMap] = {}
-    for name, job_raw in jobs_raw.items():
-        key = f"jobs.{name}"
-        if (bad_name := node_name_problem(name)) is not None:  # it names a folder of the run
-            problems.add(bad_name + ".", key=key, line=jobs_raw.line_of(name), fix="rename the job, e.g. 'score_tenants'")
-            continue
-        if not isinstance(job_raw, YamlMap):
-            problems.add("a job must be a mapping.", key=key, line=jobs_raw.line_of(name))
-            continue
-        merged = expand_component(str(name), job_raw, path, problems)
-        if merged is not None:
-            nodes[str(name)] = merged
-    order, deps = dependency_order(nodes, jobs_raw, problems)
-    builder = JobBuilder(resolver, run_dir, deps)
-    for name in order:
-        node = nodes[name]
-        job_type = node.get("type")
-        job: Job | None
-        if job_type == "parallel":
-            job = builder.parallel_job(name, node, parent_inputs, parent_outputs)
-        elif job_type == "command":
-            job = builder.command_job(name, node, parent_inputs, parent_outputs)
-        else:
-            problems.add(f"job type '{job_type}' cannot run locally; tenantml runs 'command' and 'parallel' "
-                         "steps.", key=f"jobs.{name}.type", line=node.line_of("type"),
-                         fix="use type: command or type: parallel, or run this pipeline with --backend aml",
-                         local_only=job_type in AZURE_ML_NODE_TYPES)
-            continue
-        if job is not None:
-            jobs[name] = job
-        if "compute" in node:
-            notes.append("'compute' is used on Azure ML only; locally the steps run on this machine.")
+    graph = Graph(run_dir, ctx.assets)
+    graph.load(raw, path, resolver, parent_inputs, parent_outputs, scope="", outer_deps=())
     if problems.items:
         raise ValidationErrors(problems.items)
     name = str(raw.get("display_name") or raw.get("name") or path.stem)
     experiment = str(raw.get("experiment_name") or path.absolute().parent.name)
-    return Pipeline(source=path, name=name, experiment_name=experiment, jobs=jobs, warnings=tuple(builder.warnings),
-                    notes=tuple(dict.fromkeys(notes)), force_rerun=truthy(settings.get("force_rerun")),
+    return Pipeline(source=path, name=name, experiment_name=experiment, jobs=graph.finish(),
+                    warnings=tuple(dict.fromkeys([*problems.warnings, *graph.warnings])),
+                    notes=tuple(dict.fromkeys(graph.notes)), force_rerun=truthy(settings.get("force_rerun")),
                     continue_on_step_failure=truthy(settings.get("continue_on_step_failure")))
 
 

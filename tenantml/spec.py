@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any, ClassVar, Union
 
 DATA_TYPES: tuple[str, ...] = ("uri_file", "uri_folder", "mltable")
+# Azure ML's model types (azure.ai.ml.constants.AssetTypes MLFLOW_MODEL, CUSTOM_MODEL, TRITON_MODEL): locally a folder
+MODEL_TYPES: tuple[str, ...] = ("mlflow_model", "custom_model", "triton_model")
 LITERAL_TYPES: tuple[str, ...] = ("string", "integer", "number", "boolean")
 INPUT_MODES: tuple[str, ...] = ("ro_mount", "download", "direct", "eval_mount", "eval_download")
 OUTPUT_MODES: tuple[str, ...] = ("rw_mount", "upload", "direct")

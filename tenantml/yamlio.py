@@ -34,7 +34,7 @@ class Line(int):
 class YamlMap(dict[Any, Any]):
     """A mapping from YAML that remembers where its keys are (1-based lines, with their file)."""
 
-    lines: dict[Any, int | None]
+    lines: dict[Any, int | None]  # None: a key added by tenantml (no line of its own)
     line: int | None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

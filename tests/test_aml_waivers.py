@@ -35,8 +35,11 @@ def test_the_same_yaml_still_fails_locally_naming_each_local_problem(tmp_path, m
     code, out, err = tenantml("run", str(SHAPES), "--dry-run", env_home=tmp_path)
     assert code == 2, out + err
     text = out + err
-    assert "registered Azure ML component" in text and "'sweep' cannot run locally" in text
-    assert "'custom_model' is an Azure ML model input" in text
+    # issue 13: registered components and models map through tenantml.yml; sweep runs on Azure ML only
+    assert "component 'azureml:my_parallel:1' has no local copy mapped in tenantml.yml" in text
+    assert "job 'sweep_step': a sweep job (hyperparameter search) runs on Azure ML only" in text
+    assert "model 'azureml:my-model:3' has no local copy mapped in tenantml.yml" in text
+    assert "valid keys:  Fix" not in text  # a parent input already reported is not reported again where bound
     assert "which job" not in text  # a declared input left unresolved is not reported twice
 
 

@@ -23,12 +23,14 @@ Resolve = Callable[[str, str, "int | None"], "str | None"]  # (expression, key, 
 
 
 def job_resolver(job: str, inputs: dict[str, Input], outputs: dict[str, DataOutput], run_id: str | None,
-                 problems: Problems, quote: bool = False, declared: frozenset[str] = frozenset()) -> Resolve:
+                 problems: Problems, quote: bool = False, declared: frozenset[str] = frozenset(),
+                 reported: frozenset[str] = frozenset()) -> Resolve:
     """Resolve ``inputs.x``/``outputs.y``/``name``; for a shell command, paths are quoted and values verbatim.
 
     ``declared``: ``inputs.<n>``/``outputs.<n>`` the YAML declares. One declared but not resolved
     already has its problem reported where it is declared (or its upstream job's), so naming it is
-    not a second problem (it was: "names input 'x', which job does not have; valid keys:" empty)."""
+    not a second problem (it was: "names input 'x', which job does not have; valid keys:" empty).
+    ``reported``: the same for inputs whose own problem the resolver reported (a component's too)."""
     def path_text(data: DataInput | DataOutput) -> str:
         text = data.remote if data.remote is not None else str(data.path)  # data in Azure: its URI
         return shlex.quote(text) if quote else text
@@ -47,6 +49,8 @@ def job_resolver(job: str, inputs: dict[str, Input], outputs: dict[str, DataOutp
             return path_text(outputs[name])
         if kind == "name":
             return run_id if run_id is not None else "${{name}}"
+        if expr in reported:
+            return None
         pool: dict[str, Input] | dict[str, DataOutput] = (
             inputs if kind == "inputs" else outputs if kind == "outputs" else {})
         if expr in declared:

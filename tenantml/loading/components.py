@@ -7,27 +7,70 @@ and default paths are made relative to the component file, as Azure ML resolves 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tenantml.bindings import is_single_binding
 from tenantml.errors import UserError
-from tenantml.loading.schema import COMPONENT_ONLY_KEYS, Problems, file_of, truthy
-from tenantml.spec import DATA_TYPES, LITERAL_TYPES
+from tenantml.loading.schema import (
+    COMMAND_KEYS,
+    COMPONENT_ONLY_KEYS,
+    PARALLEL_KEYS,
+    PIPELINE_NODE_KEYS,
+    Problems,
+    file_of,
+    truthy,
+)
+from tenantml.spec import DATA_TYPES, LITERAL_TYPES, MODEL_TYPES
 from tenantml.suggest import did_you_mean
 from tenantml.yamlio import YamlMap, load_yaml
 
+if TYPE_CHECKING:
+    from tenantml.assets import Assets
 
-def expand_component(name: str, node: YamlMap, path: Path, problems: Problems) -> YamlMap | None:
-    """The job as one mapping: a ``component:`` file's definition overlaid with the node's settings."""
+PROMPT_FLOW_FILES = ("flow.dag.yaml", "flow.dag.yml", "flow.flex.yaml", "flow.flex.yml")
+
+
+def expand_component(name: str, node: YamlMap, path: Path, problems: Problems,
+                     assets: Assets | None = None, local: bool = True) -> YamlMap | None:
+    """The job as one mapping: a ``component:`` file's definition overlaid with the node's settings.
+
+    ``component: azureml:<name>:<version>`` (a registered component, also ``@latest`` and
+    ``azureml://registries/...``) is read from the local YAML that ``tenantml.yml`` maps it to;
+    loaded for elsewhere (``local=False``) the node is left to Azure ML.
+    """
     ref = node.get("component")
     if ref is None:
         return node
     key, line = f"jobs.{name}.component", node.line_of("component")
     if isinstance(ref, YamlMap):
         component, comp_file = ref, path
-    elif isinstance(ref, str) and not ref.startswith("azureml:"):
-        comp_file = Path(strip_file_prefix(ref))
-        comp_file = comp_file if comp_file.is_absolute() else (file_of(node, path).parent / comp_file)
+    else:
+        text = str(ref)
+        if text.startswith("azureml:") and not local:  # loaded for elsewhere: Azure ML resolves (and checks) it
+            problems.add(f"component '{ref}' is a registered Azure ML component, which has no local copy.",
+                         key=key, line=line, fix="map it to its YAML file in tenantml.yml (components:)",
+                         local_only=True)
+            return None
+        if text.startswith("azureml:"):
+            from tenantml.assets import AssetError
+
+            try:
+                if assets is None:
+                    raise AssetError(text, None, kind="components")
+                comp_file = assets.resolve(text, "components")
+            except AssetError as exc:
+                problems.add(f"{exc.message} A registered component runs locally from its YAML file.", key=key,
+                             line=line, fix=exc.fix, local_only=True)
+                return None
+        else:
+            comp_file = Path(strip_file_prefix(text))
+            comp_file = comp_file if comp_file.is_absolute() else (file_of(node, path).parent / comp_file)
+        if comp_file.is_dir() or comp_file.name in PROMPT_FLOW_FILES:
+            problems.add(f"component {text} is a prompt flow; prompt flow components are not supported locally "
+                         "(tenantml runs command, parallel and pipeline components).", key=key, line=line,
+                         fix="run this pipeline with --backend aml, or test the flow with the promptflow tools",
+                         local_only=True)
+            return None
         if not comp_file.is_file():
             problems.add(f"component file {comp_file} does not exist.", key=key, line=line,
                          fix="correct the path; it is relative to the file that names it")
@@ -40,12 +83,12 @@ def expand_component(name: str, node: YamlMap, path: Path, problems: Problems) -
         if not isinstance(loaded, YamlMap):
             problems.add("a component file must be a mapping.", key=key, line=line, file=comp_file)
             return None
+        if "flow" in loaded or "nodes" in loaded and "type" not in loaded:
+            problems.add(f"component {text} is a prompt flow (or a flow run); prompt flow components are not "
+                         "supported locally (tenantml runs command, parallel and pipeline components).", key=key,
+                         line=line, fix="run this pipeline with --backend aml", local_only=True)
+            return None
         component = loaded
-    else:
-        problems.add(f"component '{ref}' is a registered Azure ML component, which has no local copy.",
-                     key=key, line=line, fix="reference the component's YAML file (component: ./x.yml)",
-                     local_only=True)
-        return None
     merged = YamlMap()
     merged.line = node.line
     base = comp_file.parent
@@ -56,8 +99,15 @@ def expand_component(name: str, node: YamlMap, path: Path, problems: Problems) -
         merged.lines[k] = component.lines.get(k)
     merged["type"] = component.get("type", node.get("type"))
     merged.lines["type"] = component.lines.get("type")
+    local_keys = {"parallel": PARALLEL_KEYS, "pipeline": PIPELINE_NODE_KEYS}.get(str(merged["type"]), COMMAND_KEYS)
     for k, v in node.items():
         if k in ("component", "inputs", "outputs"):
+            continue
+        if k not in local_keys:
+            # a node with component: takes any key (BaseNodeSchema: unknown = INCLUDE; 'comment' is
+            # shown in the designer): accepted, with no local meaning
+            problems.warn_once(f"{file_of(node, path)}: jobs.{name}.{k}: '{k}' is carried to Azure ML with the node "
+                               "and has no local meaning; it is ignored here.")
             continue
         if isinstance(v, YamlMap) and isinstance(merged.get(k), YamlMap):
             inner = YamlMap({**merged[k], **v})
@@ -86,10 +136,17 @@ def _component_inputs(name: str, component: YamlMap, node: YamlMap, comp_file: P
         if k in given:
             value = given[k]
             # a binding or literal for a declared data input keeps the declared type
-            if isinstance(decl, YamlMap) and decl.get("type") in DATA_TYPES and is_single_binding(value):
+            if isinstance(decl, YamlMap) and decl.get("type") in DATA_TYPES + MODEL_TYPES and is_single_binding(value):
                 typed = YamlMap({"type": decl["type"], "path": value})
                 typed.lines = {"type": decl.lines.get("type"), "path": given.line_of(k)}
                 typed.line = given.line_of(k)
+                value = typed
+            elif isinstance(decl, YamlMap) and decl.get("type") in DATA_TYPES + MODEL_TYPES and isinstance(value, YamlMap) \
+                    and "type" not in value:
+                # {path: ..., mode: direct} keeps the component's declared type, as Azure ML binds it
+                typed = YamlMap({"type": decl["type"], **value})
+                typed.lines = {"type": decl.lines.get("type"), **value.lines}
+                typed.line = value.line
                 value = typed
             result[k] = value
             result.lines[k] = given.line_of(k)

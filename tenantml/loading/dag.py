@@ -24,6 +24,8 @@ def dependency_order(nodes: dict[str, YamlMap], jobs_raw: YamlMap,
                 problems.add(f"'${{{{{expr}}}}}' is not a job output binding; write "
                              "${{parent.jobs.<job>.outputs.<output>}}.", key=f"jobs.{name}.inputs", line=line)
                 continue
+            if parts[2] not in nodes and parts[2] in jobs_raw:
+                continue  # a job whose own definition is reported: no second problem here
             if parts[2] not in nodes:
                 problems.add(f"'${{{{{expr}}}}}' names job '{parts[2]}', which the pipeline does not have; "
                              f"{did_you_mean(parts[2], nodes)}", key=f"jobs.{name}.inputs", line=line,

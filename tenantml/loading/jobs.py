@@ -59,6 +59,7 @@ class JobBuilder:
     run_dir: Path  # outputs default to <run_dir>/<job>/outputs/<name>
     deps: dict[str, set[str]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    scope: str = ""  # "node/" for the jobs of a pipeline component: their full names and folders
 
     @property
     def problems(self) -> Problems:
@@ -69,7 +70,7 @@ class JobBuilder:
         return self.resolver.path
 
     def _depends_on(self, name: str) -> tuple[str, ...]:
-        return tuple(sorted(self.deps.get(name, ())))
+        return tuple(sorted(self.scope + d for d in self.deps.get(name, ())))
 
     # ----------------------------------------------------------------- command job
     def command_job(self, name: str, raw: YamlMap, parent_inputs: dict[str, Input],
@@ -79,7 +80,7 @@ class JobBuilder:
         before = len(p.items)
         p.unknown_keys(raw, COMMAND_KEYS, prefix, "a command job")
         inputs = r.inputs(raw.get("inputs") or YamlMap(), f"{prefix}inputs.", parent_inputs)
-        outputs = r.outputs(raw.get("outputs"), f"{prefix}outputs.", self.run_dir / name, parent_outputs)
+        outputs = r.outputs(raw.get("outputs"), f"{prefix}outputs.", self.run_dir / (self.scope + name), parent_outputs)
         r.job_outputs[name] = outputs
         command = raw.get("command")
         if not isinstance(command, str) or not command.strip():
@@ -88,7 +89,7 @@ class JobBuilder:
             return None
         code = r.code_folder(raw, prefix, default=file_of(raw, self.path).parent)
         resolve = bindings.job_resolver(name, inputs, outputs, r.run_id, p, quote=True,
-                                        declared=bindings.declared_names(raw))
+                                        declared=bindings.declared_names(raw), reported=r.reported(prefix))
         text = bindings.optional_blocks(command, inputs)
         text = substitute(text, lambda e: resolve(e, f"{prefix}command", raw.line_of("command")) or "")
         env = bindings.environment_variables(raw, prefix, resolve, p)
@@ -100,7 +101,7 @@ class JobBuilder:
                 timeout = p.number(limits, "timeout", f"{prefix}limits.", 0.0, 0.0) or None
         if len(p.items) > before or code is None:
             return None
-        return CommandJob(name=name, source=self.path, code=code, command=text, inputs=inputs, outputs=outputs,
+        return CommandJob(name=self.scope + name, source=self.path, code=code, command=text, inputs=inputs, outputs=outputs,
                           environment_variables=env, timeout=timeout, where=Where(self.path, raw.line),
                           depends_on=self._depends_on(name), definition=plain(raw),
                           is_deterministic=truthy(raw.get("is_deterministic", True)), has_code="code" in raw)
@@ -113,7 +114,7 @@ class JobBuilder:
         before = len(p.items)
         p.unknown_keys(raw, PARALLEL_KEYS, prefix, "a parallel job")
         inputs = r.inputs(raw.get("inputs") or YamlMap(), f"{prefix}inputs.", parent_inputs)
-        outputs = r.outputs(raw.get("outputs"), f"{prefix}outputs.", self.run_dir / name, parent_outputs)
+        outputs = r.outputs(raw.get("outputs"), f"{prefix}outputs.", self.run_dir / (self.scope + name), parent_outputs)
         r.job_outputs[name] = outputs
 
         for input_name, value in inputs.items():
@@ -162,17 +163,24 @@ class JobBuilder:
             self.warnings.append(f"{self.path}: {prefix}partition_keys: both partition_keys and mini_batch_size "
                                  "are set; partition_keys wins (one mini-batch per partition), as on Azure ML v2.")
             mini_batch_size = None
-        if isinstance(data, DataInput) and not partition_keys:
-            self._check_mini_batch_size(mini_batch_size, data, prefix, raw)
-            from tenantml.division import is_tabular
-            from tenantml.minibatch_size import sdk_unit_count
-            count = sdk_unit_count(mini_batch_size) if mini_batch_size is not None else None
-            if count is not None and not is_tabular(data):
-                self.warnings.append(
-                    f"{file_of(raw, self.path, 'mini_batch_size')}:{raw.line_of('mini_batch_size')}: "
-                    f"{prefix}mini_batch_size: '{mini_batch_size}' on file input means {count} files per mini-batch: "
-                    f"azure-ai-ml converts the unit to the number {count} before sending it, whatever the input, "
-                    "and Azure ML's runtime counts files for file input. Write a number of files.")
+        if isinstance(data, DataInput) and data.producer is None:
+            self._check_data_now(data, mini_batch_size, partition_keys, prefix, raw)
+            if not partition_keys and data.path.exists() and (data.type != "mltable" or
+                                                               (data.path / "MLTable").is_file()):
+                from tenantml.division import is_tabular
+                from tenantml.minibatch_size import sdk_unit_count
+                count = sdk_unit_count(mini_batch_size) if mini_batch_size is not None else None
+                if count is not None and not is_tabular(data):
+                    self.warnings.append(
+                        f"{file_of(raw, self.path, 'mini_batch_size')}:{raw.line_of('mini_batch_size')}: "
+                        f"{prefix}mini_batch_size: '{mini_batch_size}' on file input means {count} files per "
+                        f"mini-batch: azure-ai-ml converts the unit to the number {count} before sending it, "
+                        "whatever the input, and Azure ML's runtime counts files for file input. Write a number "
+                        "of files.")
+        elif isinstance(data, DataInput) and not partition_keys and mini_batch_size is not None:
+            self._check_mini_batch_size_either(mini_batch_size, prefix, raw)
+        # data an upstream step writes (data.producer) is checked when that step has run, by the
+        # division, with the same messages: its MLTable file may not exist yet
 
         integer = self._integer
         instance_count = integer(raw.get("resources") or YamlMap(), "instance_count", f"{prefix}resources.", 1, 1)
@@ -196,7 +204,8 @@ class JobBuilder:
                   fix="use one of " + ", ".join(LOGGING_LEVELS))
             level = "INFO"
 
-        resolve = bindings.job_resolver(name, inputs, outputs, r.run_id, p, declared=bindings.declared_names(raw))
+        resolve = bindings.job_resolver(name, inputs, outputs, r.run_id, p, declared=bindings.declared_names(raw),
+                                        reported=r.reported(prefix))
         program_arguments = bindings.program_arguments(task, prefix, resolve, p)
         runner_args = self._runner_arguments(program_arguments, task, prefix)
         if error_threshold == -1 and runner_args.error_threshold is not None:
@@ -215,7 +224,7 @@ class JobBuilder:
         if len(p.items) > before or code is None or entry_script is None or input_data is None:
             return None
         return ParallelJob(
-            name=name, source=self.path, code=code, entry_script=entry_script, inputs=inputs, outputs=outputs,
+            name=self.scope + name, source=self.path, code=code, entry_script=entry_script, inputs=inputs, outputs=outputs,
             input_data=input_data, mini_batch_size=None if mini_batch_size is None else str(mini_batch_size),
             partition_keys=partition_keys, instance_count=instance_count, max_concurrency_per_instance=concurrency,
             retry_settings=retry, mini_batch_error_threshold=mb_threshold, error_threshold=error_threshold,
@@ -276,6 +285,8 @@ class JobBuilder:
                               key=f"{prefix}input_data", line=line, fix="write input_data: ${{inputs.<name>}}")
             return None
         name = expr.split(".", 1)[1]
+        if name not in inputs and f"inputs.{name}" in self.resolver.reported(prefix):
+            return None  # its own problem is reported
         if name not in inputs:
             self.problems.add(f"input_data names input '{name}', which the job does not have; "
                               f"{did_you_mean(name, inputs)}", key=f"{prefix}input_data", line=line,
@@ -299,6 +310,35 @@ class JobBuilder:
                               line=raw.line_of("partition_keys"), fix="write partition_keys: [store, brand]")
             return ()
         return tuple(value)
+
+    def _check_data_now(self, data: DataInput, mini_batch_size: Any, partition_keys: tuple[str, ...], prefix: str,
+                        raw: YamlMap) -> None:
+        if not data.path.exists():
+            return  # reported where the input is defined
+        if data.type == "mltable" and not (data.path / "MLTable").is_file():
+            line = data.where.line if data.where else raw.line_of("input_data")
+            self.problems.add(f"input type is mltable but {data.path} has no MLTable file; a parallel step reads "
+                              "its input_data as the table the MLTable file describes.",
+                              key=f"{prefix}inputs.{data.name}", line=line,
+                              fix="point at the folder that holds the MLTable file, or use type: uri_folder")
+            return
+        if not partition_keys:
+            self._check_mini_batch_size(mini_batch_size, data, prefix, raw)
+
+    def _check_mini_batch_size_either(self, value: Any, prefix: str, raw: YamlMap) -> None:
+        """Data not written yet: its type (files or a table) is known at run time, but a value that
+        is neither a count of files nor a size is wrong either way."""
+        from tenantml.minibatch_size import parse_mini_batch_size
+        failures = []
+        for tabular in (False, True):
+            try:
+                parse_mini_batch_size(value, tabular=tabular)
+            except UserError as exc:
+                failures.append(exc)
+        if len(failures) == 2:
+            self.problems.add(f"{bare(failures[0])} It is not a size for tabular input either.",
+                              key=f"{prefix}mini_batch_size", line=raw.line_of("mini_batch_size"),
+                              fix="write a number of files (\"10\") or a size (\"1mb\")")
 
     def _check_mini_batch_size(self, value: Any, data: DataInput, prefix: str, raw: YamlMap) -> None:
         from tenantml.division import is_tabular

@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING, Any
 from tenantml.bindings import is_single_binding, substitute
 from tenantml.errors import UserError
 from tenantml.loading.schema import DATA_INPUT_KEYS, LITERAL_INPUT_KEYS, OUTPUT_KEYS, Problems, bare, file_of
-from tenantml.locations import REMOTE_URI, Datastores, local_path
+from tenantml.locations import DATASTORE_URI, REMOTE_URI, Datastores, local_path
 from tenantml.runfolder.names import io_name_problem
 from tenantml.spec import (
     DATA_TYPES,
     INPUT_MODES,
     LITERAL_TYPES,
+    MODEL_TYPES,
     OUTPUT_MODES,
     DataInput,
     DataOutput,
@@ -37,8 +38,6 @@ from tenantml.yamlio import YamlMap
 if TYPE_CHECKING:
     from tenantml.assets import Assets
 
-# Azure ML's model input types (azure.ai.ml.constants.AssetTypes CUSTOM_MODEL, MLFLOW_MODEL, TRITON_MODEL)
-MODEL_TYPES = ("custom_model", "mlflow_model", "triton_model")
 
 
 @dataclass
@@ -53,6 +52,9 @@ class Resolver:
     assets: Assets | None = None
     local: bool = True  # False: data in Azure keeps its URI (a backend that runs elsewhere)
     job_outputs: dict[str, dict[str, DataOutput]] = field(default_factory=dict)
+    failed: set[str] = field(default_factory=set)  # keys of inputs already reported: no follow-on problems
+    scope: str = ""  # "node/" inside a pipeline component: upstream jobs are named "node/job"
+    failed_parent: frozenset[str] = frozenset()  # parent inputs already reported: binding one is no new problem
 
     # ----------------------------------------------------------------- inputs
     def inputs(self, raw: Any, prefix: str, parent: dict[str, Input]) -> dict[str, Input]:
@@ -69,6 +71,8 @@ class Resolver:
             parsed = self._input(str(name), value, key, line, parent)
             if parsed is not None:
                 result[str(name)] = parsed
+            else:  # reported here, where the upstream job is defined, or a local fact a remote run does not need
+                self.failed.add(key)
         return result
 
     def _input(self, name: str, value: Any, key: str, line: int | None, parent: dict[str, Input]) -> Input | None:
@@ -83,15 +87,9 @@ class Resolver:
             self.problems.unknown_keys(value, LITERAL_INPUT_KEYS, f"{key}.", "a literal input")
             return LiteralInput(name, value.get("value", value.get("default")), where)
         self.problems.unknown_keys(value, DATA_INPUT_KEYS, f"{key}.", "an input")
-        if kind in MODEL_TYPES:
-            if self.local:
-                self.problems.add(f"input type '{kind}' is an Azure ML model input, which tenantml does not run "
-                                  "on this machine.", key=f"{key}.type", line=value.line_of("type"),
-                                  fix="locally, declare the model folder as type: uri_folder", local_only=True)
-                return None
-            kind = "uri_folder"  # checked here as the folder Azure ML mounts; sent as written
-        if kind not in DATA_TYPES:
-            self.problems.add(f"input type '{kind}' is not valid; {did_you_mean(str(kind), DATA_TYPES + LITERAL_TYPES)}",
+        if kind not in DATA_TYPES + MODEL_TYPES:
+            self.problems.add(f"input type '{kind}' is not valid; "
+                              f"{did_you_mean(str(kind), DATA_TYPES + MODEL_TYPES + LITERAL_TYPES)}",
                               key=f"{key}.type", line=value.line_of("type"), fix="use uri_file, uri_folder or mltable")
             return None
         mode = value.get("mode")
@@ -101,7 +99,9 @@ class Resolver:
         raw_path = value.get("path")
         expr = is_single_binding(raw_path)
         if expr is not None:
-            return self._bound_input(name, expr, key, line, parent, declared_type=str(kind), mode=mode)
+            # no type written: the bound value's type (a pipeline input's, an upstream output's)
+            declared = str(value["type"]) if "type" in value else None
+            return self._bound_input(name, expr, key, line, parent, declared_type=declared, mode=mode)
         if not raw_path:
             self.problems.add("a data input needs a path.", key=f"{key}.path", line=line,
                               fix="add 'path:' with a local folder or file")
@@ -116,8 +116,9 @@ class Resolver:
     def _local_data_path(self, raw_path: str, kind: str, key: str, value: YamlMap) -> Path | None:
         """Where a data input is on this machine; every failure is a local problem."""
         line = value.line_of("path")
-        if raw_path.startswith("azureml:") and not raw_path.startswith("azureml://"):
-            resolved = self._asset(raw_path, f"{key}.path", line)
+        if (raw_path.startswith("azureml:") and not raw_path.startswith("azureml://")) or \
+                raw_path.startswith("azureml://registries/"):
+            resolved = self._asset(raw_path, f"{key}.path", line, "models" if kind in MODEL_TYPES else "data")
             if resolved is None:
                 return None
             raw_path = str(resolved)
@@ -127,15 +128,23 @@ class Resolver:
             self.problems.add(bare(exc), key=f"{key}.path", line=line, fix=exc.fix)
             return None
         if not path.exists():
+            store = DATASTORE_URI.match(raw_path)
+            if store and store["name"] not in self.datastores.roots:
+                name = store["name"]
+                self.problems.add(f"input path does not exist: {path}; datastore '{name}' is not mapped to a local "
+                                  f"folder, so it was looked for under {self.datastores.root(name)}.",
+                                  key=f"{key}.path", line=line,
+                                  fix=f"map the datastore: --datastore {name}=PATH, or in tenantml.yml beside the "
+                                      f"pipeline:  datastores: {{{name}: ./local/folder}}")
+                return None
             self.problems.add(f"input path does not exist: {path}", key=f"{key}.path", line=line,
                               fix="create it, or correct the path (relative paths start at the YAML's folder)")
             return None
         if kind == "uri_file" and path.is_dir():
             self.problems.add(f"input type is uri_file but {path} is a folder.", key=f"{key}.type",
                               line=value.line_of("type"), fix="use type: uri_folder")
-        if kind == "mltable" and not (path / "MLTable").is_file():
-            self.problems.add(f"input type is mltable but {path} has no MLTable file.", key=f"{key}.path",
-                              line=line, fix="point at the folder that holds the MLTable file")
+        # an mltable folder needs its MLTable file only where it is read as a table: a parallel
+        # step's input_data (checked there); a command step just mounts the folder
         return path
 
     def _bound_input(self, name: str, expr: str, key: str, line: int | None, parent: dict[str, Input],
@@ -152,14 +161,16 @@ class Resolver:
                                   fix="correct the output name")
                 return None
             out = upstream[parts[4]]
-            return DataInput(name, declared_type or out.type, out.path, mode, where, producer=f"{parts[2]}.{parts[4]}",
-                             remote=out.remote)
+            return DataInput(name, declared_type or out.type, out.path, mode, where,
+                             producer=f"{self.scope}{parts[2]}.{parts[4]}", remote=out.remote)
         if len(parts) == 3 and parts[:2] == ["parent", "inputs"] and parts[2] in parent:
             bound = parent[parts[2]]
             if isinstance(bound, DataInput):
                 return DataInput(name, declared_type or bound.type, bound.path, mode or bound.mode, where,
-                                 remote=bound.remote)
+                                 producer=bound.producer, remote=bound.remote)
             return LiteralInput(name, bound.value, where)
+        if len(parts) == 3 and parts[:2] == ["parent", "inputs"] and parts[2] in self.failed_parent:
+            return None
         if len(parts) == 3 and parts[:2] == ["parent", "inputs"]:
             self.problems.add(f"'${{{{{expr}}}}}' names pipeline input '{parts[2]}', which does not exist; "
                               f"{did_you_mean(parts[2], parent)}", key=key, line=line,
@@ -169,13 +180,13 @@ class Resolver:
                               "${{parent.inputs.<name>}} or ${{parent.jobs.<job>.outputs.<name>}}.", key=key, line=line)
         return None
 
-    def _asset(self, ref: str, key: str, line: int | None) -> Path | None:
+    def _asset(self, ref: str, key: str, line: int | None, kind: str = "data") -> Path | None:
         from tenantml.assets import AssetError
 
         try:
             if self.assets is None:
-                raise AssetError(ref, None)
-            return self.assets.resolve(ref)
+                raise AssetError(ref, None, kind=kind)
+            return self.assets.resolve(ref, kind)
         except AssetError as exc:
             self.problems.add(exc.message, key=key, line=line, fix=exc.fix)
             return None
@@ -194,6 +205,7 @@ class Resolver:
                 self.problems.add(bad_name + ".", key=key, line=line, fix="rename the output, e.g. 'scores'")
                 continue
             default = job_dir / "outputs" / str(name)
+            self.failed.add(key)  # until it resolves
             expr = is_single_binding(value)
             if expr is not None:
                 parts = expr.split(".")
@@ -201,20 +213,23 @@ class Resolver:
                     bound = parent[parts[2]]
                     result[str(name)] = DataOutput(str(name), bound.type, bound.path, bound.mode, Where(self.path, line),
                                                    bound.remote)
+                    self.failed.discard(key)
                 else:
                     self.problems.add(f"'${{{{{expr}}}}}' does not name a pipeline output; "
                                       f"{did_you_mean(parts[-1], parent)}", key=key, line=line)
                 continue
             if value is None:
                 result[str(name)] = DataOutput(str(name), "uri_folder", default, None, Where(self.path, line))
+                self.failed.discard(key)
                 continue
             if not isinstance(value, YamlMap):
                 self.problems.add("an output must be a mapping with 'type:'.", key=key, line=line)
                 continue
             self.problems.unknown_keys(value, OUTPUT_KEYS, f"{key}.", "an output")
             kind = value.get("type", "uri_folder")
-            if kind not in DATA_TYPES:
-                self.problems.add(f"output type '{kind}' is not valid; {did_you_mean(str(kind), DATA_TYPES)}",
+            if kind not in DATA_TYPES + MODEL_TYPES:  # a model output is a folder the job writes
+                self.problems.add(f"output type '{kind}' is not valid; "
+                                  f"{did_you_mean(str(kind), DATA_TYPES + MODEL_TYPES)}",
                                   key=f"{key}.type", line=value.line_of("type"))
                 continue
             mode = value.get("mode")
@@ -233,7 +248,12 @@ class Resolver:
                     self.problems.add(bare(exc), key=f"{key}.path", line=value.line_of("path"), fix=exc.fix)
                     continue
             result[str(name)] = DataOutput(str(name), str(kind), path, mode, Where(self.path, line))
+            self.failed.discard(key)
         return result
+
+    def reported(self, prefix: str) -> frozenset[str]:
+        """``inputs.x`` / ``outputs.y`` of the job at ``prefix`` whose problem is already reported."""
+        return frozenset(k[len(prefix):] for k in self.failed if k.startswith(prefix))
 
     def _path_variable(self, expr: str) -> str:
         if expr == "name" and self.run_id is not None:

@@ -22,7 +22,7 @@ PARALLEL_KEYS = frozenset({
     "$schema", "type", "name", "display_name", "description", "tags", "properties", "experiment_name",
     "compute", "environment", "inputs", "outputs", "input_data", "mini_batch_size", "partition_keys",
     "resources", "max_concurrency_per_instance", "logging_level", "mini_batch_error_threshold",
-    "error_threshold", "retry_settings", "task", "environment_variables", "identity", "is_deterministic",
+    "error_threshold", "retry_settings", "task", "environment_variables", "identity", "services", "is_deterministic",
     "component", "version"})
 TASK_KEYS = frozenset({
     "type", "code", "entry_script", "program_arguments", "model", "append_row_to", "environment",
@@ -32,6 +32,9 @@ COMMAND_KEYS = frozenset({
     "compute", "environment", "inputs", "outputs", "code", "command", "environment_variables", "resources",
     "limits", "distribution", "identity", "services", "queue_settings", "component", "is_deterministic",
     "version"})
+PIPELINE_NODE_KEYS = frozenset({
+    "type", "component", "inputs", "outputs", "compute", "settings", "display_name", "description", "tags",
+    "properties", "name", "experiment_name"})
 COMPONENT_ONLY_KEYS = frozenset({"$schema", "name", "version", "display_name", "description", "tags",
                                  "is_deterministic", "inputs", "outputs"})
 LIMITS_KEYS = frozenset({"timeout"})
@@ -49,6 +52,11 @@ class Problems:
 
     file: Path
     items: list[UserError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # each said once
+
+    def warn_once(self, text: str) -> None:
+        if text not in self.warnings:
+            self.warnings.append(text)
 
     def add(self, message: str, *, key: str, line: int | None, fix: str | None = None,
             details: str | None = None, file: Path | None = None, local_only: bool = False) -> None:
@@ -59,7 +67,12 @@ class Problems:
 
     def unknown_keys(self, raw: YamlMap, valid: frozenset[str], prefix: str, what: str) -> None:
         for key in raw:
-            if key not in valid:
+            if key == "comment" and what in ("a parallel job", "a command job"):
+                self.add("'comment' is accepted on a node that uses 'component:' (BaseNodeSchema), but az ml job "
+                         "create rejects it on an inline job such as this one.", key=f"{prefix}{key}",
+                         line=raw.line_of(key), fix="remove it, or move the job into a component file and "
+                                                    "reference it with component:")
+            elif key not in valid:
                 self.add(f"unknown key in {what}; {did_you_mean(str(key), valid)}", key=f"{prefix}{key}",
                          line=raw.line_of(key), fix="remove or rename the key")
 
@@ -115,10 +128,7 @@ def literal_text(value: Any) -> str:
 
 def bare(exc: UserError) -> str:
     """A UserError's message without its location and fix (to re-anchor it at a YAML key)."""
-    text = exc.message
-    if exc.fix:
-        text = text[: -len(f" Fix: {exc.fix}")]
-    return text
+    return exc.text
 
 
 def file_of(holder: Any, default: Path, key: str | None = None) -> Path:

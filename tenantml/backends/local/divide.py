@@ -98,7 +98,8 @@ def finish(proc: subprocess.Popen[bytes], request: DivisionRequest, request_file
     error_file = request_file.with_suffix(".error.json")
     if error_file.exists():
         raw = json.loads(error_file.read_text(encoding="utf-8"))
-        raise UserError(raw["message"], fix=raw.get("fix"))
+        raise UserError(raw.get("text", raw["message"]), fix=raw.get("fix"), file=raw.get("file"),
+                        key=raw.get("key"), line=raw.get("line"))
     if proc.returncode != 0:
         raise RuntimeError(f"the division process failed (exit {proc.returncode}):\n{err.decode(errors='replace')}")
     return sum(1 for _ in open(request.plan, encoding="utf-8", errors="surrogateescape"))
@@ -115,7 +116,9 @@ def main() -> None:
     try:
         write_plan(request)
     except UserError as exc:
-        request_file.with_suffix(".error.json").write_text(json.dumps({"message": exc.message}), encoding="utf-8")
+        request_file.with_suffix(".error.json").write_text(
+            json.dumps({"message": exc.message, "text": exc.text, "fix": exc.fix, "file": exc.file, "key": exc.key,
+                        "line": exc.line}), encoding="utf-8")
         code = 2
     except BaseException:  # noqa: BLE001
         import traceback

@@ -2,8 +2,12 @@
 
     datastores:
       datalake: ./datalake          # azureml://datastores/datalake/paths/... -> ./datalake/...
-    assets:
+    assets:                         # data assets (see tenantml.assets for every form)
       tenants_raw: {"1": ./data/raw.csv}
+    models:
+      iris_model: {"1": ./models/iris}
+    components:
+      my_train: {"1": ./components/train.yml}
 
     environments: isolated          # each step in its own virtualenv (default: current)
     registered_environments:        # what azureml:NAME[@latest|:VERSION] means here
@@ -46,11 +50,12 @@ def read_local_config(pipeline: Path) -> LocalConfig:
         return LocalConfig()
     if not isinstance(raw, YamlMap):
         raise UserError("must be a mapping with datastores: and assets:.", file=path)
-    unknown = set(raw) - {"datastores", "assets", "environments", "registered_environments"}
+    unknown = set(raw) - {"datastores", "assets", "models", "components", "environments", "registered_environments"}
     if unknown:
         key = sorted(unknown)[0]
         raise UserError(f"unknown key '{key}'.", file=path, key=key, line=raw.line_of(key),
-                        fix="tenantml.yml knows datastores:, assets:, environments: and registered_environments:")
+                        fix="tenantml.yml knows datastores:, assets: (data), models:, components:, environments: "
+                            "and registered_environments:")
     mode = raw.get("environments")
     if mode is not None and mode not in ("current", "isolated"):
         raise UserError(f"environments is '{mode}'.", file=path, key="environments", line=raw.line_of("environments"),
@@ -66,13 +71,23 @@ def read_local_config(pipeline: Path) -> LocalConfig:
         if not isinstance(value, str):
             raise UserError("a datastore maps to a folder path.", file=path, key=f"datastores.{name}")
         stores[str(name)] = _abs(value, base)
+    tables = {kind: _versions(raw, kind, path) for kind in ("assets", "models", "components")}
+    return LocalConfig(stores, Assets(tables["assets"], path, tables["models"], tables["components"]), mode,
+                       {str(k): _plain(v) for k, v in registered.items()}, path)
+
+
+def _versions(raw: YamlMap, kind: str, path: Path) -> dict[str, dict[str, Path]]:
+    section = raw.get(kind) or {}
+    if not isinstance(section, dict):
+        raise UserError(f"{kind} maps names to versions, e.g. {{name: {{\"1\": ./local/path}}}}.", file=path,
+                        key=kind, line=raw.line_of(kind))
     entries: dict[str, dict[str, Path]] = {}
-    for name, versions in (raw.get("assets") or {}).items():
+    for name, versions in section.items():
         if not isinstance(versions, dict) or not versions:
-            raise UserError('an asset maps versions to paths, e.g. {"1": ./data.csv}.', file=path,
-                            key=f"assets.{name}", line=raw["assets"].line_of(name))
-        entries[str(name)] = {str(v): _abs(str(p), base) for v, p in versions.items()}
-    return LocalConfig(stores, Assets(entries, path), mode, {str(k): _plain(v) for k, v in registered.items()}, path)
+            raise UserError('an entry maps versions (or labels) to paths, e.g. {"1": ./data.csv}.', file=path,
+                            key=f"{kind}.{name}", line=section.line_of(name) if isinstance(section, YamlMap) else None)
+        entries[str(name)] = {str(v): _abs(str(p), path.parent) for v, p in versions.items()}
+    return entries
 
 
 def _plain(value: Any) -> Any:

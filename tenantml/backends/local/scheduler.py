@@ -201,7 +201,10 @@ class ParallelStep:
         elif divide.needs_process(request):
             division = divide.start(request, self.state_dir / "division.request.json")
         else:
-            total = divide.write_plan(request)
+            try:
+                total = divide.write_plan(request)
+            except UserError as exc:
+                raise _at_input(job, exc) from None
         for slot in slots:  # workers run init() while the input is divided
             self._start(slot)
         if division is not None:
@@ -213,7 +216,7 @@ class ParallelStep:
                 total = divide.finish(division, request, self.state_dir / "division.request.json",
                                       should_stop=self.interrupted)
             except UserError as exc:
-                raise UserError(f"dividing input '{job.input_data}' of job '{job.name}': {exc.message}") from None
+                raise _at_input(job, exc) from None
         self.tally = Tally(total)
         self.phase = ""
         self._say(f"input '{job.input_data}' divided into {total} mini-batch(es)")
@@ -660,3 +663,18 @@ class ParallelStep:
                              key=lambda item: -item[1])
         return Snapshot(self.job.name, self.tally, len(busy), len(self.retry), now - self.started,
                         starting=starting, kept=self.kept, phase=self.phase, now_running=tuple(running_now))
+
+
+def _at_input(job: ParallelJob, exc: UserError) -> UserError:
+    """A problem found while dividing, at its place in the YAML: the message validation gives when
+    the data exists before the run (data an upstream step writes is checked here, once written).
+    A problem inside an MLTable file keeps that file's location."""
+    if exc.file is not None and Path(exc.file) != job.source:
+        return exc
+    data = job.data_input
+    key = exc.key or f"inputs.{data.name}"
+    line = data.where.line if data.where and key.startswith(f"inputs.{data.name}") else None
+    if line is None and job.where is not None:
+        line = job.where.line
+    return UserError(exc.text, file=job.source, key=f"jobs.{job.name}.{key}", line=line, fix=exc.fix,
+                     details=exc.details)
