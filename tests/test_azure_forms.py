@@ -5,6 +5,8 @@ Each test runs the CLI on a real pipeline in a temporary folder, as a user would
 
 from __future__ import annotations
 
+import pytest
+
 from conftest import CSV_MLTABLE, Project
 
 WRITE_TABLE = """
@@ -21,6 +23,7 @@ def run(mini_batch):
 """
 
 
+@pytest.mark.slow  # over ~1 s: kept out of make test-fast (measured with --durations)
 def test_an_mltable_an_upstream_step_writes_on_a_datastore_is_checked_when_that_step_has_run(project: Project):
     # the datastore folder exists from an earlier run, without its MLTable file yet
     (project.root / "lake" / "table").mkdir(parents=True)
@@ -55,6 +58,7 @@ def test_an_mltable_an_upstream_step_writes_on_a_datastore_is_checked_when_that_
         "score", "outputs", "out").read_text()
 
 
+@pytest.mark.slow  # over ~1 s: kept out of make test-fast (measured with --durations)
 def test_a_bad_mltable_written_upstream_fails_the_step_with_one_clear_message(project: Project):
     project.write("src/write.py", WRITE_TABLE.format(mltable="paths:\n  - pattern: ./*.parquet_none\n"
                                                      "transformations:\n  - read_delimited: {delimiter: ','}\n"))
@@ -85,6 +89,7 @@ def test_a_bad_mltable_written_upstream_fails_the_step_with_one_clear_message(pr
     assert "pipeline.yml:13: jobs.score.inputs.data: mltable could not list the files of input" in done.stderr
 
 
+@pytest.mark.slow  # over ~1 s: kept out of make test-fast (measured with --durations)
 def test_a_node_input_bound_with_a_mode_keeps_the_components_declared_mltable_type(project: Project):
     project.write("data/MLTable", CSV_MLTABLE)
     project.write("data/rows.csv", "x,y\n1,2\n3,4\n5,6\n")
@@ -118,6 +123,7 @@ def test_a_node_input_bound_with_a_mode_keeps_the_components_declared_mltable_ty
     assert out.read_text().strip() == "DataFrame 3"  # one table, not the files of the folder
 
 
+@pytest.mark.slow  # over ~1 s: kept out of make test-fast (measured with --durations)
 def test_an_inline_node_bound_without_a_type_takes_the_bound_inputs_type(project: Project):
     project.write("data/MLTable", CSV_MLTABLE)
     project.write("data/rows.csv", "x,y\n1,2\n")

@@ -144,6 +144,7 @@ def test_current_mode_warns_about_pins_that_differ_and_imports_the_environment_l
     assert (done.stdout + done.stderr).count("step evaluation pins") == 1
 
 
+@pytest.mark.slow  # over ~1 s: kept out of make test-fast (measured with --durations)
 def test_editing_the_conda_file_runs_the_step_again(project: Project):
     project.write("src/show.py", "print('ran')\n")
     conda = _conda(project, "env", ["packaging"])
@@ -156,6 +157,7 @@ def test_editing_the_conda_file_runs_the_step_again(project: Project):
     assert "reused" not in _out(project.cli("run", "pipeline.yml"))
 
 
+@pytest.mark.slow  # over ~1 s: kept out of make test-fast (measured with --durations)
 def test_registered_environments_map_in_tenantml_yml_else_a_clear_error(project: Project):
     project.write("src/show.py", "print('ran')\n")
     jobs = {"only": {"type": "command", "code": "./src", "command": "python show.py",

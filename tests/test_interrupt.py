@@ -41,6 +41,7 @@ def alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.slow  # over ~1 s: kept out of make test-fast (measured with --durations)
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupt_ends_every_worker_and_marks_the_run(project: Project, sig: int):
     project.tenants(8)

@@ -313,6 +313,7 @@ def test_components_from_files_with_literal_inputs_and_set_overrides(project: Pr
     assert set(run.ledger["items"]) == {1}
 
 
+@pytest.mark.slow  # over ~1 s: kept out of make test-fast (measured with --durations)
 def test_a_failed_step_skips_its_dependents_unless_continue_on_step_failure(project: Project):
     project.write("pipeline.yml", """
         type: pipeline

@@ -276,6 +276,7 @@ def run(mini_batch):
     (project.root / "figures.json").write_text(json.dumps({"elapsed": elapsed}))
 
 
+@pytest.mark.slow  # over ~1 s: kept out of make test-fast (measured with --durations)
 def test_two_runs_in_the_same_folder_at_once_never_share_a_file(project: Project):
     project.tenants(20)
     project.parallel_pipeline(TENANT_SCRIPT.replace("time.sleep(0.02)", "time.sleep(0.05)"),
@@ -295,6 +296,7 @@ def test_two_runs_in_the_same_folder_at_once_never_share_a_file(project: Project
     assert json.loads((newest / "run.json").read_text())["steps"]["score"]["status"] == "Reused"
 
 
+@pytest.mark.slow  # over ~1 s: kept out of make test-fast (measured with --durations)
 def test_ctrl_c_during_a_command_step_leaves_no_process_and_is_resumable(project: Project):
     project.write("pipeline.yml", """
         type: pipeline

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from conftest import Project
 
 # tenant_2 fails until the file 'fixed' exists beside the data folder
@@ -32,6 +34,7 @@ def _runs_json(project: Project) -> list[dict]:
     return json.loads(done.stdout)
 
 
+@pytest.mark.slow  # over ~1 s: kept out of make test-fast (measured with --durations)
 def test_retry_failed_reruns_the_failed_tenants_of_a_completed_run(project: Project):
     _pipeline(project)
     first = project.cli("run", "pipeline.yml", "--run-id", "r1")
@@ -66,6 +69,7 @@ def test_retry_failed_needs_resume(project: Project):
     assert done.returncode == 2 and "--resume" in done.stderr
 
 
+@pytest.mark.slow  # over ~1 s: kept out of make test-fast (measured with --durations)
 def test_resume_uses_the_runs_own_set_values_and_refuses_others(project: Project):
     _pipeline(project)
     key = "jobs.score.mini_batch_error_threshold"
@@ -88,6 +92,7 @@ def test_resume_uses_the_runs_own_set_values_and_refuses_others(project: Project
     assert record["overrides"] == [f"{key}=5"]
 
 
+@pytest.mark.slow  # over ~1 s: kept out of make test-fast (measured with --durations)
 def test_retry_failed_runs_the_steps_after_a_retried_step_again(project: Project):
     import yaml
 

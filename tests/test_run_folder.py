@@ -59,6 +59,7 @@ def _ledger(run_dir: Path, job: str = "score") -> Path:
 
 
 # ---------------------------------------------------------------- rows lost at step end
+@pytest.mark.slow  # over ~1 s: kept out of make test-fast (measured with --durations)
 @pytest.mark.parametrize("damage", ["none", "job_result_deleted", "ledger_truncated"])
 def test_a_kill_after_the_step_committed_keeps_every_row_on_resume(project: Project, damage: str):
     project.tenants(30)
@@ -103,6 +104,7 @@ def test_a_resume_with_a_corrupt_ledger_fails_clearly_and_leaves_the_output_alon
 
 
 # ---------------------------------------------------------------- resume over changed inputs
+@pytest.mark.slow  # over ~1 s: kept out of make test-fast (measured with --durations)
 def test_a_resume_after_inputs_changed_runs_the_step_over_the_inputs_as_they_are_now(project: Project):
     project.tenants(30)
     project.parallel_pipeline(SLOW_ROWS_SCRIPT, job={"outputs": {"out": {"type": "uri_file"}}})
@@ -181,6 +183,7 @@ def test_reuse_never_deletes_data_it_did_not_write_and_runs_the_step_instead(pro
 
 
 # ---------------------------------------------------------------- the lock
+@pytest.mark.slow  # over ~1 s: kept out of make test-fast (measured with --durations)
 def test_a_second_writer_of_a_run_is_refused_naming_the_holder_and_a_dead_holders_lock_is_taken_over(
         project: Project):
     project.tenants(20)
@@ -202,6 +205,7 @@ def test_a_second_writer_of_a_run_is_refused_naming_the_holder_and_a_dead_holder
     assert len((project.home / "runs" / "r1" / "score" / "outputs" / "out").read_text().splitlines()) == 20
 
 
+@pytest.mark.slow  # over ~1 s: kept out of make test-fast (measured with --durations)
 def test_two_runs_writing_one_datastore_output_at_once_the_second_is_refused(project: Project):
     project.tenants(10)
     project.parallel_pipeline(SLOW_ROWS_SCRIPT, job={"outputs": {"out": {
@@ -264,6 +268,7 @@ def run(mini_batch):
 
 
 # ---------------------------------------------------------------- interrupts are prompt
+@pytest.mark.slow  # over ~1 s: kept out of make test-fast (measured with --durations)
 @pytest.mark.parametrize("hang", ["init", "init_of_one", "shutdown"])
 def test_ctrl_c_stops_a_run_within_seconds_whatever_the_entry_script_is_doing(project: Project, hang: str):
     project.tenants(2)
@@ -310,6 +315,7 @@ def shutdown():
     assert _record(run_dir)["status"] == "Interrupted"
 
 
+@pytest.mark.slow  # over ~1 s: kept out of make test-fast (measured with --durations)
 def test_a_second_ctrl_c_still_writes_the_run_record(project: Project):
     project.tenants(4)
     project.parallel_pipeline("""
@@ -390,6 +396,7 @@ def test_a_full_home_stops_the_run_clearly(tmp_path: Path, small_disk: Path):
 
 
 # ---------------------------------------------------------------- smaller items
+@pytest.mark.slow  # over ~1 s: kept out of make test-fast (measured with --durations)
 def test_a_worker_that_dies_while_a_child_holds_its_pipe_is_a_crash_not_a_timeout(project: Project):
     project.tenants(2)
     project.parallel_pipeline("""

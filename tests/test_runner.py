@@ -177,6 +177,7 @@ def run(mini_batch):
     assert len((project.root / "inits.txt").read_text().split()) == 2  # replacement called init() again
 
 
+@pytest.mark.slow  # over ~1 s: kept out of make test-fast (measured with --durations)
 def test_timeout_kills_and_replaces_the_worker_and_the_job_goes_on(project: Project):
     project.tenants(3)
     project.parallel_pipeline("""
@@ -330,6 +331,7 @@ def run(mini_batch):
     assert "6 worker(s) on Azure ML" in log and "capped by --max-workers 2" in log
 
 
+@pytest.mark.slow  # over ~1 s: kept out of make test-fast (measured with --durations)
 def test_resource_monitor_interval_writes_snapshots_per_process(project: Project):
     project.tenants(2)
     project.parallel_pipeline("""

@@ -184,6 +184,7 @@ def scripts(tmp_path: Path, monkeypatch) -> Path:
     return folder
 
 
+@pytest.mark.slow  # over ~1 s: kept out of make test-fast (measured with --durations)
 def test_sub_pipeline_typed_parameters_and_a_relative_input_run_nested(scripts: Path, tmp_path: Path):
     home = tmp_path / "home"
     job = load_module(scripts / "build.py").build(count=5)
@@ -220,6 +221,7 @@ def test_a_flattened_name_that_another_step_has_is_a_clear_error(scripts: Path, 
         tenantml.run(clash(data=Input(type="uri_folder", path="./data")), home=tmp_path / "home")
 
 
+@pytest.mark.slow  # over ~1 s: kept out of make test-fast (measured with --durations)
 def test_resume_finishes_an_sdk_run_in_place(scripts: Path, tmp_path: Path):
     home = tmp_path / "home"
     (scripts / "src" / "step.py").write_text("import sys; sys.exit('broken')\n")
@@ -249,6 +251,7 @@ def test_a_standalone_command_job_with_a_relative_input(scripts: Path, tmp_path:
     assert (run.outputs["solo"]["out"] / "result.txt").read_text() == "['a.csv', 'b.csv'] 4 1.5 yes solo\n"
 
 
+@pytest.mark.slow  # over ~1 s: kept out of make test-fast (measured with --durations)
 def test_an_unmapped_registered_asset_is_a_clear_error(scripts: Path, tmp_path: Path):
     module = load_module(scripts / "build.py")
     with pytest.raises(UserError) as caught:
@@ -276,6 +279,7 @@ def test_an_unmapped_registered_asset_is_a_clear_error(scripts: Path, tmp_path: 
     assert f"PATH {scripts / 'data'}" in result.stdout and "STATUS Completed" in result.stdout
 
 
+@pytest.mark.slow  # over ~1 s: kept out of make test-fast (measured with --durations)
 def test_exec_serves_jobs_calls_and_refuses_any_other_service_call_at_once(scripts: Path, tmp_path: Path):
     (scripts / "submit.py").write_text(textwrap.dedent("""\
         import sys
@@ -422,6 +426,7 @@ def test_a_notebook_runs_under_exec_with_nbconvert(scripts: Path, tmp_path: Path
     assert json.loads((run_dir / "run.json").read_text())["status"] == "Completed"
 
 
+@pytest.mark.slow  # over ~1 s: kept out of make test-fast (measured with --durations)
 def test_exec_serves_registrations_and_mapped_assets(scripts: Path, tmp_path: Path):
     (scripts / "component.yml").write_text(textwrap.dedent("""\
         $schema: https://azuremlschemas.azureedge.net/latest/commandComponent.schema.json
