@@ -135,19 +135,15 @@ def _component_inputs(name: str, component: YamlMap, node: YamlMap, comp_file: P
     for k, decl in declared.items():
         if k in given:
             value = given[k]
-            # a binding or literal for a declared data input keeps the declared type
-            if isinstance(decl, YamlMap) and decl.get("type") in DATA_TYPES + MODEL_TYPES and is_single_binding(value):
-                typed = YamlMap({"type": decl["type"], "path": value})
-                typed.lines = {"type": decl.lines.get("type"), "path": given.line_of(k)}
-                typed.line = given.line_of(k)
-                value = typed
-            elif isinstance(decl, YamlMap) and decl.get("type") in DATA_TYPES + MODEL_TYPES and isinstance(value, YamlMap) \
-                    and "type" not in value:
-                # {path: ..., mode: direct} keeps the component's declared type, as Azure ML binds it
-                typed = YamlMap({"type": decl["type"], **value})
-                typed.lines = {"type": decl.lines.get("type"), **value.lines}
-                typed.line = value.line
-                value = typed
+            # a binding, a literal or {path: ..., mode: direct} for a declared data input keeps the
+            # component's declared type, as Azure ML binds it
+            if isinstance(decl, YamlMap) and decl.get("type") in DATA_TYPES + MODEL_TYPES:
+                if is_single_binding(value):
+                    path = YamlMap({"path": value})
+                    path.lines, path.line = {"path": given.line_of(k)}, given.line_of(k)
+                    value = _with_declared_type(decl, path)
+                elif isinstance(value, YamlMap) and "type" not in value:
+                    value = _with_declared_type(decl, value)
             result[k] = value
             result.lines[k] = given.line_of(k)
         elif isinstance(decl, YamlMap) and "default" in decl:
@@ -161,6 +157,13 @@ def _component_inputs(name: str, component: YamlMap, node: YamlMap, comp_file: P
                          key=f"jobs.{name}.inputs.{k}", line=node.line_of("inputs") or node.line,
                          fix=f"give it a value under jobs.{name}.inputs")
     return result
+
+
+def _with_declared_type(decl: YamlMap, value: YamlMap) -> YamlMap:
+    typed = YamlMap({"type": decl["type"], **value})
+    typed.lines = {"type": decl.lines.get("type"), **value.lines}
+    typed.line = value.line
+    return typed
 
 
 def _component_outputs(name: str, component: YamlMap, node: YamlMap, comp_file: Path,
