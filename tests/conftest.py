@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -102,3 +103,47 @@ def project(tmp_path: Path) -> Project:
 
 def job_dir(run, job: str = "score") -> Path:
     return run.run_dir / job
+
+
+# ------------------------------------------------------------------ the examples, each run once
+# The tenants and many-models examples take tens of seconds each; the example's own test and the
+# SDK-equality test both need the YAML run, so it is made once per session. A test that goes on
+# from it (reuse, a challenger) only adds runs of its own: a finished run's folder and outputs are
+# never changed by later runs, which is what lets the other test read them afterwards.
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def copy_example(name: str, target: Path) -> Path:
+    """A copy of examples/<name> without anything a run left there; returns the folder."""
+    folder = target / name
+    shutil.copytree(EXAMPLES / name, folder, ignore=shutil.ignore_patterns("datalake", ".tenantml", "__pycache__"))
+    return folder
+
+
+@dataclass(frozen=True)
+class ExampleRun:
+    example: Path  # the copied example folder the run used
+    home: Path
+    overrides: tuple[str, ...]
+    run: Any  # tenantml.Run
+
+
+def _run_example(name: str, overrides: tuple[str, ...], factory: pytest.TempPathFactory) -> ExampleRun:
+    import tenantml
+
+    base = factory.mktemp(f"{name}-yaml")
+    example = copy_example(name, base)
+    run = tenantml.run(example / "pipeline.yml", home=base / "home", overrides=list(overrides))
+    return ExampleRun(example, base / "home", overrides, run)
+
+
+@pytest.fixture(scope="session")
+def tenants_yaml_run(tmp_path_factory: pytest.TempPathFactory) -> ExampleRun:
+    """examples/tenants at 8 tenants, run from its YAML."""
+    return _run_example("tenants", ("inputs.tenants=8",), tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def many_models_yaml_run(tmp_path_factory: pytest.TempPathFactory) -> ExampleRun:
+    """examples/many-models at 2 stores x 60 weeks (2021-01-04 on: the partitions span both yearly files)."""
+    return _run_example("many-models", ("inputs.stores=2", "inputs.weeks=60"), tmp_path_factory)

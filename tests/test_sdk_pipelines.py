@@ -71,11 +71,12 @@ def only_run(home: Path) -> Path:
 
 # ---------------------------------------------------------------------------------- the examples
 @pytest.mark.slow
-def test_many_models_sdk_runs_equal_the_yaml_run_through_run_and_exec(tmp_path: Path, monkeypatch):
+def test_many_models_sdk_runs_equal_the_yaml_run_through_run_and_exec(tmp_path: Path, monkeypatch,
+                                                                     many_models_yaml_run):
     example = copy_example("many-models", tmp_path)
     small = dict(stores=2, weeks=60)
-    yaml_run = tenantml.run(example / "pipeline.yml", home=tmp_path / "yaml",
-                            overrides=[f"inputs.{k}={v}" for k, v in small.items()])
+    assert many_models_yaml_run.overrides == tuple(f"inputs.{k}={v}" for k, v in small.items())
+    yaml_run = many_models_yaml_run.run
     assert yaml_run.status == "Completed"
 
     monkeypatch.chdir(example)  # as a notebook beside the example runs
@@ -107,9 +108,10 @@ def test_many_models_sdk_runs_equal_the_yaml_run_through_run_and_exec(tmp_path: 
 
 
 @pytest.mark.slow
-def test_tenants_sdk_run_equals_the_yaml_run(tmp_path: Path, monkeypatch):
+def test_tenants_sdk_run_equals_the_yaml_run(tmp_path: Path, monkeypatch, tenants_yaml_run):
     example = copy_example("tenants", tmp_path)
-    yaml_run = tenantml.run(example / "pipeline.yml", home=tmp_path / "yaml", overrides=["inputs.tenants=8"])
+    assert tenants_yaml_run.overrides == ("inputs.tenants=8",)
+    yaml_run = tenants_yaml_run.run
     monkeypatch.chdir(example)
     sdk_run = tenantml.run(load_module(example / "pipeline_sdk.py").build_pipeline(tenants=8), home=tmp_path / "sdk")
     assert [(s.name, s.status) for s in sdk_run.steps] == [(s.name, s.status) for s in yaml_run.steps]
