@@ -106,7 +106,9 @@ def test_workers_run_in_a_temp_folder_with_the_code_folder_on_sys_path(probe):
     code = project.root / "src"
     for fact in facts:
         assert fact["sys_path0"] == str(code) and fact["working_dir"] == str(code)
-        assert not fact["cwd"].startswith(str(project.root)) and fact["relative_open"] == "FileNotFoundError"
+        assert not Path(fact["cwd"]).is_relative_to(code) and fact["relative_open"] == "FileNotFoundError"
+        assert Path(fact["cwd"]).is_relative_to(run.run_dir)  # scratch the run owns, cleared when the step ends
+    assert not any(Path(fact["cwd"]).exists() for fact in facts)
     assert sorted(p.name for p in code.iterdir()) == ["entry.py", "helper.txt"]  # scratch.txt did not land here
 
 

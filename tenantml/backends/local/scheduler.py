@@ -23,7 +23,6 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -161,7 +160,12 @@ class ParallelStep:
         self.to_csv_options = launch.append_row_settings(self.job)
         self.ledger = LedgerWriter(self.logs.ledger)
         self.appender = RowAppender(launch.append_target(self.job), self.rows_dir)
-        self.temp_root = Path(tempfile.mkdtemp(prefix=f"tenantml-{self.job.name}-"))
+        # the workers' working directories: in the step's state folder, not $TMPDIR, so that a session
+        # killed with SIGKILL leaves nothing behind that the next session of this run does not clear
+        self.temp_root = self.state_dir / "work"
+        if self.temp_root.exists():
+            shutil.rmtree(self.temp_root)  # an earlier session's of this run (we hold its lock)
+        self.temp_root.mkdir(parents=True)
         try:
             return self._run()
         except KeyboardInterrupt:
@@ -182,7 +186,7 @@ class ParallelStep:
             self.ledger.close()
             self.appender.close()
             self._log_file.close()
-            shutil.rmtree(self.temp_root, ignore_errors=True)  # created above by mkdtemp: ours alone
+            shutil.rmtree(self.temp_root, ignore_errors=True)  # created above: ours alone
 
     # ================================================================== the loop
     def _run(self) -> StepReport:
