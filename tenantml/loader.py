@@ -26,6 +26,7 @@ from tenantml.loading.resolve import Resolver
 from tenantml.loading.schema import PIPELINE_KEYS, SETTINGS_KEYS, Problems, truthy
 from tenantml.locations import DEFAULT_DATASTORE, Datastores
 from tenantml.spec import Job
+from tenantml.suggest import did_you_mean
 from tenantml.yamlio import YamlMap, load_yaml
 
 if TYPE_CHECKING:
@@ -91,7 +92,14 @@ def load_pipeline(path: Path, ctx: LoadContext) -> Pipeline:
     problems.unknown_keys(raw, PIPELINE_KEYS, "", "the pipeline")
     settings = raw.get("settings") or YamlMap()
     if isinstance(settings, YamlMap):
-        problems.unknown_keys(settings, SETTINGS_KEYS, "settings.", "settings")
+        # azure-ai-ml's PipelineJobSettingsSchema has `unknown = INCLUDE`: an unknown setting is sent to
+        # Azure ML unchecked and the job runs (azureml-examples' own 3a_basic_pipeline says
+        # `default_datestore:`), so it is a warning here, not a refusal
+        for key in settings:
+            if key not in SETTINGS_KEYS:
+                problems.warn_once(f"{path}:{settings.line_of(key)}: settings.{key}: not a pipeline setting; "
+                                   f"{did_you_mean(str(key), SETTINGS_KEYS)} azure-ai-ml sends unknown settings to "
+                                   "Azure ML unchecked, so it has no effect there or here.")
     default_datastore = str(settings.get("default_datastore") or DEFAULT_DATASTORE).removeprefix("azureml:")
     resolver = Resolver(path=path, problems=problems, datastores=ctx.datastores, run_id=ctx.run_id,
                         default_datastore=default_datastore, assets=ctx.assets, local=ctx.local)

@@ -56,6 +56,8 @@ class Graph:
                 problems.add("a job must be a mapping.", key=key, line=jobs_raw.line_of(name))
                 continue
             merged = expand_component(str(name), job_raw, file, problems, self.assets, resolver.local)
+            if merged is not None and "type" not in merged:
+                merged = with_default_type(merged)
             if merged is not None:
                 nodes[str(name)] = merged
         order, deps = dependency_order(nodes, jobs_raw, problems)
@@ -153,3 +155,12 @@ def as_one_step_pipeline(raw: YamlMap, path: Path) -> YamlMap:
     pipeline["type"] = "pipeline"
     pipeline["jobs"] = jobs
     return pipeline
+
+
+def with_default_type(node: YamlMap) -> YamlMap:
+    """A node without ``type:`` is a command job: azure-ai-ml's pipeline schema (PipelineJobsField)
+    loads it as one, as azureml-examples' cli/jobs/basics/hello-pipeline.yml relies on."""
+    typed = YamlMap(node)
+    typed.lines, typed.line = dict(node.lines), node.line
+    typed["type"] = "command"
+    return typed

@@ -48,6 +48,8 @@ def warnings_for(job: Job, definition: EnvDefinition) -> list[str]:
 def unlisted_imports(job: Job, definition: EnvDefinition) -> list[tuple[str, str]]:
     if definition.interpreter is not None:
         return []  # a mapped interpreter: its packages are whatever it has
+    if not getattr(job, "has_code", True):
+        return []  # a command without `code:` uploads nothing: the YAML's folder is not the step's code
     code = job.code
     local = {p.stem for p in code.iterdir()} if code.is_dir() else set()
     available = _closure(definition.names)

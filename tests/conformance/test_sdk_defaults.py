@@ -1,0 +1,56 @@
+"""What azure-ai-ml fills in or lets through when a pipeline leaves it out, as Microsoft's own examples
+rely on it (fixtures/sdk-pipeline-defaults-transcript.txt): tenantml must run those files as they are."""
+
+from __future__ import annotations
+
+import pytest
+
+import tenantml
+from conftest import Project
+from evidence import quote
+from loading import load, rejection
+
+HELLO = """\
+type: pipeline
+settings:
+  default_compute: azureml:cpu-cluster
+jobs:
+  a:
+    command: echo hello > a.txt && cat a.txt
+    environment: azureml://registries/azureml/environments/sklearn-1.5/labels/latest
+  b:
+    command: echo world >> ${{outputs.world_output}}/world.txt
+    environment: azureml://registries/azureml/environments/sklearn-1.5/labels/latest
+    outputs:
+      world_output:
+"""
+
+
+def test_a_node_without_type_is_a_command_job(project: Project):
+    """hello-pipeline-abc.yml names no node type; the SDK loads every node as Command and validates it."""
+    quote("sdk-pipeline-defaults-transcript.txt", "[basics/hello-pipeline-abc.yml] validate_passed=True; node types: "
+          "a=Command(command), b=Command(command), c=Command(command)")
+    project.write("pipeline.yml", HELLO)
+    assert rejection(project.pipeline, project.home) is None
+    run = tenantml.run(project.pipeline, home=project.home)
+    assert run.status == "Completed", [(s.name, s.status) for s in run.steps]
+    assert (run.outputs["b"]["world_output"] / "world.txt").read_text() == "world\n"
+
+
+def test_an_unknown_setting_is_passed_on_with_a_warning_not_refused(project: Project):
+    """azureml-examples' 3a_basic_pipeline says `default_datestore:`; the SDK's settings schema includes unknown
+    keys and sends them on (the REST settings hold it), so az ml accepts the file."""
+    quote("sdk-pipeline-defaults-transcript.txt", "class PipelineJobSettingsSchema(Schema): class Meta: unknown = INCLUDE")
+    quote("sdk-pipeline-defaults-transcript.txt", "'default_datestore': 'azureml:workspaceblobstore', '_source': 'YAML.JOB'")
+    project.write("pipeline.yml", HELLO.replace("settings:\n", "settings:\n  default_datestore: azureml:workspaceblobstore\n"))
+    pipeline = load(project.pipeline, project.home)
+    (warning,) = [w for w in pipeline.warnings if "default_datestore" in w]
+    assert "did you mean 'default_datastore'?" in warning and ":3:" in warning
+
+
+@pytest.mark.parametrize("bad", ["jobs: {a: {type: sweeep, command: echo}}"])
+def test_a_misspelled_node_type_is_still_refused(project: Project, bad: str):
+    """Only a missing type defaults to command; a wrong one is the SDK's error too."""
+    project.write("pipeline.yml", "type: pipeline\n" + bad + "\n")
+    problem = rejection(project.pipeline, project.home)
+    assert problem is not None and "sweeep" in problem
