@@ -46,6 +46,7 @@ AZURITE_ACCOUNT = "devstoreaccount1"
 # Azurite's documented, public development key (not a secret).
 AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 CONTAINER = "azureml-blobstore-fake"
+WS_ID = "11111111-2222-3333-4444-555555555555"
 
 
 # --------------------------------------------------------------------------- certificate
@@ -172,6 +173,8 @@ class FakeWorkspace:
                                                "pipelines", "studiometadata")}
         if path.startswith("/history/v1.0" + ARM):
             return self._history(method, path[len("/history/v1.0" + ARM):], payload)
+        if path.startswith("/data/v1.0" + ARM):
+            return self._dataplane(method, path[len("/data/v1.0" + ARM):], payload)
         if not path.startswith(ARM):
             if path.startswith(f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/"
                                "Microsoft.MachineLearningServices/workspaces/"):
@@ -188,7 +191,7 @@ class FakeWorkspace:
 
     def _workspace(self) -> dict:
         return {"id": ARM, "name": WS, "location": "westeurope", "type": "Microsoft.MachineLearningServices/workspaces",
-                "properties": {"workspaceId": "11111111-2222-3333-4444-555555555555", "discoveryUrl": self.url + "/discovery",
+                "properties": {"workspaceId": WS_ID, "discoveryUrl": self.url + "/discovery",
                                "mlFlowTrackingUri": f"azureml://westeurope.api.azureml.ms/mlflow/v1.0{ARM}"}}
 
     def get_computes(self, path, m, q, body):
@@ -340,8 +343,49 @@ class FakeWorkspace:
                 return (200, child) if child else _not_found("Run", match["run"])
             if rest == "/rundata" and method == "POST":
                 run = (body or {}).get("runId")
-                return 200, {"runMetadata": {"runId": run, "outputs": {}}}
+                return 200, {"runMetadata": {"runId": run, "outputs": self._run_outputs(str(run))}}
         return _not_found("Route", f"{method} /history/v1.0{ARM}{rest}")
+
+    # ------------------------------------------------------------------ named outputs (data plane)
+    # jobs.download(all=True) reads a run's named outputs as JobOperations._get_named_output_uri does
+    # (azure-ai-ml 1.35 operations/_job_ops_helper.py get_job_output_uris_from_dataplane): run history's
+    # POST /rundata answers runMetadata.outputs {name: TypedAssetReference {assetId, type}} (shape of the
+    # rundata response in the SDK's recording Azure/azure-sdk-for-python sdk/ml/azure-ai-ml/tests/recordings/
+    # batch_services/e2etests/test_batch_deployment.pyTestBatchDeploymenttest_batch_job_download.json; the
+    # SDK keeps the outputs whose type is a DataType value: uri_file, uri_folder, mltable), then the
+    # dataset data plane's POST .../dataversion/batchGetResolvedUris {"values": [assetId...]} answers
+    # {"values": {assetId: {"uri", "type"}}} (BatchGetResolvedURIs / BatchDataUriResponse / DataUriV2Response
+    # of the SDK's generated client, _restclient/dataset_dataplane). The uri is the long azureml:// form the
+    # helper's docstring gives; the path is where Azure ML writes an undeclared step output,
+    # azureml/<step run>/<output>/ on the default datastore (the SDK's own fallback search).
+    def _run_outputs(self, run: str) -> dict[str, dict[str, str]]:
+        child = self._child(run)
+        if child is None:
+            return {}
+        node = (self.jobs[child["parentRunId"]]["properties"].get("jobs") or {}).get(child["displayName"]) or {}
+        return {name: {"assetId": self._output_asset(run, name), "type": "uri_folder"}
+                for name in sorted(node.get("outputs") or {})}
+
+    def _output_asset(self, run: str, output: str) -> str:
+        return f"azureml://locations/westeurope/workspaces/{WS_ID}/data/azureml_{run}_output_data_{output}/versions/1"
+
+    def output_path(self, run: str, output: str) -> str:
+        """Where a step run's named output lives in the default datastore's container."""
+        return f"azureml/{run}/{output}/"
+
+    def _dataplane(self, method: str, rest: str, body: Any) -> tuple[int, Any]:
+        if rest == "/dataversion/batchGetResolvedUris" and method == "POST":
+            resolved = {}
+            with self._lock:
+                for asset in (body or {}).get("values") or []:
+                    match = re.fullmatch(r".*/data/azureml_(?P<run>.+)_output_data_(?P<out>[^/]+)/versions/1", asset)
+                    if match and self._child(match["run"]) is not None:
+                        resolved[asset] = {"uri": f"azureml://subscriptions/{SUB}/resourcegroups/{RG}/workspaces/{WS}/"
+                                                  f"datastores/workspaceblobstore/paths/"
+                                                  f"{self.output_path(match['run'], match['out'])}",
+                                           "type": "uri_folder"}
+            return 200, {"values": resolved}
+        return _not_found("Route", f"{method} /data/v1.0{ARM}{rest}")
 
     def post_job_cancel(self, path, m, q, body):
         with self._lock:

@@ -1,4 +1,4 @@
-"""Submit, wait (per-step status), fetch (logs only) and resume, end to end against the loopback
+"""Submit, wait (per-step status), fetch (logs only, then with --outputs) and resume, end to end against the loopback
 fake and Azurite: run history answers the pipeline's child runs, the step's Azure ML log tree is
 downloaded from the artifact store, and the resumed job carries only what did not succeed."""
 
@@ -77,6 +77,17 @@ def test_submit_wait_fetch_and_resume(azure, tmp_path):  # noqa: F811
     ledger = (run_dir / "score" / "logs" / "sys" / "job_report" / "processed_mini-batches.csv").read_text()
     assert ledger.startswith("Mini-batch Id,")  # Azure ML's column names (tenantml/ledger_columns.py)
     assert not (run_dir / "score" / "outputs").exists()  # logs only, unless --outputs
+    assert not ws.calls("POST", r"/dataversion/batchGetResolvedUris$")  # outputs not even resolved
+
+    # --outputs: the named outputs too, resolved through run history and the dataset data plane
+    container = azurite.service().get_container_client(CONTAINER)
+    child = f"{handle.run_id}_train"
+    container.upload_blob(ws.output_path(child, "models") + "store=a/model.txt", b"model a\n", overwrite=True)
+    again = AmlBackend().fetch(handle.run_id, run_options(home, aml_options(ws, fetch_outputs=True)))
+    assert again == run_dir
+    assert (run_dir / "train" / "outputs" / "models" / "store=a" / "model.txt").read_text() == "model a\n"
+    assert (run_dir / "score" / "logs" / "sys" / "job_report" / "processed_mini-batches.csv").read_text() == ledger
+    assert ws.calls("POST", r"/dataversion/batchGetResolvedUris$")
 
     # resume: a new job whose score input holds only the files that did not succeed
     before = len(ws.calls("PUT", r"/jobs/[^/]+$"))
