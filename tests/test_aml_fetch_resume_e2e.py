@@ -47,7 +47,17 @@ def test_submit_wait_fetch_and_resume(azure, tmp_path):  # noqa: F811
     pipeline = project(proj)
     (proj / "data" / "tenant_4.csv").write_text("x,y\n4,8\n", encoding="utf-8")
     home = tmp_path / "home"
-    handle = AmlBackend().submit(pipeline, run_options(home, aml_options(ws)))
+    from tenantml.progress import Reporter
+
+    submitted: list[str] = []
+    reporter = Reporter(quiet=True)
+    reporter.note = submitted.append  # type: ignore[method-assign]
+    handle = AmlBackend().submit(pipeline, run_options(home, aml_options(ws), reporter=reporter))
+    # what only Azure ML honours is said at submission too (tenantml/backends/aml/mappings.py)
+    assert any(line.startswith("warning: differs from --backend local: compute cpu-cluster: Azure ML runs")
+               for line in submitted), submitted
+    assert any(line.startswith("warning: differs from --backend local: environment azureml:AzureML-sklearn")
+               for line in submitted), submitted
     # while it runs, the step's log files are listed by run history and streamed, as az ml --stream
     overview = "\n".join(verbatim("job_progress_overview_sdk-python-30421.txt")) + "\n"
     ws.log_files[f"{handle.run_id}_score"] = {

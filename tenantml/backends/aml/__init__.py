@@ -66,7 +66,7 @@ class AmlBackend(Backend):
         from tenantml.backends.aml.job import prepare
 
         aml = options.backend_options(AmlOptions)
-        prepared = prepare(Path(pipeline), options.overrides + aml.overrides, aml.experiment)
+        prepared = prepare(Path(pipeline), options.overrides + aml.overrides, aml.experiment, options.datastores)
         if options.resume and not aml.resume:
             from tenantml.runfolder.names import check_run_id
 

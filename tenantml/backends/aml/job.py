@@ -176,8 +176,10 @@ def sdk_load(path: Path, overrides: tuple[str, ...]) -> Any:
     return job
 
 
-def prepare(path: Path, overrides: tuple[str, ...], experiment: str | None) -> Prepared:
-    """Both validators, then the per-step report; no network."""
+def prepare(path: Path, overrides: tuple[str, ...], experiment: str | None,
+            datastores: dict[str, Path] | None = None) -> Prepared:
+    """Both validators, then the per-step report; no network. ``datastores``: ``--datastore``
+    mappings, which only --backend local reads (reported with the other divergences)."""
     from tenantml.overrides import parse_override
 
     path = path.absolute()
@@ -189,6 +191,10 @@ def prepare(path: Path, overrides: tuple[str, ...], experiment: str | None) -> P
     prepared = Prepared(path, job, name, warnings, waived=waived)
     prepared.steps = describe(job, path)
     prepared.divergences = ignored_overrides(path, overrides, job)
+    # tenantml.yml's mappings (honoured by --backend local only) and what only Azure ML honours
+    from tenantml.backends.aml.mappings import divergences
+
+    prepared.divergences += divergences(path, rest_body(job), datastores or {})
     return prepared
 
 
