@@ -333,10 +333,11 @@ class FakeWorkspace:
             match = re.fullmatch(r"/runs/(?P<run>[^/]+)/details", rest)
             if match and method == "GET":  # RunDetails: logFiles maps names to SAS URLs
                 child = self._child(match["run"])
-                if child is None:
+                parent = self.jobs.get(match["run"])
+                if child is None and parent is None:
                     return _not_found("Run", match["run"])
-                return 200, {"runId": child["runId"], "status": child["status"],
-                             "logFiles": self.log_files.get(match["run"], {})}
+                status = child["status"] if child else parent["properties"]["status"]  # type: ignore[index]
+                return 200, {"runId": match["run"], "status": status, "logFiles": self.log_files.get(match["run"], {})}
             match = re.fullmatch(r"/runs/(?P<run>[^/]+)", rest)
             if match and method == "GET":
                 child = self._child(match["run"])

@@ -58,20 +58,33 @@ def test_submit_wait_fetch_and_resume(azure, tmp_path):  # noqa: F811
                for line in submitted), submitted
     assert any(line.startswith("warning: differs from --backend local: environment azureml:AzureML-sklearn")
                for line in submitted), submitted
-    # while it runs, the step's log files are listed by run history and streamed, as az ml --stream
+    # while it runs, log files are listed by run history and streamed as jobs.stream selects them
+    # (tenantml/backends/aml/sdk.py streamed_logs): the pipeline's own execution log (no common-runtime
+    # std_log on it) and, for each step, the primary process's std_log and the progress sentences.
+    # The texts are placeholders (only which files are followed is under test), except the overview.
+    score = f"{handle.run_id}_score"
     overview = "\n".join(verbatim("job_progress_overview_sdk-python-30421.txt")) + "\n"
-    ws.log_files[f"{handle.run_id}_score"] = {
-        "logs/job_progress_overview.2023051622.txt": blob_url(azurite, f"{handle.run_id}_score",
-                                                              "logs/job_progress_overview.2023051622.txt", overview),
-        "system_logs/lifecycler/execution-wrapper.log": blob_url(azurite, f"{handle.run_id}_score", "x.log", "no\n")}
+    ws.log_files[score] = {
+        "logs/job_progress_overview.2023051622.txt": blob_url(azurite, score, "logs/job_progress_overview.2023051622.txt",
+                                                              overview),
+        "user_logs/std_log_process_0.txt": blob_url(azurite, score, "user_logs/std_log_process_0.txt", "rank 0\n"),
+        "user_logs/std_log_process_1.txt": blob_url(azurite, score, "user_logs/std_log_process_1.txt", "no 1\n"),
+        "system_logs/lifecycler/execution-wrapper.log": blob_url(azurite, score, "x.log", "no\n")}
+    ws.log_files[handle.run_id] = {
+        "logs/azureml/executionlogs.txt": blob_url(azurite, handle.run_id, "logs/azureml/executionlogs.txt",
+                                                   "pipeline line 1\npipeline line 2\n"),
+        "logs/azureml/stderrlogs.txt": blob_url(azurite, handle.run_id, "logs/azureml/stderrlogs.txt", "no\n")}
     lines: list[str] = []
     handle.reporter.note = lines.append  # type: ignore[method-assign]
     assert handle.wait() == "Failed"
     steps = json.loads((handle.run_dir / "run.json").read_text())["steps"]
     assert steps["score"]["azure_status"] == "Failed" and steps["train"]["azure_status"] == "Failed"
+    assert f"{handle.run_id}: step score: Failed" in lines  # per-step status while waiting
     streamed = [line for line in lines if line.startswith("[score] ")]
-    assert streamed == ["[score] " + line for line in overview.splitlines()]  # each line once, in order
-    assert not any(line.startswith("[score] no") for line in lines)  # system logs are not streamed
+    # each line once, in order; only the primary process's std_log, no system log
+    assert streamed == ["[score] " + line for line in overview.splitlines()] + ["[score] rank 0"]
+    assert [line for line in lines if line.startswith("[pipeline] ")] == ["[pipeline] pipeline line 1",
+                                                                          "[pipeline] pipeline line 2"]
 
     # the step's logs, as Azure ML writes them, in the artifact store; an output that must NOT be fetched
     logs = azure_tree(tmp_path / "azure_logs", file_rows())
