@@ -7,7 +7,9 @@ tested against:
   made here with ``cryptography``) that answers the REST calls the real ``azure-ai-ml`` client
   makes when it submits a pipeline job: compute and datastore look-ups, the datastore's secrets,
   code and data asset versions, anonymous components, the job ``PUT``, the job ``GET`` the
-  status is polled with, child jobs and cancel. It records every request so tests can assert the
+  status is polled with, child jobs and cancel; run history (child runs, run details with their log
+  files, the pipeline's own log files, rundata with a step's named outputs) and the dataset data
+  plane that resolves those outputs to storage. It records every request so tests can assert the
   bodies. Unknown routes answer 404 with the ARM error shape, so a new SDK call shows up as a
   clear failure naming the route.
 - Azurite (npm package ``azurite``, Microsoft's storage emulator), started on loopback with the
