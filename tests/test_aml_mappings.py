@@ -147,3 +147,32 @@ def test_the_dry_run_prints_them(no_network, tmp_path):
     assert f"differs from --backend local: data asset azureml:tenants_raw:1 (jobs.score.inputs.raw.path)" in out
     assert "differs from --backend local: component azureml:my_train:1" in out
     assert f"the folder {tmp_path / 'lake'} (--datastore datalake=...)" in out
+
+
+def test_an_sdk_job_object_is_judged_on_its_own_rest_body(tmp_path):
+    """tenantml.submit(job, backend="aml"): the tenantml.yml staged beside the job's dump is compared
+    with the references of the object itself (no network: only the report is built)."""
+    pytest.importorskip("azure.ai.ml", reason="the aml extra is not installed (pip install -e '.[aml]')")
+    from azure.ai.ml import Input, dsl
+    from azure.ai.ml.parallel import RunFunction, parallel_run_function
+
+    from tenantml.backends.aml import object_divergences
+    from tenantml.backends.base import RunOptions
+
+    score = parallel_run_function(
+        name="score", inputs={"data": Input(type="uri_folder")}, input_data="${{inputs.data}}", mini_batch_size="1",
+        task=RunFunction(code=str(tmp_path), entry_script="score.py", environment="azureml:sklearn-env@latest"))
+
+    @dsl.pipeline(default_compute="cpu-cluster")
+    def scoring(data):
+        score(data=data)
+
+    job = scoring(data=Input(type="uri_folder", path="azureml://datastores/datalake/paths/tenants/"))
+    staged = tmp_path / "staged"
+    staged.mkdir()
+    (staged / "tenantml.yml").write_text(yaml.safe_dump({"datastores": {"datalake": str(tmp_path / "lake")}}))
+    lines = object_divergences(job, staged / "scoring.yml", RunOptions(home=tmp_path))
+    assert lines[0].startswith("compute cpu-cluster: Azure ML runs the steps there")
+    assert any(line.startswith(f"datastore 'datalake' (inputs.data.path): --backend local reads and writes the folder "
+                               f"{tmp_path / 'lake'}") for line in lines), lines
+    assert any(line.startswith("environment azureml:sklearn-env@latest") for line in lines), lines
