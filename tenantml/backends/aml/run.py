@@ -99,6 +99,7 @@ class AmlRun(RunHandle):
         self.stream_logs = stream_logs  # print each step's new log lines, as az ml job create --stream
         self._streamed: dict[tuple[str, str], int] = {}  # (step, log file) -> characters printed
         self._job: Any = None  # the pipeline job as last read (its outputs say where jobs.stream reads logs)
+        self._ended: set[str] = set()  # steps whose logs were read once they had ended
         self._azure_status = "NotStarted"
         self._stopped_waiting = False  # Ctrl-C while waiting: the local record says Interrupted
 
@@ -206,8 +207,10 @@ class AmlRun(RunHandle):
             if child is None:
                 continue
             name, status = step_name(child), status_text(getattr(child, "status", None))
-            if self.stream_logs and status not in ("NotStarted", "Queued", "Preparing"):
+            if self.stream_logs and status not in ("NotStarted", "Queued", "Preparing") and name not in self._ended:
                 self._stream(name, str(child.name))
+                if status in TERMINAL:
+                    self._ended.add(name)  # its last lines are printed: its files are not read again
             if self.step_status.get(name) != status:
                 self.step_status[name] = status
                 self.reporter.note(f"{self.run_id}: step {name}: {status}")
