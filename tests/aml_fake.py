@@ -350,23 +350,27 @@ class FakeWorkspace:
         return _not_found("Route", f"{method} /history/v1.0{ARM}{rest}")
 
     # ------------------------------------------------------------------ named outputs (data plane)
-    # jobs.download(all=True) reads a run's named outputs as JobOperations._get_named_output_uri does
-    # (azure-ai-ml 1.35 operations/_job_ops_helper.py get_job_output_uris_from_dataplane): run history's
-    # POST /rundata answers runMetadata.outputs {name: TypedAssetReference {assetId, type}} (shape of the
-    # rundata response in the SDK's recording Azure/azure-sdk-for-python sdk/ml/azure-ai-ml/tests/recordings/
-    # batch_services/e2etests/test_batch_deployment.pyTestBatchDeploymenttest_batch_job_download.json; the
-    # SDK keeps the outputs whose type is a DataType value: uri_file, uri_folder, mltable), then the
-    # dataset data plane's POST .../dataversion/batchGetResolvedUris {"values": [assetId...]} answers
-    # {"values": {assetId: {"uri", "type"}}} (BatchGetResolvedURIs / BatchDataUriResponse / DataUriV2Response
-    # of the SDK's generated client, _restclient/dataset_dataplane). The uri is the long azureml:// form the
-    # helper's docstring gives; the path is where Azure ML writes an undeclared step output,
-    # azureml/<step run>/<output>/ on the default datastore (the SDK's own fallback search).
+    # Run history's POST /rundata answers runMetadata.outputs {name: {assetId, type}}, recorded for a
+    # pipeline as {"job_out_path_1": {"assetId": "azureml://locations/eastus2/workspaces/<workspace id>/data/
+    # azureml_<run>_output_data_component_out_path_1/versions/1", "type": "UriFolder"}} in
+    # Azure/azure-sdk-for-python sdk/ml/azure-ai-ml/tests/recordings/pipeline_job/e2etests/
+    # test_pipeline_job.pyTestPipelineJobLongRunningtest_pipeline_job_download.json (`output_type`, below).
+    # azure-ai-ml 1.35 (operations/_job_ops_helper.py get_job_output_uris_from_dataplane) resolves only
+    # outputs whose type is a DataType value (uri_file, uri_folder, mltable), through the dataset data
+    # plane's POST .../dataversion/batchGetResolvedUris {"values": [assetId...]} -> {"values": {assetId:
+    # {"uri", "type"}}} (BatchGetResolvedURIs / BatchDataUriResponse of its generated client,
+    # _restclient/dataset_dataplane; no recording of that call was found); the recorded "UriFolder" is
+    # not one, and then JobOperations.download(output_name=...) looks in the default datastore at
+    # azureml/<run>/<output>/ and dataset/<run>/<output>/. `output_path` is the first, where Azure ML
+    # writes an undeclared step output.
+    output_type = "UriFolder"
+
     def _run_outputs(self, run: str) -> dict[str, dict[str, str]]:
         child = self._child(run)
         if child is None:
             return {}
         node = (self.jobs[child["parentRunId"]]["properties"].get("jobs") or {}).get(child["displayName"]) or {}
-        return {name: {"assetId": self._output_asset(run, name), "type": "uri_folder"}
+        return {name: {"assetId": self._output_asset(run, name), "type": self.output_type}
                 for name in sorted(node.get("outputs") or {})}
 
     def _output_asset(self, run: str, output: str) -> str:

@@ -151,6 +151,12 @@ def streamed_logs(client: MLClient, run_id: str, job_type: str, source: tuple[st
     return {name: logs[name] for name in names}
 
 
+def output_names(client: MLClient, run_id: str) -> list[str]:
+    """The named outputs run history lists for a run (``rundata``: runMetadata.outputs), sorted."""
+    metadata = client.jobs._runs_operations.get_run_data(run_id).run_metadata
+    return sorted(getattr(metadata, "outputs", None) or {})
+
+
 def download_text(client: MLClient, url: str) -> str:
     """A log file's text, fetched as the SDK's own log streaming fetches it."""
     from azure.ai.ml._utils.utils import create_requests_pipeline_with_retry, download_text_from_url
