@@ -137,6 +137,7 @@ def test_a_broken_tenantml_yml_is_said_not_raised(tmp_path):
     assert "could not be read" in lines[0] and "datastorez" in lines[0]
 
 
+@pytest.mark.slow  # a full dry run (~0.5 s); the fast suite prints a divergence in test_aml_waivers
 def test_the_dry_run_prints_them(no_network, tmp_path):
     pytest.importorskip("azure.ai.ml", reason="the aml extra is not installed (pip install -e '.[aml]')")
     pipeline = project(tmp_path / "p")
