@@ -7,7 +7,9 @@ tested against:
   made here with ``cryptography``) that answers the REST calls the real ``azure-ai-ml`` client
   makes when it submits a pipeline job: compute and datastore look-ups, the datastore's secrets,
   code and data asset versions, anonymous components, the job ``PUT``, the job ``GET`` the
-  status is polled with, child jobs and cancel. It records every request so tests can assert the
+  status is polled with, child jobs and cancel; run history (child runs, run details with their log
+  files, the pipeline's own log files, rundata with a step's named outputs) and the dataset data
+  plane that resolves those outputs to storage. It records every request so tests can assert the
   bodies. Unknown routes answer 404 with the ARM error shape, so a new SDK call shows up as a
   clear failure naming the route.
 - Azurite (npm package ``azurite``, Microsoft's storage emulator), started on loopback with the
@@ -46,6 +48,7 @@ AZURITE_ACCOUNT = "devstoreaccount1"
 # Azurite's documented, public development key (not a secret).
 AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 CONTAINER = "azureml-blobstore-fake"
+WS_ID = "11111111-2222-3333-4444-555555555555"
 
 
 # --------------------------------------------------------------------------- certificate
@@ -172,6 +175,8 @@ class FakeWorkspace:
                                                "pipelines", "studiometadata")}
         if path.startswith("/history/v1.0" + ARM):
             return self._history(method, path[len("/history/v1.0" + ARM):], payload)
+        if path.startswith("/data/v1.0" + ARM):
+            return self._dataplane(method, path[len("/data/v1.0" + ARM):], payload)
         if not path.startswith(ARM):
             if path.startswith(f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/"
                                "Microsoft.MachineLearningServices/workspaces/"):
@@ -188,7 +193,7 @@ class FakeWorkspace:
 
     def _workspace(self) -> dict:
         return {"id": ARM, "name": WS, "location": "westeurope", "type": "Microsoft.MachineLearningServices/workspaces",
-                "properties": {"workspaceId": "11111111-2222-3333-4444-555555555555", "discoveryUrl": self.url + "/discovery",
+                "properties": {"workspaceId": WS_ID, "discoveryUrl": self.url + "/discovery",
                                "mlFlowTrackingUri": f"azureml://westeurope.api.azureml.ms/mlflow/v1.0{ARM}"}}
 
     def get_computes(self, path, m, q, body):
@@ -330,18 +335,64 @@ class FakeWorkspace:
             match = re.fullmatch(r"/runs/(?P<run>[^/]+)/details", rest)
             if match and method == "GET":  # RunDetails: logFiles maps names to SAS URLs
                 child = self._child(match["run"])
-                if child is None:
+                parent = self.jobs.get(match["run"])
+                if child is None and parent is None:
                     return _not_found("Run", match["run"])
-                return 200, {"runId": child["runId"], "status": child["status"],
-                             "logFiles": self.log_files.get(match["run"], {})}
+                status = child["status"] if child else parent["properties"]["status"]  # type: ignore[index]
+                return 200, {"runId": match["run"], "status": status, "logFiles": self.log_files.get(match["run"], {})}
             match = re.fullmatch(r"/runs/(?P<run>[^/]+)", rest)
             if match and method == "GET":
                 child = self._child(match["run"])
                 return (200, child) if child else _not_found("Run", match["run"])
             if rest == "/rundata" and method == "POST":
                 run = (body or {}).get("runId")
-                return 200, {"runMetadata": {"runId": run, "outputs": {}}}
+                return 200, {"runMetadata": {"runId": run, "outputs": self._run_outputs(str(run))}}
         return _not_found("Route", f"{method} /history/v1.0{ARM}{rest}")
+
+    # ------------------------------------------------------------------ named outputs (data plane)
+    # Run history's POST /rundata answers runMetadata.outputs {name: {assetId, type}}, recorded for a
+    # pipeline as {"job_out_path_1": {"assetId": "azureml://locations/eastus2/workspaces/<workspace id>/data/
+    # azureml_<run>_output_data_component_out_path_1/versions/1", "type": "UriFolder"}} in
+    # Azure/azure-sdk-for-python sdk/ml/azure-ai-ml/tests/recordings/pipeline_job/e2etests/
+    # test_pipeline_job.pyTestPipelineJobLongRunningtest_pipeline_job_download.json (`output_type`, below).
+    # azure-ai-ml 1.35 (operations/_job_ops_helper.py get_job_output_uris_from_dataplane) resolves only
+    # outputs whose type is a DataType value (uri_file, uri_folder, mltable), through the dataset data
+    # plane's POST .../dataversion/batchGetResolvedUris {"values": [assetId...]} -> {"values": {assetId:
+    # {"uri", "type"}}} (BatchGetResolvedURIs / BatchDataUriResponse of its generated client,
+    # _restclient/dataset_dataplane; no recording of that call was found); the recorded "UriFolder" is
+    # not one, and then JobOperations.download(output_name=...) looks in the default datastore at
+    # azureml/<run>/<output>/ and dataset/<run>/<output>/. `output_path` is the first, where Azure ML
+    # writes an undeclared step output.
+    output_type = "UriFolder"
+
+    def _run_outputs(self, run: str) -> dict[str, dict[str, str]]:
+        child = self._child(run)
+        if child is None:
+            return {}
+        node = (self.jobs[child["parentRunId"]]["properties"].get("jobs") or {}).get(child["displayName"]) or {}
+        return {name: {"assetId": self._output_asset(run, name), "type": self.output_type}
+                for name in sorted(node.get("outputs") or {})}
+
+    def _output_asset(self, run: str, output: str) -> str:
+        return f"azureml://locations/westeurope/workspaces/{WS_ID}/data/azureml_{run}_output_data_{output}/versions/1"
+
+    def output_path(self, run: str, output: str) -> str:
+        """Where a step run's named output lives in the default datastore's container."""
+        return f"azureml/{run}/{output}/"
+
+    def _dataplane(self, method: str, rest: str, body: Any) -> tuple[int, Any]:
+        if rest == "/dataversion/batchGetResolvedUris" and method == "POST":
+            resolved = {}
+            with self._lock:
+                for asset in (body or {}).get("values") or []:
+                    match = re.fullmatch(r".*/data/azureml_(?P<run>.+)_output_data_(?P<out>[^/]+)/versions/1", asset)
+                    if match and self._child(match["run"]) is not None:
+                        resolved[asset] = {"uri": f"azureml://subscriptions/{SUB}/resourcegroups/{RG}/workspaces/{WS}/"
+                                                  f"datastores/workspaceblobstore/paths/"
+                                                  f"{self.output_path(match['run'], match['out'])}",
+                                           "type": "uri_folder"}
+            return 200, {"values": resolved}
+        return _not_found("Route", f"{method} /data/v1.0{ARM}{rest}")
 
     def post_job_cancel(self, path, m, q, body):
         with self._lock:

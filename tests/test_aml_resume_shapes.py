@@ -1,6 +1,8 @@
-"""--resume with --backend aml, one test per input shape a parallel step takes: the re-submitted
-job reads only what did not succeed, from storage paths (never compute-node paths), with the input's
-mode kept; a shape that cannot be restricted is refused with what to do instead."""
+"""--resume with --backend aml, one test per input shape a parallel step takes (files local, in the
+cloud or from an upstream step; partitions local, in the cloud or from an upstream step; tabular cut
+by size; registered data): the re-submitted job reads only what did not succeed, from storage paths
+(never compute-node paths), with the input's mode kept; a shape that cannot be restricted is refused
+with what to do instead."""
 
 from __future__ import annotations
 
@@ -150,3 +152,15 @@ def test_registered_data_is_refused_with_what_to_do(tmp_path):
     source = pipeline(tmp_path / "p", {"type": "uri_folder", "path": "azureml:tenants:3"})
     message = refused(tmp_path, source, file_rows())
     assert "registered data asset azureml:tenants:3" in message and "azureml://datastores/" in message
+
+
+def test_tabular_input_cut_by_size_is_refused_with_what_to_do(tmp_path):
+    root = tmp_path / "p"
+    (root / "sales").mkdir(parents=True)
+    (root / "sales" / "sales.csv").write_text("store,x\na,1\nb,2\n", encoding="utf-8")
+    (root / "sales" / "MLTable").write_text("paths:\n  - file: ./sales.csv\ntransformations:\n  - read_delimited:\n"
+                                            "      delimiter: ','\n", encoding="utf-8")
+    source = pipeline(root, {"type": "mltable", "path": "./sales", "mode": "direct"})
+    message = refused(tmp_path, source, partition_rows())
+    assert "cuts tabular input by size" in message and "which rows" in message
+    assert not any((tmp_path / "home" / "staging").rglob("*.csv"))  # nothing staged

@@ -47,9 +47,9 @@ def expand_component(name: str, node: YamlMap, path: Path, problems: Problems,
     else:
         text = str(ref)
         if text.startswith("azureml:") and not local:  # loaded for elsewhere: Azure ML resolves (and checks) it
-            problems.add(f"component '{ref}' is a registered Azure ML component, which has no local copy.",
-                         key=key, line=line, fix="map it to its YAML file in tenantml.yml (components:)",
-                         local_only=True)
+            # (said whether or not tenantml.yml maps it: a mapping is --backend local's, never Azure ML's)
+            problems.add(f"component '{ref}' is a registered Azure ML component; Azure ML resolves and checks it.",
+                         key=key, line=line, local_only=True)
             return None
         if text.startswith("azureml:"):
             from tenantml.assets import AssetError

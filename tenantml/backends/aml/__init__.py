@@ -66,7 +66,7 @@ class AmlBackend(Backend):
         from tenantml.backends.aml.job import prepare
 
         aml = options.backend_options(AmlOptions)
-        prepared = prepare(Path(pipeline), options.overrides + aml.overrides, aml.experiment)
+        prepared = prepare(Path(pipeline), options.overrides + aml.overrides, aml.experiment, options.datastores)
         if options.resume and not aml.resume:
             from tenantml.runfolder.names import check_run_id
 
@@ -122,9 +122,12 @@ class AmlBackend(Backend):
         warnings, waived = tenantml_validate(pipeline, ())
         experiment = str(aml.experiment or getattr(job, "experiment_name", None) or pipeline.stem)
         prepared = Prepared(source=pipeline, job=job, experiment=experiment, warnings=warnings, waived=waived)
+        prepared.divergences = object_divergences(job, pipeline, options)
         if options.reporter is not None:
             for warning in warnings:
                 options.reporter.note("warning: " + warning)
+            for line in prepared.divergences:
+                options.reporter.note("warning: differs from --backend local: " + line)
         return self.submit_prepared(prepared, options)
 
     def fetch(self, run_name: str, options: RunOptions) -> Path:
@@ -169,6 +172,19 @@ class AmlBackend(Backend):
                         wait=aml.wait, cancel_on_interrupt=aml.cancel_on_interrupt, outage_budget=aml.outage_budget)
         handle.source = prepared.source
         return handle
+
+
+def object_divergences(job: Any, pipeline: Path, options: RunOptions) -> list[str]:
+    """What --backend local would read differently for an azure-ai-ml job object: the mappings of the
+    ``tenantml.yml`` staged beside its dump (tenantml.sdk.submit), judged on the object's REST body."""
+    from tenantml.backends.aml.job import rest_body
+    from tenantml.backends.aml.mappings import divergences
+
+    try:
+        body = rest_body(job)
+    except Exception:  # noqa: BLE001 - the SDK judges the object at submission; the report is extra
+        return []
+    return divergences(pipeline, body, options.datastores)
 
 
 def preflight(client: Any, prepared: Prepared, workspace: Any) -> None:

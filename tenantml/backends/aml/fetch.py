@@ -25,7 +25,7 @@ from tenantml.runs import RunRecord
 
 
 def arrange(download: Path, step_dir: Path) -> Path | None:
-    """Move what ``jobs.download(all=True)`` wrote into the local layout; returns the logs folder."""
+    """Move what ``jobs.download`` wrote (artifacts/, named-outputs/) into the local layout; returns the logs folder."""
     from tenantml.backends.aml.azure_logs import convert, find_logs_folder
 
     step_dir.mkdir(parents=True, exist_ok=True)
@@ -86,9 +86,16 @@ def fetch(job_name: str, options: AmlOptions, home: Path, reporter: Any = None) 
             reporter.note(f"downloading step {name} ({child.name})...")
         download = run_dir / name / ".download"
         with sdk.quiet_sdk(), sdk.translating(workspace, what=f"downloading job {child.name}"):
-            # logs only unless --outputs: all=False with no output_name downloads the default
-            # artifacts (logs), as azure-ai-ml's JobOperations.download documents
-            client.jobs.download(child.name, download_path=str(download), all=options.fetch_outputs)
+            # the default artifacts (logs) only: all=False with no output_name, as azure-ai-ml's
+            # JobOperations.download documents
+            client.jobs.download(child.name, download_path=str(download))
+            if options.fetch_outputs:
+                # --outputs: each named output run history lists, one by one. Not all=True: that resolves
+                # only outputs whose recorded type the SDK knows (run history was recorded answering
+                # "UriFolder", which azure-ai-ml 1.35 skips), while output_name= also looks where Azure
+                # ML writes a step's output (azureml/<run>/<output>/ on the default datastore)
+                for output in sdk.output_names(client, str(child.name)):
+                    client.jobs.download(child.name, download_path=str(download), output_name=output)
         logs = arrange(download, run_dir / name)
         info = record.steps.setdefault(name, {})
         child_status = status_text(getattr(child, "status", None))

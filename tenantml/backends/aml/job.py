@@ -89,9 +89,11 @@ class StepReport:
 
     def lines(self) -> list[str]:
         if self.component:
+            what = (f"azureml:{self.component} (registered" if " component " not in self.component else
+                    f"{self.component} (uploaded and registered anonymously on submission")
             return [f"step {self.name} (parallel) on compute {self.compute or '(pipeline default)'}",
-                    f"  component:            azureml:{self.component} (registered; its task, division and "
-                    "settings are read by Azure ML, not here)",
+                    f"  component:            {what}; its task, division and settings are read by Azure ML, "
+                    "not here)",
                     *(f"  upload:               {u}" for u in self.uploads)]
         workers = self.instance_count * self.max_concurrency_per_instance
         if self.partition_keys:
@@ -176,8 +178,10 @@ def sdk_load(path: Path, overrides: tuple[str, ...]) -> Any:
     return job
 
 
-def prepare(path: Path, overrides: tuple[str, ...], experiment: str | None) -> Prepared:
-    """Both validators, then the per-step report; no network."""
+def prepare(path: Path, overrides: tuple[str, ...], experiment: str | None,
+            datastores: dict[str, Path] | None = None) -> Prepared:
+    """Both validators, then the per-step report; no network. ``datastores``: ``--datastore``
+    mappings, which only --backend local reads (reported with the other divergences)."""
     from tenantml.overrides import parse_override
 
     path = path.absolute()
@@ -189,6 +193,10 @@ def prepare(path: Path, overrides: tuple[str, ...], experiment: str | None) -> P
     prepared = Prepared(path, job, name, warnings, waived=waived)
     prepared.steps = describe(job, path)
     prepared.divergences = ignored_overrides(path, overrides, job)
+    # tenantml.yml's mappings (honoured by --backend local only) and what only Azure ML honours
+    from tenantml.backends.aml.mappings import divergences
+
+    prepared.divergences += divergences(path, rest_body(job), datastores or {})
     return prepared
 
 
@@ -274,7 +282,17 @@ def _step(name: str, node: dict[str, Any], default_compute: str | None, source: 
         program_arguments=program, environment_variables=dict(node.get("environment_variables") or {}),
         environment=task.get("environment"), entry_script=task.get("entry_script"),
         uploads=tuple(_uploads(node, node_obj, source)),
-        component=str(node["componentId"]) if node.get("componentId") and not task else None)
+        component=_component_text(node.get("componentId")) if node.get("componentId") and not task else None)
+
+
+def _component_text(component: Any) -> str:
+    """A node's component as the report names it: ``name:version`` of a registered one, else (a local
+    component object, e.g. a prompt flow, which the REST body carries before upload) its type and file."""
+    if isinstance(component, str):
+        return component
+    kind = getattr(component, "type", None) or type(component).__name__
+    source = getattr(component, "_source_path", None) or getattr(component, "name", None) or "?"
+    return f"{kind} component {source}"
 
 
 def _binding_name(text: Any) -> str | None:

@@ -31,9 +31,11 @@ if TYPE_CHECKING:
 TERMINAL = {"Completed", "Failed", "Canceled", "NotResponding"}
 
 
-# the log files of a step worth following while it runs: the driver's stdout (where the parallel
-# runtime prints) and the progress overview sentences
-STREAMED = re.compile(r"^(user_logs/std_log[^/]*\.txt|logs/job_progress_overview\.[^/]+\.txt)$")
+# Streaming while waiting (see sdk.streamed_logs for what the SDK's own jobs.stream follows): the pipeline
+# job's logs exactly as jobs.stream selects them, printed as "[pipeline] ..."; and, as tenantml's addition
+# (the SDK refuses to stream a pipeline's child step), each running step's files that jobs.stream would
+# pick for a job of its own, plus the parallel runtime's progress sentences, printed as "[step] ...".
+PROGRESS = re.compile(r"^logs/job_progress_overview\.[^/]+\.txt$")
 
 
 class WaitLost(TenantmlError):
@@ -96,6 +98,8 @@ class AmlRun(RunHandle):
         self.step_status: dict[str, str] = {}  # node -> Azure ML status of its child job
         self.stream_logs = stream_logs  # print each step's new log lines, as az ml job create --stream
         self._streamed: dict[tuple[str, str], int] = {}  # (step, log file) -> characters printed
+        self._job: Any = None  # the pipeline job as last read (its outputs say where jobs.stream reads logs)
+        self._ended: set[str] = set()  # steps whose logs were read once they had ended
         self._azure_status = "NotStarted"
         self._stopped_waiting = False  # Ctrl-C while waiting: the local record says Interrupted
 
@@ -106,6 +110,7 @@ class AmlRun(RunHandle):
     def refresh(self) -> str:
         with sdk.quiet_sdk(), sdk.translating(self.aml.workspace_ref, what=f"reading job {self.run_id}"):
             job = self.client.jobs.get(self.run_id)
+        self._job = job
         self._azure_status = status_text(getattr(job, "status", None))
         return self._azure_status
 
@@ -157,6 +162,8 @@ class AmlRun(RunHandle):
             try:
                 status = self.refresh()
                 self._refresh_steps()
+                if self.stream_logs:
+                    self._stream_pipeline()
             except (sdk.ServiceUnreachable, sdk.ServiceBusy) as exc:
                 now = time.monotonic()
                 silent_since = silent_since if silent_since is not None else now
@@ -200,8 +207,10 @@ class AmlRun(RunHandle):
             if child is None:
                 continue
             name, status = step_name(child), status_text(getattr(child, "status", None))
-            if self.stream_logs and status not in ("NotStarted", "Queued", "Preparing"):
+            if self.stream_logs and status not in ("NotStarted", "Queued", "Preparing") and name not in self._ended:
                 self._stream(name, str(child.name))
+                if status in TERMINAL:
+                    self._ended.add(name)  # its last lines are printed: its files are not read again
             if self.step_status.get(name) != status:
                 self.step_status[name] = status
                 self.reporter.note(f"{self.run_id}: step {name}: {status}")
@@ -209,22 +218,41 @@ class AmlRun(RunHandle):
         if changed:
             self._save_record()
 
-    def _stream(self, step: str, run_id: str) -> None:
-        """Print the step's new complete log lines, prefixed with its name. Best effort."""
+    def _stream_pipeline(self) -> None:
+        """The pipeline job's own logs, as ``jobs.stream`` selects and reads them. Best effort."""
+        job_type = str(getattr(self._job, "type", None) or "pipeline")
         try:
             with sdk.quiet_sdk():
-                files = sdk.step_log_files(self.client, run_id)
-                for log in sorted(f for f in files if STREAMED.match(f)):
-                    text = sdk.download_text(self.client, files[log])
-                    done = self._streamed.get((step, log), 0)
-                    end = text.rfind("\n") + 1
-                    if end <= done:
-                        continue
-                    for line in text[done:end].splitlines():
-                        self.reporter.note(f"[{step}] {line}")
-                    self._streamed[(step, log)] = end
+                files = sdk.streamed_logs(self.client, self.run_id, job_type, sdk.stream_source(self._job),
+                                          {log for step, log in self._streamed if step == ""})
+                self._print_new("pipeline", files, key="")  # "": never a step's name
         except Exception:  # noqa: BLE001 - logs are a view; the job's status decides
             return
+
+    def _stream(self, step: str, run_id: str) -> None:
+        """A running step's new log lines, prefixed with its name. Best effort."""
+        try:
+            with sdk.quiet_sdk():
+                every = sdk.step_log_files(self.client, run_id)
+                files = sdk.streamed_logs(self.client, run_id, "parallel",
+                                          printed={log for s, log in self._streamed if s == step})
+                files.update({name: url for name, url in every.items() if PROGRESS.match(name)})
+                self._print_new(step, dict(sorted(files.items())))
+        except Exception:  # noqa: BLE001 - logs are a view; the job's status decides
+            return
+
+    def _print_new(self, label: str, files: dict[str, str], key: str | None = None) -> None:
+        """Each file's complete lines not printed yet (a line still being written waits for its end)."""
+        key = label if key is None else key
+        for log, url in files.items():
+            text = sdk.download_text(self.client, url)
+            done = self._streamed.get((key, log), 0)
+            end = text.rfind("\n") + 1
+            if end <= done:
+                continue
+            for line in text[done:end].splitlines():
+                self.reporter.note(f"[{label}] {line}")
+            self._streamed[(key, log)] = end
 
     def cancel(self) -> None:
         with sdk.quiet_sdk(), sdk.translating(self.aml.workspace_ref, what=f"cancelling job {self.run_id}"):

@@ -112,6 +112,51 @@ def step_log_files(client: MLClient, run_id: str) -> dict[str, str]:
     return dict(getattr(details, "log_files", None) or {})
 
 
+# What ``MLClient.jobs.stream`` (``az ml job create --stream``, ``az ml job stream``) follows, read in
+# azure-ai-ml 1.35.2's operations/_job_ops_helper.py stream_logs_until_completion and _job_operations.py
+# JobOperations.stream:
+# - a pipeline's child step is refused (PipelineChildJobError): only the pipeline job itself is streamed;
+# - its log files come from the datastore folder of the job's ``default`` uri_folder output when it has
+#   one (list_logs_in_datastore: <prefix>/user_logs/ and <prefix>/logs/azureml/ for a pipeline), else
+#   from run history's RunDetails.logFiles;
+# - _get_sorted_filtered_logs keeps the primary process's common-runtime log
+#   (JobLogPattern.COMMON_RUNTIME_STREAM_LOG_PATTERN, user_logs/std_log[\D]*[0]*(?:_ps)?\.txt) and, when
+#   there is none, a pipeline's logs/azureml/executionlogs.txt (PIPELINE_JOB_LOG_PATTERN), sorted by name.
+def stream_source(job: Any) -> tuple[str, str] | None:
+    """(datastore, prefix) of a job's ``default`` uri_folder output, where ``jobs.stream`` lists its logs;
+    None: run history's logFiles, as for a job without one."""
+    default = (getattr(job, "outputs", None) or {}).get("default")
+    path = str(getattr(default, "path", "") or "")
+    if default is None or str(getattr(default, "type", "")) != "uri_folder" or "datastores/" not in path:
+        return None
+    datastore, _, prefix = path.split("datastores/", 1)[1].partition("/")
+    return datastore, prefix.rstrip("/")
+
+
+def streamed_logs(client: MLClient, run_id: str, job_type: str, source: tuple[str, str] | None = None,
+                  printed: set[str] | frozenset[str] = frozenset()) -> dict[str, str]:
+    """The log files ``jobs.stream`` prints for a run now (name -> URL with a SAS), in its order, from the
+    last file already printed on (the SDK's own selection, so a change there follows here)."""
+    from azure.ai.ml.operations._job_ops_helper import _get_sorted_filtered_logs
+
+    if source is None:
+        logs = step_log_files(client, run_id)
+    else:
+        from azure.ai.ml._artifacts._artifact_utilities import get_datastore_info, list_logs_in_datastore
+
+        info = get_datastore_info(client.jobs._datastore_operations, source[0])
+        legacy = "/logs/azureml/" if job_type.lower() in "pipeline" else "/azureml-logs/"
+        logs = list_logs_in_datastore(info, prefix=source[1], legacy_log_folder_name=legacy)
+    names = _get_sorted_filtered_logs(logs, job_type, {name: 1 for name in printed})
+    return {name: logs[name] for name in names}
+
+
+def output_names(client: MLClient, run_id: str) -> list[str]:
+    """The named outputs run history lists for a run (``rundata``: runMetadata.outputs), sorted."""
+    metadata = client.jobs._runs_operations.get_run_data(run_id).run_metadata
+    return sorted(getattr(metadata, "outputs", None) or {})
+
+
 def download_text(client: MLClient, url: str) -> str:
     """A log file's text, fetched as the SDK's own log streaming fetches it."""
     from azure.ai.ml._utils.utils import create_requests_pipeline_with_retry, download_text_from_url
