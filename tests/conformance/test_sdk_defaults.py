@@ -54,3 +54,28 @@ def test_a_misspelled_node_type_is_still_refused(project: Project, bad: str):
     project.write("pipeline.yml", "type: pipeline\n" + bad + "\n")
     problem = rejection(project.pipeline, project.home)
     assert problem is not None and "sweeep" in problem
+
+
+def test_an_input_the_component_does_not_declare_is_dropped_with_a_warning(project: Project):
+    """The nyc_taxi pipeline-component example binds test_split_ratio on a node whose component declares only
+    raw_data; the SDK validates the file and the loaded node holds raw_data alone."""
+    quote("sdk-pipeline-defaults-transcript.txt", "validate_passed=True; data_pipeline inputs given: ['raw_data']; "
+          "declared by data_pipeline.yml: ['raw_data']")
+    project.write("echo.yml", """\
+        type: command
+        inputs: {word: {type: string}}
+        command: echo ${{inputs.word}}
+        environment: azureml://registries/azureml/environments/sklearn-1.5/labels/latest
+        """)
+    project.write("pipeline.yml", """\
+        type: pipeline
+        jobs:
+          say:
+            type: command
+            component: ./echo.yml
+            inputs: {word: hello, ratio: 0.2}
+        """)
+    pipeline = load(project.pipeline, project.home)
+    (warning,) = [w for w in pipeline.warnings if "ratio" in w]
+    assert "has no input 'ratio'" in warning and "azure-ai-ml drops it" in warning
+    assert "ratio" not in pipeline.jobs["say"].inputs
