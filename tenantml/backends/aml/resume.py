@@ -68,10 +68,7 @@ def restrict(prepared: Any, run_dir: Path, staging: Path) -> None:
                          "(Azure ML reuses an unchanged deterministic step)")
             continue
         items = [parsed.items.get(i) for i in bad]
-        target = staging / run_dir.name / step.name
-        if target.exists():
-            shutil.rmtree(target)
-        target.mkdir(parents=True)
+        target = staging / run_dir.name / step.name  # made once the step's shape is known to be resumable
         node = prepared.job.jobs[step.name]
         source = _input_source(prepared, node, step.input_data)
         upstream = _upstream(source[0])
@@ -82,11 +79,11 @@ def restrict(prepared: Any, run_dir: Path, staging: Path) -> None:
                                 "a filter for the failed partitions.", key="--resume",
                                 fix="re-run the pipeline without --resume (Azure ML reuses the unchanged upstream "
                                     "step), or fix the failing partitions' data and re-run")
-            labels = _restrict_partitions(prepared, node, step, items, source, target)
+            labels = _restrict_partitions(prepared, node, step, items, source, _fresh(target))
         elif step.input_kind.startswith("files"):
             if upstream is not None:
                 source = (_upstream_output_uri(prepared, record, run_dir, *upstream), source[1])
-            labels = _restrict_files(prepared, node, step, items, source, target)
+            labels = _restrict_files(prepared, node, step, items, source, _fresh(target))
         else:
             raise UserError(f"step '{step.name}' cuts tabular input by size; Azure ML's log does not say which rows "
                             "a failed mini-batch held, so it cannot be restricted.", key="--resume",
@@ -100,6 +97,14 @@ def restrict(prepared: Any, run_dir: Path, staging: Path) -> None:
     if not restricted:
         raise UserError(f"every mini-batch of run {run_dir.name} succeeded; there is nothing to resume.",
                         key="--resume")
+
+
+def _fresh(target: Path) -> Path:
+    """An empty staging folder for one step (tenantml's own, under the run's staging root)."""
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    return target
 
 
 def _input_source(prepared: Any, node: Any, name: str | None) -> tuple[Any, str]:
