@@ -340,6 +340,31 @@ def shutdown():
     assert "Traceback" not in err
 
 
+@pytest.mark.slow  # 100,000 files to list and divide
+def test_ctrl_c_while_a_large_file_input_is_divided_stops_the_division_within_seconds(project: Project):
+    """File input is divided in the coordinator; 100,000 files take seconds there (a million, tens of
+    seconds), so the division itself must stop on Ctrl-C, not run to its end first."""
+    data = project.root / "data"
+    data.mkdir()
+    for i in range(100_000):
+        os.close(os.open(data / f"t_{i:06d}.csv", os.O_CREAT | os.O_WRONLY, 0o644))
+    project.parallel_pipeline(ROWS_SCRIPT)
+    proc = _popen(project, "run", "pipeline.yml")
+    _wait_for(lambda: any((project.home / "runs").glob("*/score/state/mini_batches.tmp")))  # dividing
+    tree = _descendants(proc.pid)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert time.monotonic() - sent < 5, err  # the issue's bound, whatever the input's size
+    assert proc.returncode == 130, err
+    assert "divided into" not in err  # cut in the middle, not finished first
+    state = next((project.home / "runs").iterdir()) / "score" / "state"
+    assert not list(state.glob("mini_batches.*"))  # no plan, not even a half-written one: --resume divides anew
+    time.sleep(0.3)
+    assert not [p for p in tree if _alive(p)]
+    assert _record(next((project.home / "runs").iterdir()))["status"] == "Interrupted"
+
+
 # ---------------------------------------------------------------- disk full
 @pytest.fixture
 def small_disk(tmp_path: Path):

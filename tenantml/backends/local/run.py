@@ -363,7 +363,8 @@ class LocalRun(RunHandle):
         upstream = {n: info["fingerprint"] for n, info in self.record.steps.items()
                     if info.get("fingerprint") and info.get("status") in DONE}
         try:
-            signature: str | None = cache.fingerprint(job, upstream, self.envs.key(name))  # definition, code,
+            signature: str | None = cache.fingerprint(job, upstream, self.envs.key(name),  # definition, code,
+                                                      should_stop=self._interrupt.is_set)
             # inputs and environment definition as they are now
         except OSError:
             signature = None

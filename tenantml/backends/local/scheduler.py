@@ -206,7 +206,7 @@ class ParallelStep:
             division = divide.start(request, self.state_dir / "division.request.json")
         else:
             try:
-                total = divide.write_plan(request)
+                total = divide.write_plan(request, should_stop=self.interrupted)
             except UserError as exc:
                 raise _at_input(job, exc) from None
         for slot in slots:  # workers run init() while the input is divided
