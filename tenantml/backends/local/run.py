@@ -274,7 +274,9 @@ class LocalRun(RunHandle):
     def _steps_to_retry(self) -> set[str]:
         """Completed parallel steps of this run with failed mini-batches, and every step after them
         (their inputs change). Read through the run-folder readers, as ``show`` reads them."""
-        from tenantml.inspect_runs import Verdict, read_run, read_step
+        from tenantml.runfolder.ledgerfold import Verdict
+        from tenantml.runfolder.runinfo import read_run
+        from tenantml.runfolder.stepview import read_step
 
         info = read_run(self.run_dir)
         jobs = self.pipeline.jobs
