@@ -54,6 +54,17 @@ def _wait_for(predicate, timeout: float = 60) -> None:
         time.sleep(0.05)
 
 
+def _refused(project: Project, monkeypatch, capsys, *args: str) -> tuple[int, str]:
+    """The CLI in this process, for input refused before anything starts (no interpreter start-up
+    per case): its exit code and stderr."""
+    from tenantml.cli import main
+
+    monkeypatch.chdir(project.root)
+    monkeypatch.setenv("TENANTML_HOME", str(project.home))
+    code = main(list(args))
+    return code, capsys.readouterr().err
+
+
 def _ledger(run_dir: Path, job: str = "score") -> Path:
     return run_dir / job / "logs" / "sys" / "job_report" / "processed_mini-batches.csv"
 
@@ -132,7 +143,8 @@ def test_a_resume_after_inputs_changed_runs_the_step_over_the_inputs_as_they_are
 # ---------------------------------------------------------------- names escape the run
 @pytest.mark.parametrize("where", ["output", "job", "input"])
 def test_names_that_are_not_azure_ml_identifiers_are_refused_before_anything_is_written(project: Project,
-                                                                                        where: str):
+                                                                                        where: str, monkeypatch,
+                                                                                        capsys):
     project.tenants(2)
     victim = project.root / "victim"
     victim.mkdir()
@@ -146,22 +158,25 @@ def test_names_that_are_not_azure_ml_identifiers_are_refused_before_anything_is_
     else:
         project.parallel_pipeline(ROWS_SCRIPT, job={"inputs": {"data": {"type": "uri_folder", "path": "./data"},
                                                                "a/b": "1"}})
-    result = project.cli("run", "pipeline.yml")
-    assert result.returncode == 2, result.stderr
-    assert "not a valid Azure ML" in result.stderr and "Traceback" not in result.stderr
+    code, err = _refused(project, monkeypatch, capsys, "run", "pipeline.yml")
+    assert code == 2, err
+    assert "not a valid Azure ML" in err and "Traceback" not in err
     assert (victim / "keep.txt").read_text() == "mine" and sorted(p.name for p in victim.iterdir()) == ["keep.txt"]
     assert not (project.root / "x").exists()
 
 
 @pytest.mark.parametrize("run_id", ["../../x", "a/b", "..", ".hidden", "/abs"])
-def test_a_run_id_must_be_a_plain_name(project: Project, run_id: str):
+def test_a_run_id_must_be_a_plain_name(project: Project, run_id: str, monkeypatch, capsys):
     project.tenants(2)
     project.parallel_pipeline(ROWS_SCRIPT)
-    result = project.cli("run", "pipeline.yml", "--run-id", run_id)
-    assert result.returncode == 2 and "plain run id" in result.stderr
+    code, err = _refused(project, monkeypatch, capsys, "run", "pipeline.yml", "--run-id", run_id)
+    assert code == 2 and "plain run id" in err
     assert not (project.root / "x").exists() and not (project.home / "runs").exists()
-    result = project.cli("run", "pipeline.yml", "--resume", run_id)
-    assert result.returncode == 2 and "plain run id" in result.stderr
+    code, err = _refused(project, monkeypatch, capsys, "run", "pipeline.yml", "--resume", run_id)
+    assert code == 2 and "plain run id" in err
+    code, err = _refused(project, monkeypatch, capsys, "fetch", run_id, "--backend", "aml")  # a cloud job's folder
+    assert code == 2 and "plain run id" in err
+    assert not (project.root / "x").exists() and not (project.home / "runs").exists()
 
 
 # ---------------------------------------------------------------- reuse deletes user data
@@ -466,14 +481,14 @@ def test_huge_concurrency_is_capped_without_building_every_slot(project: Project
     assert result.returncode == 0, result.stderr
 
 
-def test_an_infinite_timeout_is_refused_clearly(project: Project):
+def test_an_infinite_timeout_is_refused_clearly(project: Project, monkeypatch, capsys):
     # azure-ai-ml rejects it too ("Not a valid integer."; checked with 1.35.2), and [REF] bounds the
     # timeout to (0, 259200]: a clear exit 2, never a crash of the deadline arithmetic
     project.tenants(2)
     project.parallel_pipeline(ROWS_SCRIPT, job={"retry_settings": {"max_retries": 1, "timeout": float("inf")}})
-    result = project.cli("run", "pipeline.yml", timeout=60)
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "retry_settings.timeout" in result.stderr and "integer" in result.stderr
+    code, err = _refused(project, monkeypatch, capsys, "run", "pipeline.yml")
+    assert code == 2 and "Traceback" not in err
+    assert "retry_settings.timeout" in err and "integer" in err
 
 
 @pytest.mark.parametrize("document", [
