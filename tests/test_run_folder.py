@@ -71,7 +71,7 @@ def _ledger(run_dir: Path, job: str = "score") -> Path:
 
 # ---------------------------------------------------------------- rows lost at step end
 @pytest.mark.slow  # over ~1 s: kept out of make test-fast (measured with --durations)
-@pytest.mark.parametrize("damage", ["none", "job_result_deleted", "ledger_truncated"])
+@pytest.mark.parametrize("damage", ["none", "job_result_deleted", "ledger_truncated", "commit_record_deleted"])
 def test_a_kill_after_the_step_committed_keeps_every_row_on_resume(project: Project, damage: str):
     project.tenants(30)
     project.parallel_pipeline(ROWS_SCRIPT, job={"outputs": {"out": {"type": "uri_file"}}})
@@ -87,6 +87,8 @@ def test_a_kill_after_the_step_committed_keeps_every_row_on_resume(project: Proj
     elif damage == "ledger_truncated":
         lines = _ledger(run_dir).read_text().splitlines(keepends=True)
         _ledger(run_dir).write_text("".join(lines[:10]))
+    elif damage == "commit_record_deleted":  # the spills are gone too: the kept rows cannot be rebuilt
+        (run_dir / "score" / "state" / "committed.json").unlink()
     resumed = project.cli("run", "pipeline.yml", "--resume", run_dir.name)
     assert resumed.returncode == 0, resumed.stderr
     assert out.read_bytes() == whole

@@ -603,14 +603,22 @@ class ParallelStep:
             raise UserError(f"the ledger of step '{self.job.name}' cannot be read ({exc}); nothing was changed.",
                             file=self.logs.ledger, fix="restore it, or run the pipeline again without --resume") from None
         done: set[int] = set()
+        lost = 0
         for index in sorted(last):
             row = last[index]
             if row["final"] == "True" and Outcome(row["outcome"]).is_success:
+                # every successful attempt spilled its rows (an empty file for none); a spill gone (the
+                # step's state/ deleted or damaged by hand) means its rows are lost: run it again
+                # rather than rebuild the output without them
+                if self.appender.target is not None and not (self.rows_dir / f"{index}.{row['attempt']}.txt").exists():
+                    lost += 1
+                    continue
                 done.add(index)
                 self.tally = self.tally.add(FinalResult(int(row["items"]), int(row["succeeded"]), False))
                 self.appender.finalize(index, int(row["attempt"]))
         self._say(f"resuming: {len(done)} mini-batch(es) succeeded earlier and are kept; "
-                  f"{self.tally.total_mini_batches - len(done)} run again")
+                  f"{self.tally.total_mini_batches - len(done)} run again"
+                  + (f" ({lost} of them succeeded but their rows are no longer in {self.rows_dir})" if lost else ""))
         self.reporter.event(self.job.name, f"resuming: {len(done)} of {self.tally.total_mini_batches} mini-batches "
                             "kept from the earlier session")
         return done
