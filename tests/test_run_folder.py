@@ -504,6 +504,29 @@ def test_yaml_that_is_too_deep_or_not_utf8_is_refused_clearly(project: Project, 
     assert "Traceback" not in result.stderr and ("nested more than" in result.stderr or "not UTF-8" in result.stderr)
 
 
+def test_a_value_given_with_set_that_is_too_deep_is_refused_clearly(project: Project, monkeypatch, capsys):
+    project.tenants(2)
+    project.parallel_pipeline(ROWS_SCRIPT)
+    code, err = _refused(project, monkeypatch, capsys, "run", "pipeline.yml", "--set",
+                         "jobs.score.environment_variables.X=" + "[" * 2000 + "]" * 2000)
+    assert code == 2 and "nested more than" in err and "Traceback" not in err  # was a RecursionError
+
+
+@pytest.mark.parametrize("damage", [b"\xff\xfe not json", b"[]", b'{"run_id": 5, "steps": []}',
+                                    b'{"run_id": "r", "pipeline": "p.yml", "backend": "local", "steps": {"a": 1}}'],
+                         ids=["not-utf8", "a-list", "odd-types", "odd-step"])
+def test_a_resume_of_a_damaged_run_record_is_refused_clearly(project: Project, damage: bytes, monkeypatch, capsys):
+    project.tenants(2)
+    project.parallel_pipeline(ROWS_SCRIPT)
+    run_dir = project.home / "runs" / "r1"
+    run_dir.mkdir(parents=True)
+    (run_dir / "run.json").write_bytes(damage)
+    code, err = _refused(project, monkeypatch, capsys, "run", "pipeline.yml", "--resume", "r1")
+    assert code == 2 and "run.json" in err and "cannot be read" in err and "Traceback" not in err
+    assert (run_dir / "run.json").read_bytes() == damage
+    assert _refused(project, monkeypatch, capsys, "show", "r1")[0] == 0  # show still lists what it can
+
+
 def test_a_run_whose_process_died_is_shown_as_crashed_with_the_command_to_resume_it(project: Project):
     project.tenants(10)
     project.parallel_pipeline(SLOW_ROWS_SCRIPT)
