@@ -116,6 +116,26 @@ def test_a_resume_with_a_corrupt_ledger_fails_clearly_and_leaves_the_output_alon
     assert out.read_bytes() == whole
 
 
+@pytest.mark.slow  # over ~1 s: two runs
+@pytest.mark.parametrize("damage", ["garbage_line", "cut", "emptied"])
+def test_a_resume_over_a_damaged_division_plan_divides_again_and_loses_no_row(project: Project, damage: str):
+    project.tenants(10)
+    project.parallel_pipeline(ROWS_SCRIPT, job={"outputs": {"out": {"type": "uri_file"}}})
+    assert project.cli("run", "pipeline.yml").returncode == 0
+    run_dir = next((project.home / "runs").iterdir())
+    out = run_dir / "score" / "outputs" / "out"
+    whole = out.read_bytes()
+    _as_if_killed_before_the_record_said_completed(run_dir)
+    (run_dir / "score" / "state" / "committed.json").unlink()  # the step runs again: its plan is read
+    plan = run_dir / "score" / "state" / "mini_batches.jsonl"
+    text = plan.read_text()
+    plan.write_text({"garbage_line": text + "{garbage\n", "cut": text[:-30], "emptied": ""}[damage])
+    resumed = project.cli("run", "pipeline.yml", "--resume", run_dir.name)
+    assert resumed.returncode == 0, resumed.stderr  # was a JSONDecodeError traceback, or 0 rows "Completed"
+    assert "divided again" in resumed.stdout + resumed.stderr
+    assert out.read_bytes() == whole
+
+
 # ---------------------------------------------------------------- resume over changed inputs
 @pytest.mark.slow  # over ~1 s: kept out of make test-fast (measured with --durations)
 def test_a_resume_after_inputs_changed_runs_the_step_over_the_inputs_as_they_are_now(project: Project):

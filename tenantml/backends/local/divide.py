@@ -71,10 +71,27 @@ def write_plan(request: DivisionRequest, should_stop: Callable[[], bool] = lambd
                 count += 1
                 if count % STOP_CHECK_EVERY == 0 and should_stop():
                     raise KeyboardInterrupt
+            out.flush()
+            os.fsync(out.fileno())  # whole on disk before it is renamed into place: a resume trusts it
     except BaseException:
         temp.unlink(missing_ok=True)  # ours: created above; never a plan another session relies on
         raise
     os.replace(temp, request.plan)
+    return count
+
+
+def plan_size(plan: Path) -> int | None:
+    """Mini-batches in a plan an earlier session wrote, or None when it is damaged (a line that is
+    not a mini-batch, out of order, or cut): a resume divides the input again then."""
+    count = 0
+    try:
+        with open(plan, encoding="utf-8", errors="surrogateescape") as lines:
+            for line in lines:
+                if not line.endswith("\n") or json.loads(line).get("index") != count:
+                    return None
+                count += 1
+    except (OSError, ValueError, AttributeError):
+        return None
     return count
 
 

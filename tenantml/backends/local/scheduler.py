@@ -199,8 +199,9 @@ class ParallelStep:
                                          self.state_dir / "spill", self.plan_path, job.source,
                                          self.logs.root / "sys" / "mltable")
         division = None
-        if self.resume and self.plan_path.exists():
-            total = sum(1 for _ in open(self.plan_path, encoding="utf-8", errors="surrogateescape"))
+        kept = self._kept_plan() if self.resume and self.plan_path.exists() else None
+        if kept is not None:
+            total = kept
             self._say("resuming: the division of the first session is kept")
         elif divide.needs_process(request):
             division = divide.start(request, self.state_dir / "division.request.json")
@@ -581,6 +582,25 @@ class ParallelStep:
             append_row=job.append_row_to is not None, to_csv_options=self.to_csv_options,
             mltable_log_dir=str(self.logs.root / "sys" / "mltable"), cwd=str(cwd),
             guarded_inputs=launch.guarded_inputs(job))
+
+    def _kept_plan(self) -> int | None:
+        """Mini-batches of the earlier session's plan; None when it is damaged or names fewer
+        mini-batches than the ledger does (cut, emptied): the input is then divided again, into
+        the same mini-batches (the inputs are those the plan was made from: state/inputs.json)."""
+        from tenantml.backends.local.ledger import read_rows
+
+        total = divide.plan_size(self.plan_path)
+        if total is not None:
+            try:
+                highest = max((int(row["mini_batch"]) for row in read_rows(self.logs.ledger)), default=-1)
+            except (ValueError, TypeError, KeyError, UnicodeDecodeError):
+                highest = -1  # _resume_state refuses a ledger it cannot read
+            if highest < total:
+                return total
+        said = "resuming: the division plan of the earlier session is damaged; the input is divided again"
+        self._say(said)
+        self.reporter.event(self.job.name, said)
+        return None
 
     def _read_plan(self, skip: set[int] | frozenset[int] = frozenset()) -> Iterator[MiniBatch]:
         with open(self.plan_path, encoding="utf-8", errors="surrogateescape") as plan:
