@@ -547,6 +547,14 @@ def test_a_resume_of_a_damaged_run_record_is_refused_clearly(project: Project, d
     assert _refused(project, monkeypatch, capsys, "show", "r1")[0] == 0  # show still lists what it can
 
 
+def test_a_fetch_into_a_folder_with_a_damaged_aml_record_is_refused_clearly(project: Project, monkeypatch, capsys):
+    run_dir = project.home / "runs" / "j1"
+    run_dir.mkdir(parents=True)
+    (run_dir / "aml.json").write_text("{garbage")
+    code, err = _refused(project, monkeypatch, capsys, "fetch", "j1", "--backend", "aml")
+    assert code == 2 and "aml.json" in err and "Traceback" not in err  # was a JSONDecodeError traceback
+
+
 def test_a_run_whose_process_died_is_shown_as_crashed_with_the_command_to_resume_it(project: Project):
     project.tenants(10)
     project.parallel_pipeline(SLOW_ROWS_SCRIPT)

@@ -21,7 +21,7 @@ from tenantml.backends.aml.options import MAX_BACKOFF_S, OUTAGE_BUDGET_S
 from tenantml.backends.aml.workspace import Workspace
 from tenantml.backends.base import RunHandle, StepStatus
 from tenantml.backends.local.ledger import read_ledgers
-from tenantml.errors import RunInterrupted, TenantmlError
+from tenantml.errors import RunInterrupted, TenantmlError, UserError
 from tenantml.progress import Reporter
 from tenantml.runfolder.atomic import atomic_write
 from tenantml.runfolder.lock import PathLock, RunLock
@@ -63,7 +63,13 @@ class AmlRecord:
 
     @staticmethod
     def load(run_dir: Path) -> AmlRecord:
-        return AmlRecord(**json.loads((run_dir / "aml.json").read_text(encoding="utf-8")))
+        path = run_dir / "aml.json"
+        try:
+            return AmlRecord(**json.loads(path.read_text(encoding="utf-8")))
+        except (ValueError, TypeError) as exc:  # not JSON, not an object, keys missing or unknown
+            raise UserError(f"the record of the Azure ML job cannot be read ({exc}).", file=path,
+                            fix="aml.json is written by tenantml: restore it, or name the workspace with "
+                                "--subscription, -g and -w") from None
 
     @property
     def workspace_ref(self) -> Workspace:
