@@ -547,6 +547,19 @@ def test_a_resume_of_a_damaged_run_record_is_refused_clearly(project: Project, d
     assert _refused(project, monkeypatch, capsys, "show", "r1")[0] == 0  # show still lists what it can
 
 
+def test_a_local_resume_of_an_azure_ml_run_is_refused_and_writes_nothing(project: Project, monkeypatch, capsys):
+    project.tenants(2)
+    project.parallel_pipeline(ROWS_SCRIPT)
+    run_dir = project.home / "runs" / "j1"
+    run_dir.mkdir(parents=True)
+    record = {"run_id": "j1", "pipeline": str(project.pipeline), "backend": "aml", "status": "Failed",
+              "steps": {"score": {"type": "parallel", "status": "Failed"}}}
+    (run_dir / "run.json").write_text(json.dumps(record))
+    code, err = _refused(project, monkeypatch, capsys, "run", "pipeline.yml", "--resume", "j1")
+    assert code == 2 and "--backend aml" in err  # was: ran locally into the fetched folder, "Completed"
+    assert _record(run_dir) == record and sorted(p.name for p in run_dir.iterdir()) == [".lock", "run.json"]
+
+
 def test_a_fetch_into_a_folder_with_a_damaged_aml_record_is_refused_clearly(project: Project, monkeypatch, capsys):
     run_dir = project.home / "runs" / "j1"
     run_dir.mkdir(parents=True)

@@ -129,6 +129,11 @@ class LocalRun(RunHandle):
         lock = RunLock(run_dir).acquire()  # a second --resume of a live run stops here, naming its pid
         try:
             record = RunRecord.load(run_dir)
+            if record.backend != "local":  # an Azure ML run's folder holds its fetched logs: never run into it
+                raise UserError(f"run '{options.resume}' ran with --backend {record.backend}; --backend local "
+                                "resumes local runs.", key="--resume",
+                                fix=f"resume it where it ran: tenantml run {record.pipeline} --resume "
+                                    f"{options.resume} --backend {record.backend}")
             if Path(record.pipeline) != path.absolute():
                 raise UserError(f"run '{options.resume}' ran {record.pipeline}, not {path.absolute()}.",
                                 key="--resume", fix=f"tenantml run {record.pipeline} --resume {options.resume}")
