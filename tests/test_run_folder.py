@@ -27,6 +27,11 @@ SLOW_ROWS_SCRIPT = ROWS_SCRIPT.replace("import os", "import os, time").replace(
     "    return", "    time.sleep(float(os.environ.get('SLOW', '0.3')))\n    return")
 
 
+GATED_ROWS_SCRIPT = ROWS_SCRIPT.replace("import os", "import os, time").replace(
+    "    return", "    while not os.path.exists(os.environ['GATE']):  # held until the test opens the gate\n"
+              "        time.sleep(0.02)\n    return")
+
+
 def _record(run_dir: Path) -> dict:
     return json.loads((run_dir / "run.json").read_text())
 
@@ -247,13 +252,15 @@ def test_a_second_writer_of_a_run_is_refused_naming_the_holder_and_a_dead_holder
 @pytest.mark.slow  # over ~1 s: kept out of make test-fast (measured with --durations)
 def test_two_runs_writing_one_datastore_output_at_once_the_second_is_refused(project: Project):
     project.tenants(10)
-    project.parallel_pipeline(SLOW_ROWS_SCRIPT, job={"outputs": {"out": {
+    project.parallel_pipeline(GATED_ROWS_SCRIPT, job={"outputs": {"out": {
         "type": "uri_file", "path": "azureml://datastores/ds/paths/scores.txt"}}})
-    first = _popen(project, "run", "pipeline.yml", "--datastore", "ds=./ds", env={"SLOW": "0.5"})
-    _wait_for(lambda: any((project.home / "runs").glob("*/score/logs/sys/job_report/processed_mini-batches.csv")))
-    second = project.cli("run", "pipeline.yml", "--datastore", "ds=./ds", "--force")
+    gate = project.root / "gate"
+    first = _popen(project, "run", "pipeline.yml", "--datastore", "ds=./ds", env={"GATE": str(gate)})
+    _wait_for(lambda: any((project.home / "runs").glob("*/score/logs/user/stdout/*")))  # run() waits at the gate
+    second = project.cli("run", "pipeline.yml", "--datastore", "ds=./ds", "--force", env={"GATE": str(gate)})
     assert second.returncode == 2, second.stderr
     assert f"pid {first.pid}" in second.stderr and "scores.txt" in second.stderr
+    gate.touch()
     first.communicate(timeout=120)
     assert first.returncode == 0
     assert len((project.root / "ds" / "scores.txt").read_text().splitlines()) == 10
