@@ -314,3 +314,20 @@ def test_an_aml_run_has_one_writer_a_fetch_or_resume_meanwhile_is_refused_naming
     assert handle.wait() == "Completed"  # the job ends: waiting lets the lock go
     RunLock(handle.run_dir).acquire().release()
     assert not list(home.glob("runs/*/.lock.*")) and not (home / "staging").exists()  # the refused wrote nothing
+
+
+def test_a_run_id_taken_by_a_local_run_is_refused_before_the_job_is_created(azure, tmp_path):
+    from tenantml.backends.aml import AmlBackend
+    from tenantml.errors import UserError
+
+    ws, _ = azure
+    pipeline = project(tmp_path / "proj")
+    home = tmp_path / "home"
+    (home / "runs" / "taken").mkdir(parents=True)
+    puts = len(ws.calls("PUT", r"/jobs/[^/]+$"))
+    with pytest.raises(UserError, match="already a run 'taken'"):  # was: the job started, then a FileExistsError
+        AmlBackend().submit(pipeline, run_options(home, aml_options(ws), run_id="taken"))
+    assert len(ws.calls("PUT", r"/jobs/[^/]+$")) == puts
+    handle = AmlBackend().submit(pipeline, run_options(home, aml_options(ws), run_id="free_name"))
+    assert handle.run_id == "free_name" and handle.run_dir == home / "runs" / "free_name"
+    assert handle.wait() == "Completed"

@@ -154,20 +154,30 @@ class AmlBackend(Backend):
         client = sdk.make_client(workspace, aml)
         sdk.check_workspace(client, workspace)
         preflight(client, prepared, workspace)
+        claimed: Path | None = None
         if options.run_id:
             prepared.job.name = options.run_id
+            claimed = _claim(options.home, prepared.source, options.run_id)  # before the job exists in Azure ML
         started = time.time()
         reporter.note(f"submitting {prepared.source.name} to Azure ML workspace {workspace.name} "
                       f"(experiment {prepared.experiment}); uploading local code and data...")
-        with sdk.quiet_sdk(), sdk.translating(workspace, what=f"submitting {prepared.source.name}"):
-            created = client.jobs.create_or_update(prepared.job, experiment_name=prepared.experiment)
+        try:
+            with sdk.quiet_sdk(), sdk.translating(workspace, what=f"submitting {prepared.source.name}"):
+                created = client.jobs.create_or_update(prepared.job, experiment_name=prepared.experiment)
+        except BaseException:
+            if claimed is not None:
+                claimed.rmdir()  # ours, made empty just above
+            raise
         name = str(created.name)
         record = AmlRecord(job_name=name, studio_url=str(getattr(created, "studio_url", "") or ""),
                            experiment=prepared.experiment, subscription=workspace.subscription,
                            resource_group=workspace.resource_group, workspace=workspace.name,
                            resumed_from=str(prepared.resumed_from) if prepared.resumed_from else None,
                            restricted=prepared.restricted)
-        _, run_dir = new_run_dir(options.home, prepared.source, name)
+        if claimed is not None and claimed.name == name:
+            run_dir = claimed
+        else:
+            _, run_dir = new_run_dir(options.home, prepared.source, name)
         lock = RunLock(run_dir).acquire()  # held while this process writes run.json (waiting), as a local run's
         try:
             steps = [s.name for s in prepared.steps] or list(getattr(prepared.job, "jobs", {}) or {})
@@ -198,6 +208,18 @@ def object_divergences(job: Any, pipeline: Path, options: RunOptions) -> list[st
     except Exception:  # noqa: BLE001 - the SDK judges the object at submission; the report is extra
         return []
     return divergences(pipeline, body, options.datastores)
+
+
+def _claim(home: Path, source: Path, run_id: str) -> Path:
+    """The run folder of ``--run-id``, made (empty) before submitting: a name already taken by a
+    local run stops here, not after Azure ML has started the job."""
+    from tenantml.runs import new_run_dir
+
+    try:
+        return new_run_dir(home, source, run_id)[1]
+    except FileExistsError:
+        raise UserError(f"there is already a run '{run_id}' in {home / 'runs'}.", key="--run-id",
+                        fix="choose another --run-id (the Azure ML job name)") from None
 
 
 def resumed_dir(options: RunOptions) -> Path | None:
