@@ -80,9 +80,11 @@ def write_plan(request: DivisionRequest, should_stop: Callable[[], bool] = lambd
     return count
 
 
-def plan_size(plan: Path) -> int | None:
+def plan_size(plan: Path, should_stop: Callable[[], bool] = lambda: False) -> int | None:
     """Mini-batches in a plan an earlier session wrote, or None when it is damaged (a line that is
-    not a mini-batch, out of order, or cut): a resume divides the input again then."""
+    not mini-batch N of its place, or cut): a resume divides the input again then. Every line is
+    parsed (100,000 in ~0.3 s); ``should_stop()`` (Ctrl-C) is asked every 4,096 lines and raises
+    KeyboardInterrupt."""
     count = 0
     try:
         with open(plan, encoding="utf-8", errors="surrogateescape") as lines:
@@ -90,6 +92,8 @@ def plan_size(plan: Path) -> int | None:
                 if not line.endswith("\n") or json.loads(line).get("index") != count:
                     return None
                 count += 1
+                if count % 4096 == 0 and should_stop():
+                    raise KeyboardInterrupt
     except (OSError, ValueError, AttributeError):
         return None
     return count

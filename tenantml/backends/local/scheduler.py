@@ -589,7 +589,7 @@ class ParallelStep:
         the same mini-batches (the inputs are those the plan was made from: state/inputs.json)."""
         from tenantml.backends.local.ledger import read_rows
 
-        total = divide.plan_size(self.plan_path)
+        total = divide.plan_size(self.plan_path, should_stop=self.interrupted)
         if total is not None:
             try:
                 highest = max((int(row["mini_batch"]) for row in read_rows(self.logs.ledger)), default=-1)
