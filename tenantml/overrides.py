@@ -45,8 +45,13 @@ def parse_override(text: str) -> Override:
     path = tuple(part.strip() for part in key.split("."))
     if any(not part for part in path):
         raise UserError(f"--set '{text}': the key '{key}' has an empty part.", key="--set", fix=_FIX)
+    from tenantml.yamlio import LimitError, load_value
+
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = load_value(raw) if raw.strip() else ""
+    except LimitError as exc:  # as a pipeline file's would be: never a RecursionError
+        raise UserError(f"--set '{key}=...': {str(exc).replace('the document', 'the value')}.", key="--set",
+                        fix="give a plain value") from None
     except yaml.YAMLError:
         value = raw  # not YAML: keep the text as it was written
     raw_text = value if isinstance(value, str) else raw.strip()

@@ -21,20 +21,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tenantml.inspect_runs import (
-    LEDGER,
-    ErrorEntry,
-    MiniBatchState,
-    RunInfo,
-    StepView,
-    Verdict,
-    error_entries,
-    format_duration,
-    format_time,
-    iter_ledger,
-    job_names,
-    read_step,
-)
+from tenantml.inspect_runs import format_duration, format_time
+from tenantml.runfolder.errorlogs import ErrorEntry, error_entries
+from tenantml.runfolder.layout import LEDGER
+from tenantml.runfolder.ledgerfold import MiniBatchState, Verdict, iter_ledger
+from tenantml.runfolder.runinfo import RunInfo
+from tenantml.runfolder.stepview import StepView, job_names, read_step
 
 STATUS_COLOURS = {"Completed": "#2e7d32", "Reused": "#558b2f", "Failed": "#c62828", "Running": "#1565c0",
                   "Interrupted": "#ef6c00", "Skipped": "#757575", "NotStarted": "#9e9e9e", "Crashed": "#6a1b9a"}

@@ -46,6 +46,10 @@ class YamlMap(dict[Any, Any]):
         return self.lines.get(key, self.line)
 
 
+class LimitError(yaml.YAMLError):
+    """A document nested too deeply or expanding to too many nodes (refused, never cut short)."""
+
+
 class _Loader(yaml.SafeLoader):
     def __init__(self, stream: str, path: Path | None = None) -> None:
         super().__init__(stream)
@@ -57,13 +61,13 @@ class _Loader(yaml.SafeLoader):
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:  # before Python's recursion limit turns it into a RecursionError
-                raise yaml.YAMLError(f"the document is nested more than {MAX_DEPTH} levels deep")
+                raise LimitError(f"the document is nested more than {MAX_DEPTH} levels deep")
             node = super().compose_node(parent, index)
         finally:
             self._depth -= 1
         self._expanded += _weight(node)
         if self._expanded > MAX_NODES:
-            raise yaml.YAMLError(f"the document expands to more than {MAX_NODES} nodes (an alias bomb?)")
+            raise LimitError(f"the document expands to more than {MAX_NODES} nodes (an alias bomb?)")
         return node
 
     def construct_yaml_map(self, node: yaml.MappingNode) -> Any:
@@ -118,6 +122,16 @@ def load_yaml(path: Path, *, what: str = "YAML file") -> Any:
         raise UserError(f"{what} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}).", file=path,
                         line=line, fix="save the file as UTF-8") from None
     return parse_yaml(text, path)
+
+
+def load_value(text: str) -> Any:
+    """One YAML value given on the command line (``--set k=v``), bounded as a file is: raises
+    :class:`LimitError` when it is too deep or too large, another ``yaml.YAMLError`` when it is not YAML."""
+    loader = _Loader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
 
 
 def parse_yaml(text: str, path: Path) -> Any:

@@ -282,3 +282,52 @@ def test_ctrl_c_while_waiting_cancels_when_asked_marks_the_run_and_leaves_no_pro
         assert descendants(os.getpid()) <= before  # waiting started no process, and left none
     finally:
         ws.polls_to_finish = saved
+
+
+def test_an_aml_run_has_one_writer_a_fetch_or_resume_meanwhile_is_refused_naming_the_holder(azure, tmp_path):
+    """The run lock of a local run, for --backend aml: the process waiting on the job writes
+    run.json; `tenantml fetch` and `--resume` of that run in another process stop, naming it."""
+    import subprocess
+
+    from tenantml.backends.aml import AmlBackend
+    from tenantml.runfolder.lock import RunLock
+
+    ws, _ = azure
+    saved = ws.polls_to_finish
+    ws.polls_to_finish = 10**6  # the cloud job keeps running while the others try
+    pipeline = project(tmp_path / "proj")
+    home = tmp_path / "home"
+    try:
+        handle = AmlBackend().submit(pipeline, run_options(home, aml_options(ws)))
+        env = {**os.environ, "TENANTML_HOME": str(home)}
+        for args in (["fetch", handle.run_id, "--backend", "aml"],
+                     ["run", str(pipeline), "--backend", "aml", "--resume", handle.run_id,
+                      "--subscription", SUB, "-g", RG, "-w", WS]):
+            second = subprocess.run([sys.executable, "-m", "tenantml.cli", *args], env=env, capture_output=True,
+                                    text=True, timeout=120)
+            assert second.returncode == 2, second.stderr
+            assert f"pid {os.getpid()}" in second.stderr and "Traceback" not in second.stderr
+        assert json.loads((handle.run_dir / "run.json").read_text())["status"] == "Running"  # untouched
+    finally:
+        ws.polls_to_finish = saved
+    ws.polls_to_finish = 1
+    assert handle.wait() == "Completed"  # the job ends: waiting lets the lock go
+    RunLock(handle.run_dir).acquire().release()
+    assert not list(home.glob("runs/*/.lock.*")) and not (home / "staging").exists()  # the refused wrote nothing
+
+
+def test_a_run_id_taken_by_a_local_run_is_refused_before_the_job_is_created(azure, tmp_path):
+    from tenantml.backends.aml import AmlBackend
+    from tenantml.errors import UserError
+
+    ws, _ = azure
+    pipeline = project(tmp_path / "proj")
+    home = tmp_path / "home"
+    (home / "runs" / "taken").mkdir(parents=True)
+    puts = len(ws.calls("PUT", r"/jobs/[^/]+$"))
+    with pytest.raises(UserError, match="already a run 'taken'"):  # was: the job started, then a FileExistsError
+        AmlBackend().submit(pipeline, run_options(home, aml_options(ws), run_id="taken"))
+    assert len(ws.calls("PUT", r"/jobs/[^/]+$")) == puts
+    handle = AmlBackend().submit(pipeline, run_options(home, aml_options(ws), run_id="free_name"))
+    assert handle.run_id == "free_name" and handle.run_dir == home / "runs" / "free_name"
+    assert handle.wait() == "Completed"

@@ -13,7 +13,8 @@ import pytest
 
 from conftest import Project
 from tenantml.cli import main
-from tenantml.inspect_runs import fold_ledger, read_error_file
+from tenantml.runfolder.errorlogs import read_error_file
+from tenantml.runfolder.ledgerfold import fold_ledger
 
 HEADER = ("mini_batch,attempt,label,node,process,pid,start,duration_s,items,succeeded,failed,outcome,final,"
           "error_type,error_message")

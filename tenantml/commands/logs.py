@@ -9,30 +9,26 @@ of that mini-batch and each attempt's traceback. ``latest`` stands for the lates
 from __future__ import annotations
 
 import argparse
-from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 
 from tenantml.errors import UserError
-from tenantml.inspect_runs import (
-    ERROR_DIR,
-    JOB_RESULT,
-    LEDGER,
-    STD_LOG,
-    ErrorEntry,
+from tenantml.inspect_runs import clip, render_table
+from tenantml.locations import home
+from tenantml.runfolder.errorlogs import ErrorEntry, error_entries, output_of
+from tenantml.runfolder.layout import ERROR_DIR, JOB_RESULT, LEDGER, STD_LOG
+from tenantml.runfolder.ledgerfold import Verdict, iter_ledger
+from tenantml.runfolder.runinfo import display_path, resolve_run
+from tenantml.runfolder.stepview import (
     StepView,
-    Verdict,
-    clip,
-    display_path,
-    error_entries,
-    iter_ledger,
-    output_of,
+    appended,
+    files_in,
     pick_job,
     read_step,
-    render_table,
-    resolve_run,
+    read_text,
+    step_log_files,
+    tail,
 )
-from tenantml.locations import home
 
 MAX_TRACEBACKS = 10
 
@@ -113,18 +109,14 @@ def resolve_mini_batch(step: StepView, name: str) -> str:
                       f"--job {step.job}")
 
 
-def _command(logs: Path, tail: int) -> None:
+def _command(logs: Path, count: int) -> None:
     path = logs / STD_LOG
-    if not path.is_file():
+    found = tail(path, count)
+    if found is None:
         print(f"\n(no {STD_LOG.as_posix()} yet)")
         _list_files(logs)
         return
-    total = 0
-    kept: deque[str] = deque(maxlen=tail if tail > 0 else None)
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            total += 1
-            kept.append(line.rstrip("\n"))
+    kept, total = found
     shown = f"last {len(kept)} of {total} lines" if len(kept) < total else f"{total} lines"
     print(f"\n==> {display_path(path)} ({shown}) <==")
     for line in kept:
@@ -134,9 +126,10 @@ def _command(logs: Path, tail: int) -> None:
 def _parallel(step: StepView) -> None:
     assert step.logs is not None
     result = step.logs / JOB_RESULT
-    if result.is_file():
+    text = read_text(result)
+    if text is not None:
         print(f"\n==> {display_path(result)} <==")
-        print(result.read_text(encoding="utf-8", errors="replace").rstrip())
+        print(text.rstrip())
     else:
         print(f"\n(no {JOB_RESULT} yet: the step has not finished)")
     entries = error_entries(step.logs)
@@ -211,31 +204,21 @@ def _follow(folder: Path, step: StepView, interval: float = 0.5) -> None:
     the run is no longer Running; a file that appears while following is read from its start."""
     import time
 
-    from tenantml.inspect_runs import read_run
+    from tenantml.runfolder.layout import LOGS
+    from tenantml.runfolder.runinfo import read_run
     from tenantml.status import RunStatus
 
-    logs = step.logs or folder / step.job / "logs"
-
-    def files() -> list[Path]:
-        if step.type != "parallel":
-            return [logs / STD_LOG]
-        root = logs / "user"
-        return sorted(p for p in root.rglob("*.txt") if p.is_file()) if root.is_dir() else []
-
-    offsets = {p: p.stat().st_size for p in files() if p.exists()}
+    logs = step.logs or folder / step.job / LOGS
+    offsets = {p: p.stat().st_size for p in step_log_files(logs, step.type) if p.exists()}
     print("\n==> following (Ctrl-C stops) <==", flush=True)
     while True:
         running = read_run(folder).status == RunStatus.RUNNING
-        for path in files():
-            if not path.exists():
-                continue
+        for path in step_log_files(logs, step.type):
             start = offsets.get(path, 0)
-            size = path.stat().st_size
-            if size <= start:
+            grown = appended(path, start)
+            if grown is None:
                 continue
-            with open(path, "rb") as handle:
-                handle.seek(start)
-                data = handle.read(size - start)
+            data = grown[0]
             cut = data.rfind(b"\n") + 1 if running else len(data)  # whole lines while it writes
             offsets[path] = start + cut
             tag = path.relative_to(logs).as_posix() if path.is_relative_to(logs) else path.name
@@ -253,8 +236,8 @@ def _print_entry(entry: ErrorEntry) -> None:
 
 
 def _list_files(logs: Path) -> None:
-    files = sorted(p for p in logs.rglob("*") if p.is_file())
+    files = files_in(logs)
     if files:
         print("files in the logs folder:")
-        for path in files[:50]:
-            print(f"  {path.relative_to(logs).as_posix()}")
+        for path in files:
+            print(f"  {path.as_posix()}")

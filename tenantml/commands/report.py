@@ -10,8 +10,8 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from tenantml.inspect_runs import display_path, resolve_run
 from tenantml.locations import home
+from tenantml.runfolder.runinfo import display_path, resolve_run
 
 REPORT_NAME = "report.html"
 

@@ -106,14 +106,15 @@ def execute(args: argparse.Namespace) -> int:
 
 def write_run_report(run_dir: Path) -> str:
     """``report.html`` in the run folder (what ``tenantml report`` writes), as a path to print."""
-    from tenantml.inspect_runs import display_path, read_run
     from tenantml.report import write_report
+    from tenantml.runfolder.runinfo import display_path, read_run
 
     return display_path(write_report(read_run(run_dir), run_dir / "report.html", run_dir.parent.parent))
 
 
 def failed_tenants(run_dir: Path) -> int:
     """Failed mini-batches over the run's parallel steps, read from its folder as ``show`` reads it."""
-    from tenantml.inspect_runs import failed_mini_batches, read_run
+    from tenantml.runfolder.runinfo import read_run
+    from tenantml.runfolder.stepview import failed_mini_batches
 
     return failed_mini_batches(read_run(run_dir), run_dir.parent.parent)

@@ -12,17 +12,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from tenantml.inspect_runs import (
-    RunInfo,
-    all_runs,
-    display_path,
-    failed_mini_batches,
-    format_duration,
-    format_time,
-    iso_time,
-    render_table,
-)
+from tenantml.inspect_runs import format_duration, format_time, iso_time, render_table
 from tenantml.locations import home
+from tenantml.runfolder.runinfo import RunInfo, all_runs, display_path
+from tenantml.runfolder.stepview import failed_mini_batches
 
 COLUMNS = ["run_id", "status", "failed_mini_batches", "pipeline", "backend", "started", "ended", "duration_s",
            "steps"]

@@ -16,27 +16,13 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from tenantml.inspect_runs import (
-    OK_STEP_STATUSES,
-    MiniBatchState,
-    RunInfo,
-    StepView,
-    Verdict,
-    clip,
-    display_path,
-    error_log_for,
-    format_duration,
-    format_time,
-    iso_time,
-    job_names,
-    pick_job,
-    read_step,
-    render_table,
-    resolve_run,
-    terminal_width,
-)
+from tenantml.inspect_runs import clip, format_duration, format_time, iso_time, render_table, terminal_width
 from tenantml.locations import home
 from tenantml.policy import Outcome
+from tenantml.runfolder.errorlogs import error_log_for
+from tenantml.runfolder.ledgerfold import MiniBatchState, Verdict
+from tenantml.runfolder.runinfo import RunInfo, display_path, resolve_run
+from tenantml.runfolder.stepview import OK_STEP_STATUSES, StepView, job_names, pick_job, read_step
 
 CSV_COLUMNS = ["run_id", "job", "step_status", "mini_batch", "label", "items", "attempts", "outcome", "state",
                "succeeded_items", "failed_items", "error_type", "last_error", "error_log"]

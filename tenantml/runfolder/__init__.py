@@ -14,6 +14,14 @@ Layout (every path is computed here and checked to stay inside its root)::
             state/committed.json     "this step is done": written before spills go   (commit.py)
     <home>/locks/<digest>.lock       one lock per datastore output being written
 
+Modules: ``layout`` (names and relative paths), ``record`` (run.json, new run folders), ``atomic``
+(replace a file whole), ``commit`` (a step's commit record), ``lock`` (one writer), ``names``
+(Azure ML identifiers, containment), ``storage`` (a full disk). Readers, for ``runs``, ``show``,
+``logs``, ``report`` and ``--resume``: ``runinfo`` (run.json leniently, find a run by id),
+``stepview`` (a step: record, job_result.txt, ledger, log files), ``ledgerfold`` (the ledger
+folded per mini-batch), ``errorlogs`` (tracebacks and what each attempt printed). Only
+presentation (tables, times) is left to :mod:`tenantml.inspect_runs`.
+
 Commit protocol of a step (every state a crash leaves is recovered by ``--resume``):
 
 1. ``state/inputs.json`` records what the step started from; a resume whose inputs differ

@@ -12,12 +12,13 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from tenantml.runfolder import layout
 from tenantml.runfolder.atomic import atomic_write
 
 STATE = "state"
 INPUTS = "inputs.json"
 COMMITTED = "committed.json"
-LEDGER = Path("logs") / "sys" / "job_report" / "processed_mini-batches.csv"
+LEDGER = Path(layout.LOGS) / layout.LEDGER
 
 
 def write_inputs(job_dir: Path, signature: str | None) -> None:
@@ -50,7 +51,7 @@ def read_committed(job_dir: Path) -> dict[str, Any] | None:
 def discard_step_state(job_dir: Path) -> None:
     """Forget an earlier session of a step (files this run created: plan, spills, ledger, result)."""
     shutil.rmtree(job_dir / STATE, ignore_errors=True)
-    for path in (job_dir / LEDGER, job_dir / "logs" / "job_result.txt"):
+    for path in (job_dir / LEDGER, job_dir / layout.LOGS / layout.JOB_RESULT):
         try:
             path.unlink()
         except FileNotFoundError:

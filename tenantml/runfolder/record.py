@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tenantml.errors import UserError
 from tenantml.runfolder.atomic import atomic_write, overwrite_in_place
 from tenantml.runfolder.storage import is_storage_error
 from tenantml.status import RunStatus
@@ -47,9 +48,36 @@ class RunRecord:
 
     @staticmethod
     def load(run_dir: Path) -> RunRecord:
-        data = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+        """The record of a run (FileNotFoundError when there is none); a damaged one is a UserError
+        naming the file, never a traceback from deep inside ``--resume``."""
+        path = run_dir / "run.json"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as exc:  # not JSON, not UTF-8
+            raise _damaged(path, str(exc)) from None
+        if not isinstance(data, dict):
+            raise _damaged(path, f"a JSON {type(data).__name__}, not an object")
+        for key, kinds in _FIELD_TYPES.items():
+            if key in data and not isinstance(data[key], kinds):
+                raise _damaged(path, f"'{key}' is a {type(data[key]).__name__}")
+        missing = [k for k in ("run_id", "pipeline", "backend") if k not in data]
+        if missing:
+            raise _damaged(path, "no " + ", ".join(f"'{k}'" for k in missing))
+        if not all(isinstance(v, dict) for v in data.get("steps", {}).values()):
+            raise _damaged(path, "a step's entry is not an object")
         known = set(RunRecord.__dataclass_fields__)  # a newer tenantml's keys are not an error
         return RunRecord(**{k: v for k, v in data.items() if k in known})
+
+
+_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "run_id": str, "pipeline": str, "backend": str, "status": str, "started": (int, float),
+    "ended": (int, float, type(None)), "reason": str, "steps": dict, "overrides": list, "options": dict}
+
+
+def _damaged(path: Path, what: str) -> UserError:
+    return UserError(f"the run record cannot be read: {what}.", file=path,
+                     fix="run.json is written by tenantml: restore it, or start a new run of the pipeline "
+                         "(without --resume)")
 
 
 def propose_run_id(pipeline: Path) -> str:

@@ -13,12 +13,14 @@ from __future__ import annotations
 import argparse
 import re
 import time
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tenantml.backends.aml.options import AmlOptions
 from tenantml.backends.base import Backend, RunOptions
 from tenantml.errors import UserError
+from tenantml.runfolder.lock import RunLock
 from tenantml.status import RunStatus
 
 if TYPE_CHECKING:
@@ -63,21 +65,21 @@ class AmlBackend(Backend):
     # ------------------------------------------------------------------ no network
     def plan(self, pipeline: Path, options: RunOptions) -> Prepared:
         """Validate with both validators and describe each parallel step, without any network call."""
+        with resume_lock(options):
+            return self._plan(pipeline, options)
+
+    def _plan(self, pipeline: Path, options: RunOptions) -> Prepared:
         from tenantml.backends.aml.job import prepare
 
         aml = options.backend_options(AmlOptions)
         prepared = prepare(Path(pipeline), options.overrides + aml.overrides, aml.experiment, options.datastores)
-        if options.resume and not aml.resume:
-            from tenantml.runfolder.names import check_run_id
-
-            check_run_id(str(options.resume), "--resume")
         if options.force:
             # --force: Azure ML's own switch for "reuse no step" (PipelineJobSettings.force_rerun,
             # sent as settings.force_rerun; reference-yaml-job-pipeline: "Whether to force rerun
             # the whole pipeline")
             prepared.job.settings.force_rerun = True
             prepared.notes.append("--force: settings.force_rerun is true (Azure ML reuses no step)")
-        resume = aml.resume or (options.home / "runs" / options.resume if options.resume else None)
+        resume = resumed_dir(options)
         if resume is not None:
             from tenantml.backends.aml.resume import restrict
 
@@ -86,20 +88,23 @@ class AmlBackend(Backend):
 
     # ------------------------------------------------------------------ network
     def submit(self, pipeline: Path, options: RunOptions) -> AmlRun:
-        # the workspace first: it needs no SDK, so "no workspace" is said before azure.ai.ml is imported
-        workspace = self.workspace(options)
-        prepared = self.plan(pipeline, options)
-        reporter = options.reporter
-        if reporter is not None:
-            for warning in prepared.warnings:
-                reporter.note("warning: " + warning)
-            for line in prepared.divergences:
-                reporter.note("warning: differs from --backend local: " + line)
-            for line in prepared.notes + [f"not checked on this machine: {w}" for w in prepared.waived]:
-                reporter.note(line)
-            for line in prepared.resume_notes:
-                reporter.note(line)
-        return self.submit_prepared(prepared, options, workspace)
+        # --resume RUN: RUN's folder is read and its staging written until the new job is uploaded,
+        # so a fetch (or a second resume) of RUN at the same time is refused, naming this process
+        with resume_lock(options):
+            # the workspace first: it needs no SDK, so "no workspace" is said before azure.ai.ml is imported
+            workspace = self.workspace(options)
+            prepared = self._plan(pipeline, options)
+            reporter = options.reporter
+            if reporter is not None:
+                for warning in prepared.warnings:
+                    reporter.note("warning: " + warning)
+                for line in prepared.divergences:
+                    reporter.note("warning: differs from --backend local: " + line)
+                for line in prepared.notes + [f"not checked on this machine: {w}" for w in prepared.waived]:
+                    reporter.note(line)
+                for line in prepared.resume_notes:
+                    reporter.note(line)
+            return self.submit_prepared(prepared, options, workspace)
 
     @staticmethod
     def workspace(options: RunOptions) -> Workspace:
@@ -149,28 +154,46 @@ class AmlBackend(Backend):
         client = sdk.make_client(workspace, aml)
         sdk.check_workspace(client, workspace)
         preflight(client, prepared, workspace)
+        claimed: Path | None = None
         if options.run_id:
             prepared.job.name = options.run_id
+            claimed = _claim(options.home, prepared.source, options.run_id)  # before the job exists in Azure ML
         started = time.time()
         reporter.note(f"submitting {prepared.source.name} to Azure ML workspace {workspace.name} "
                       f"(experiment {prepared.experiment}); uploading local code and data...")
-        with sdk.quiet_sdk(), sdk.translating(workspace, what=f"submitting {prepared.source.name}"):
-            created = client.jobs.create_or_update(prepared.job, experiment_name=prepared.experiment)
+        try:
+            with sdk.quiet_sdk(), sdk.translating(workspace, what=f"submitting {prepared.source.name}"):
+                created = client.jobs.create_or_update(prepared.job, experiment_name=prepared.experiment)
+        except BaseException:
+            if claimed is not None:
+                claimed.rmdir()  # ours, made empty just above
+            raise
         name = str(created.name)
         record = AmlRecord(job_name=name, studio_url=str(getattr(created, "studio_url", "") or ""),
                            experiment=prepared.experiment, subscription=workspace.subscription,
                            resource_group=workspace.resource_group, workspace=workspace.name,
                            resumed_from=str(prepared.resumed_from) if prepared.resumed_from else None,
                            restricted=prepared.restricted)
-        _, run_dir = new_run_dir(options.home, prepared.source, name)
-        steps = [s.name for s in prepared.steps] or list(getattr(prepared.job, "jobs", {}) or {})
-        run_record = RunRecord(name, str(prepared.source), "aml", status=RunStatus.RUNNING, started=started,
-                               steps={s: {"type": "parallel", "status": RunStatus.NOT_STARTED} for s in steps})
-        run_record.save(run_dir)
-        record.save(run_dir)
+        if claimed is not None and claimed.name == name:
+            run_dir = claimed
+        else:
+            _, run_dir = new_run_dir(options.home, prepared.source, name)
+        lock = RunLock(run_dir).acquire()  # held while this process writes run.json (waiting), as a local run's
+        try:
+            steps = [s.name for s in prepared.steps] or list(getattr(prepared.job, "jobs", {}) or {})
+            run_record = RunRecord(name, str(prepared.source), "aml", status=RunStatus.RUNNING, started=started,
+                                   steps={s: {"type": "parallel", "status": RunStatus.NOT_STARTED} for s in steps})
+            run_record.save(run_dir)
+            record.save(run_dir)
+        except BaseException:
+            lock.release()
+            raise
         handle = AmlRun(client, record, run_dir, steps, reporter, poll_interval=aml.poll_interval,
-                        wait=aml.wait, cancel_on_interrupt=aml.cancel_on_interrupt, outage_budget=aml.outage_budget)
+                        wait=aml.wait, cancel_on_interrupt=aml.cancel_on_interrupt, outage_budget=aml.outage_budget,
+                        lock=lock)
         handle.source = prepared.source
+        if handle.detached:
+            handle.release()  # --no-wait: this process writes nothing more; tenantml fetch writes the rest
         return handle
 
 
@@ -185,6 +208,40 @@ def object_divergences(job: Any, pipeline: Path, options: RunOptions) -> list[st
     except Exception:  # noqa: BLE001 - the SDK judges the object at submission; the report is extra
         return []
     return divergences(pipeline, body, options.datastores)
+
+
+def _claim(home: Path, source: Path, run_id: str) -> Path:
+    """The run folder of ``--run-id``, made (empty) before submitting: a name already taken by a
+    local run stops here, not after Azure ML has started the job."""
+    from tenantml.runs import new_run_dir
+
+    try:
+        return new_run_dir(home, source, run_id)[1]
+    except FileExistsError:
+        raise UserError(f"there is already a run '{run_id}' in {home / 'runs'}.", key="--run-id",
+                        fix="choose another --run-id (the Azure ML job name)") from None
+
+
+def resumed_dir(options: RunOptions) -> Path | None:
+    """The fetched run folder ``--resume`` reads (its id checked to be a plain name), or None."""
+    aml = options.backend_options(AmlOptions)
+    if aml.resume:
+        return Path(aml.resume)
+    if not options.resume:
+        return None
+    from tenantml.runfolder.names import check_run_id
+
+    check_run_id(str(options.resume), "--resume")
+    return options.home / "runs" / str(options.resume)
+
+
+def resume_lock(options: RunOptions) -> AbstractContextManager[object]:
+    """The run lock of the folder ``--resume`` reads (a run folder that exists; restrict() says
+    what to do when there is none, and no empty folder is made for the lock)."""
+    folder = resumed_dir(options)
+    if folder is None or not (folder / "run.json").exists():
+        return nullcontext()
+    return RunLock(folder)
 
 
 def preflight(client: Any, prepared: Prepared, workspace: Any) -> None:

@@ -21,6 +21,8 @@ from tenantml.backends.aml.options import AmlOptions
 from tenantml.backends.aml.run import TERMINAL, AmlRecord, final_status, status_text
 from tenantml.backends.aml.workspace import Workspace, resolve_workspace
 from tenantml.errors import UserError
+from tenantml.runfolder.lock import RunLock
+from tenantml.runfolder.names import check_run_id
 from tenantml.runs import RunRecord
 
 
@@ -64,7 +66,25 @@ def step_name(child: Any) -> str:
 
 
 def fetch(job_name: str, options: AmlOptions, home: Path, reporter: Any = None) -> Path:
+    check_run_id(job_name, "JOB_NAME")  # a folder under runs/, never a path outside it
     run_dir = home / "runs" / job_name
+    # one writer: a `tenantml run --backend aml` still waiting on this job, another fetch or a
+    # --resume reading the folder makes this one stop, naming that process
+    created = not run_dir.exists()
+    try:
+        with RunLock(run_dir):
+            return _fetch(job_name, run_dir, options, reporter)
+    except BaseException:
+        if created:  # nothing fetched (a job still running, say): no empty folder left for `runs` to list
+            (run_dir / ".lock").unlink(missing_ok=True)
+            try:
+                run_dir.rmdir()  # only when nothing else is in it
+            except OSError:
+                pass
+        raise
+
+
+def _fetch(job_name: str, run_dir: Path, options: AmlOptions, reporter: Any) -> Path:
     workspace = _workspace_for(run_dir, options)
     client = sdk.make_client(workspace, options)
     with sdk.quiet_sdk(), sdk.translating(workspace, what=f"reading job {job_name}"):

@@ -11,6 +11,7 @@ import json
 import re
 import sys
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,8 +21,10 @@ from tenantml.backends.aml.options import MAX_BACKOFF_S, OUTAGE_BUDGET_S
 from tenantml.backends.aml.workspace import Workspace
 from tenantml.backends.base import RunHandle, StepStatus
 from tenantml.backends.local.ledger import read_ledgers
-from tenantml.errors import TenantmlError
+from tenantml.errors import RunInterrupted, TenantmlError, UserError
 from tenantml.progress import Reporter
+from tenantml.runfolder.atomic import atomic_write
+from tenantml.runfolder.lock import PathLock, RunLock
 from tenantml.runs import RunRecord
 from tenantml.status import RunStatus
 
@@ -56,11 +59,17 @@ class AmlRecord:
     restricted: dict[str, list[str]] | None = None  # step -> items re-run (resume)
 
     def save(self, run_dir: Path) -> None:
-        (run_dir / "aml.json").write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
+        atomic_write(run_dir / "aml.json", json.dumps(asdict(self), indent=2))
 
     @staticmethod
     def load(run_dir: Path) -> AmlRecord:
-        return AmlRecord(**json.loads((run_dir / "aml.json").read_text(encoding="utf-8")))
+        path = run_dir / "aml.json"
+        try:
+            return AmlRecord(**json.loads(path.read_text(encoding="utf-8")))
+        except (ValueError, TypeError) as exc:  # not JSON, not an object, keys missing or unknown
+            raise UserError(f"the record of the Azure ML job cannot be read ({exc}).", file=path,
+                            fix="aml.json is written by tenantml: restore it, or name the workspace with "
+                                "--subscription, -g and -w") from None
 
     @property
     def workspace_ref(self) -> Workspace:
@@ -83,7 +92,7 @@ class AmlRun(RunHandle):
     def __init__(self, client: Any, record: AmlRecord, run_dir: Path, steps: list[str],
                  reporter: Reporter | None = None, poll_interval: float = 10.0, wait: bool = True,
                  cancel_on_interrupt: bool | None = None, outage_budget: float = OUTAGE_BUDGET_S,
-                 max_backoff: float = MAX_BACKOFF_S, stream_logs: bool = True):
+                 max_backoff: float = MAX_BACKOFF_S, stream_logs: bool = True, lock: PathLock | None = None):
         self.client = client
         self.aml = record
         self.run_id = record.job_name
@@ -102,6 +111,9 @@ class AmlRun(RunHandle):
         self._ended: set[str] = set()  # steps whose logs were read once they had ended
         self._azure_status = "NotStarted"
         self._stopped_waiting = False  # Ctrl-C while waiting: the local record says Interrupted
+        # the run lock taken at submission: held while wait() writes run.json, let go when waiting
+        # ends (after interrupted() when Ctrl-C stopped it); a later write takes it for that write
+        self._lock = lock
 
     # ------------------------------------------------------------------ RunHandle
     def azure_status(self) -> str:
@@ -133,6 +145,12 @@ class AmlRun(RunHandle):
     def interrupted(self) -> str:
         """Ctrl-C while waiting: record Interrupted; cancel the cloud job if told to (or, on a terminal,
         if the user says so); otherwise the job goes on and ``tenantml fetch`` reads it later."""
+        try:
+            return self._interrupted()
+        finally:
+            self.release()
+
+    def _interrupted(self) -> str:
         self.mark_interrupted()
         cancel = self.cancel_on_interrupt
         if cancel is None and sys.stdin.isatty():
@@ -155,6 +173,26 @@ class AmlRun(RunHandle):
         (doubling up to ``max_backoff``) for up to ``outage_budget`` seconds of silence; then
         :class:`WaitLost` says the job goes on and ``tenantml fetch`` follows it, never to submit
         again (that would start a second job)."""
+        try:
+            status = self._wait()
+        except (KeyboardInterrupt, RunInterrupted):
+            raise  # interrupted() records it, then lets the lock go
+        except BaseException:
+            self.release()
+            raise
+        self.release()
+        return status
+
+    def release(self) -> None:
+        """Let go of the run lock (this process no longer writes the run folder)."""
+        if self._lock is not None:
+            lock, self._lock = self._lock, None
+            lock.release()
+
+    def _locked(self) -> AbstractContextManager[object]:
+        return nullcontext() if self._lock is not None else RunLock(self.run_dir)
+
+    def _wait(self) -> RunStatus:
         last = None
         delay = self.poll_interval
         silent_since: float | None = None
@@ -294,14 +332,15 @@ class AmlRun(RunHandle):
         self._save_record()
 
     def _save_record(self) -> None:
-        record = RunRecord.load(self.run_dir) if (self.run_dir / "run.json").exists() else RunRecord(
-            self.run_id, "", "aml")
-        record.status = self.status()
-        if self._azure_status in TERMINAL and record.ended is None:
-            record.ended = time.time()
-        for name in self.step_names:
-            record.steps.setdefault(name, {"type": "parallel"})
-            record.steps[name].update(status=self._step_verdict(name, record.status))
-            if name in self.step_status:
-                record.steps[name]["azure_status"] = self.step_status[name]
-        record.save(self.run_dir)
+        with self._locked():  # never while tenantml fetch (or another process) writes the folder
+            record = RunRecord.load(self.run_dir) if (self.run_dir / "run.json").exists() else RunRecord(
+                self.run_id, "", "aml")
+            record.status = self.status()
+            if self._azure_status in TERMINAL and record.ended is None:
+                record.ended = time.time()
+            for name in self.step_names:
+                record.steps.setdefault(name, {"type": "parallel"})
+                record.steps[name].update(status=self._step_verdict(name, record.status))
+                if name in self.step_status:
+                    record.steps[name]["azure_status"] = self.step_status[name]
+            record.save(self.run_dir)

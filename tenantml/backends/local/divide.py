@@ -48,20 +48,54 @@ class DivisionRequest:
                                Path(raw["source_file"]), Path(raw["mltable_log_dir"]))
 
 
-def write_plan(request: DivisionRequest) -> int:
-    """Divide the input and write the plan; return the number of mini-batches."""
+STOP_CHECK_EVERY = 512  # mini-batches between two looks at should_stop (100,000 files: ~10 ms apart)
+
+
+def write_plan(request: DivisionRequest, should_stop: Callable[[], bool] = lambda: False) -> int:
+    """Divide the input and write the plan; return the number of mini-batches.
+
+    In the coordinator (file input) a large input takes seconds to divide; ``should_stop()`` is
+    asked every :data:`STOP_CHECK_EVERY` mini-batches and, once true, the half-written plan is
+    removed and KeyboardInterrupt raised, as :func:`finish` does for the division process."""
     from tenantml.division import iter_mini_batches
 
     request.spill_dir.mkdir(parents=True, exist_ok=True)
     temp = request.plan.with_suffix(".tmp")
     count = 0
-    with open(temp, "w", encoding="utf-8", errors="surrogateescape") as out:  # non-UTF-8 file names too
-        for mb in iter_mini_batches(request.input, mini_batch_size=request.mini_batch_size,
-                                    partition_keys=request.partition_keys, spill_dir=request.spill_dir,
-                                    source_file=request.source_file):
-            out.write(mb.to_json() + "\n")
-            count += 1
+    try:
+        with open(temp, "w", encoding="utf-8", errors="surrogateescape") as out:  # non-UTF-8 file names too
+            for mb in iter_mini_batches(request.input, mini_batch_size=request.mini_batch_size,
+                                        partition_keys=request.partition_keys, spill_dir=request.spill_dir,
+                                        source_file=request.source_file):
+                out.write(mb.to_json() + "\n")
+                count += 1
+                if count % STOP_CHECK_EVERY == 0 and should_stop():
+                    raise KeyboardInterrupt
+            out.flush()
+            os.fsync(out.fileno())  # whole on disk before it is renamed into place: a resume trusts it
+    except BaseException:
+        temp.unlink(missing_ok=True)  # ours: created above; never a plan another session relies on
+        raise
     os.replace(temp, request.plan)
+    return count
+
+
+def plan_size(plan: Path, should_stop: Callable[[], bool] = lambda: False) -> int | None:
+    """Mini-batches in a plan an earlier session wrote, or None when it is damaged (a line that is
+    not mini-batch N of its place, or cut): a resume divides the input again then. Every line is
+    parsed (100,000 in ~0.3 s); ``should_stop()`` (Ctrl-C) is asked every 4,096 lines and raises
+    KeyboardInterrupt."""
+    count = 0
+    try:
+        with open(plan, encoding="utf-8", errors="surrogateescape") as lines:
+            for line in lines:
+                if not line.endswith("\n") or json.loads(line).get("index") != count:
+                    return None
+                count += 1
+                if count % 4096 == 0 and should_stop():
+                    raise KeyboardInterrupt
+    except (OSError, ValueError, AttributeError):
+        return None
     return count
 
 

@@ -27,10 +27,12 @@ import os
 import sqlite3
 import stat
 import time
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
+from tenantml.errors import RunInterrupted
 from tenantml.spec import DataInput, Job, LiteralInput
 
 _SKIP_DIRS = {"__pycache__", ".git", ".ipynb_checkpoints", ".tenantml", ".venv"}
@@ -71,10 +73,12 @@ class ReuseCache:
         return db
 
     # ------------------------------------------------------------------ fingerprints
-    def fingerprint(self, job: Job, upstream: dict[str, str] | None = None, environment: str | None = None) -> str:
+    def fingerprint(self, job: Job, upstream: dict[str, str] | None = None, environment: str | None = None,
+                    should_stop: Callable[[], bool] = lambda: False) -> str:
         """``upstream`` maps a producing job's name to its fingerprint (absent: hash the content);
         ``environment`` is the content key of the step's environment definition (its conda file's
-        content, image and Python version: editing the conda file runs the step again)."""
+        content, image and Python version: editing the conda file runs the step again).
+        ``should_stop()`` (Ctrl-C) is asked while large folders are read: RunInterrupted."""
         inputs: dict[str, object] = {}
         for name, value in sorted(job.inputs.items()):
             if isinstance(value, LiteralInput):
@@ -84,16 +88,16 @@ class ReuseCache:
                 if producer and upstream and producer in upstream:
                     inputs[name] = [value.type, "produced", upstream[producer], output]
                 else:
-                    inputs[name] = [value.type, self.content(value.path)]
+                    inputs[name] = [value.type, self.content(value.path, should_stop)]
         outputs = {name: [o.type, o.mode] for name, o in sorted(job.outputs.items())}
-        code = self.content(job.code) if getattr(job, "has_code", True) else None
+        code = self.content(job.code, should_stop) if getattr(job, "has_code", True) else None
         payload: dict[str, object] = {"type": job.type, "definition": job.definition, "inputs": inputs,
                                       "code": code, "outputs": outputs}
         if environment is not None:
             payload["environment"] = environment
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
-    def content(self, path: Path) -> str:
+    def content(self, path: Path, should_stop: Callable[[], bool] = lambda: False) -> str:
         """A signature of a file's or folder's content: names, sizes, modification times."""
         if not path.exists():
             return "missing"
@@ -103,10 +107,14 @@ class ReuseCache:
             h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
             return h.hexdigest()
         pending = [path]
+        seen = 0
         while pending:  # names sorted, one stat each: no list of 100,000 DirEntry objects held
             folder = pending.pop()
             rel = os.path.relpath(folder, path)
             for name in sorted(os.listdir(folder)):
+                seen += 1
+                if seen % 1024 == 0 and should_stop():  # a million files take seconds: Ctrl-C stops it
+                    raise RunInterrupted(f"interrupted while reading {path}")
                 full = os.path.join(folder, name)
                 try:
                     st = os.stat(full, follow_symlinks=False)

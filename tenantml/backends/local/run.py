@@ -129,6 +129,11 @@ class LocalRun(RunHandle):
         lock = RunLock(run_dir).acquire()  # a second --resume of a live run stops here, naming its pid
         try:
             record = RunRecord.load(run_dir)
+            if record.backend != "local":  # an Azure ML run's folder holds its fetched logs: never run into it
+                raise UserError(f"run '{options.resume}' ran with --backend {record.backend}; --backend local "
+                                "resumes local runs.", key="--resume",
+                                fix=f"resume it where it ran: tenantml run {record.pipeline} --resume "
+                                    f"{options.resume} --backend {record.backend}")
             if Path(record.pipeline) != path.absolute():
                 raise UserError(f"run '{options.resume}' ran {record.pipeline}, not {path.absolute()}.",
                                 key="--resume", fix=f"tenantml run {record.pipeline} --resume {options.resume}")
@@ -274,7 +279,9 @@ class LocalRun(RunHandle):
     def _steps_to_retry(self) -> set[str]:
         """Completed parallel steps of this run with failed mini-batches, and every step after them
         (their inputs change). Read through the run-folder readers, as ``show`` reads them."""
-        from tenantml.inspect_runs import Verdict, read_run, read_step
+        from tenantml.runfolder.ledgerfold import Verdict
+        from tenantml.runfolder.runinfo import read_run
+        from tenantml.runfolder.stepview import read_step
 
         info = read_run(self.run_dir)
         jobs = self.pipeline.jobs
@@ -363,7 +370,8 @@ class LocalRun(RunHandle):
         upstream = {n: info["fingerprint"] for n, info in self.record.steps.items()
                     if info.get("fingerprint") and info.get("status") in DONE}
         try:
-            signature: str | None = cache.fingerprint(job, upstream, self.envs.key(name))  # definition, code,
+            signature: str | None = cache.fingerprint(job, upstream, self.envs.key(name),  # definition, code,
+                                                      should_stop=self._interrupt.is_set)
             # inputs and environment definition as they are now
         except OSError:
             signature = None

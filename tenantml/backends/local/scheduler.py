@@ -199,14 +199,15 @@ class ParallelStep:
                                          self.state_dir / "spill", self.plan_path, job.source,
                                          self.logs.root / "sys" / "mltable")
         division = None
-        if self.resume and self.plan_path.exists():
-            total = sum(1 for _ in open(self.plan_path, encoding="utf-8", errors="surrogateescape"))
+        kept = self._kept_plan() if self.resume and self.plan_path.exists() else None
+        if kept is not None:
+            total = kept
             self._say("resuming: the division of the first session is kept")
         elif divide.needs_process(request):
             division = divide.start(request, self.state_dir / "division.request.json")
         else:
             try:
-                total = divide.write_plan(request)
+                total = divide.write_plan(request, should_stop=self.interrupted)
             except UserError as exc:
                 raise _at_input(job, exc) from None
         for slot in slots:  # workers run init() while the input is divided
@@ -582,6 +583,25 @@ class ParallelStep:
             mltable_log_dir=str(self.logs.root / "sys" / "mltable"), cwd=str(cwd),
             guarded_inputs=launch.guarded_inputs(job))
 
+    def _kept_plan(self) -> int | None:
+        """Mini-batches of the earlier session's plan; None when it is damaged or names fewer
+        mini-batches than the ledger does (cut, emptied): the input is then divided again, into
+        the same mini-batches (the inputs are those the plan was made from: state/inputs.json)."""
+        from tenantml.backends.local.ledger import read_rows
+
+        total = divide.plan_size(self.plan_path, should_stop=self.interrupted)
+        if total is not None:
+            try:
+                highest = max((int(row["mini_batch"]) for row in read_rows(self.logs.ledger)), default=-1)
+            except (ValueError, TypeError, KeyError, UnicodeDecodeError):
+                highest = -1  # _resume_state refuses a ledger it cannot read
+            if highest < total:
+                return total
+        said = "resuming: the division plan of the earlier session is damaged; the input is divided again"
+        self._say(said)
+        self.reporter.event(self.job.name, said)
+        return None
+
     def _read_plan(self, skip: set[int] | frozenset[int] = frozenset()) -> Iterator[MiniBatch]:
         with open(self.plan_path, encoding="utf-8", errors="surrogateescape") as plan:
             for index, line in enumerate(plan):
@@ -603,14 +623,22 @@ class ParallelStep:
             raise UserError(f"the ledger of step '{self.job.name}' cannot be read ({exc}); nothing was changed.",
                             file=self.logs.ledger, fix="restore it, or run the pipeline again without --resume") from None
         done: set[int] = set()
+        lost = 0
         for index in sorted(last):
             row = last[index]
             if row["final"] == "True" and Outcome(row["outcome"]).is_success:
+                # every successful attempt spilled its rows (an empty file for none); a spill gone (the
+                # step's state/ deleted or damaged by hand) means its rows are lost: run it again
+                # rather than rebuild the output without them
+                if self.appender.target is not None and not (self.rows_dir / f"{index}.{row['attempt']}.txt").exists():
+                    lost += 1
+                    continue
                 done.add(index)
                 self.tally = self.tally.add(FinalResult(int(row["items"]), int(row["succeeded"]), False))
                 self.appender.finalize(index, int(row["attempt"]))
         self._say(f"resuming: {len(done)} mini-batch(es) succeeded earlier and are kept; "
-                  f"{self.tally.total_mini_batches - len(done)} run again")
+                  f"{self.tally.total_mini_batches - len(done)} run again"
+                  + (f" ({lost} of them succeeded but their rows are no longer in {self.rows_dir})" if lost else ""))
         self.reporter.event(self.job.name, f"resuming: {len(done)} of {self.tally.total_mini_batches} mini-batches "
                             "kept from the earlier session")
         return done
