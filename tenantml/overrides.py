@@ -80,7 +80,12 @@ def _set(document: MutableMapping[str, Any], override: Override) -> None:
             raise UserError(f"--set '{override.text}': '{where}' is {child!r}, not a mapping or a list.",
                             key="--set", fix=_FIX)
         node = child
-    _assign(node, last, override.value, override, len(parents))
+    value = override.value
+    if last == "mini_batch_size" and isinstance(value, int) and not isinstance(value, bool):
+        # az ml job create --set passes scalars as text (as_sdk_params), so --set ...mini_batch_size=4 is
+        # the string "4" Azure ML's schema wants, not the number an unquoted YAML value is (rejected)
+        value = override.raw
+    _assign(node, last, value, override, len(parents))
 
 
 def _check_job_name(document: MutableMapping[str, Any], override: Override) -> None:

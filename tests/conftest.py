@@ -67,6 +67,7 @@ class Project:
             "max_concurrency_per_instance": 1,
             "retry_settings": {"max_retries": 2, "timeout": 30},
             "task": {"type": "run_function", "code": "./src", "entry_script": "entry.py",
+                     "environment": {"image": "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04"},
                      "append_row_to": "${{outputs.out}}"},
         }
         for key, value in (job or {}).items():

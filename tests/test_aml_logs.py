@@ -245,7 +245,8 @@ def test_overrides_work_on_plain_dicts_and_lists():
     doc = {"jobs": {"x": {"mini_batch_size": "1", "partition_keys": ["a", "b"]}}}
     apply_overrides(doc, ["jobs.x.mini_batch_size=2", "jobs.x.partition_keys.1=c", "jobs.x.retry_settings.timeout=9",
                           "jobs.x.task.program_arguments=--a 1 --b 2"])
-    assert doc["jobs"]["x"] == {"mini_batch_size": 2, "partition_keys": ["a", "c"], "retry_settings": {"timeout": 9},
+    # mini_batch_size stays text, as az ml --set passes it (an unquoted number in the YAML is refused)
+    assert doc["jobs"]["x"] == {"mini_batch_size": "2", "partition_keys": ["a", "c"], "retry_settings": {"timeout": 9},
                                 "task": {"program_arguments": "--a 1 --b 2"}}
     assert as_sdk_params(["jobs.x.mini_batch_size=2", "jobs.x.partition_keys=[s, t]"]) == [
         {"jobs.x.mini_batch_size": "2"}, {"jobs.x.partition_keys": ["s", "t"]}]

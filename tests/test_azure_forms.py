@@ -50,6 +50,7 @@ def test_an_mltable_an_upstream_step_writes_on_a_datastore_is_checked_when_that_
               type: run_function
               code: ./src
               entry_script: entry.py
+              environment: {image: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04}
               append_row_to: ${{outputs.out}}
         """)
     done = project.cli("run", "pipeline.yml", "--datastore", f"lake={project.root / 'lake'}")
@@ -78,7 +79,7 @@ def test_a_bad_mltable_written_upstream_fails_the_step_with_one_clear_message(pr
               data: ${{parent.jobs.prepare.outputs.table}}
             input_data: ${{inputs.data}}
             mini_batch_size: "1kb"
-            task: {type: run_function, code: ./src, entry_script: entry.py}
+            task: {type: run_function, code: ./src, entry_script: entry.py, environment: {image: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04}}
         """)
     done = project.cli("validate", "pipeline.yml")
     assert done.returncode == 0, done.stderr  # the table does not exist before the run
@@ -102,7 +103,7 @@ def test_a_node_input_bound_with_a_mode_keeps_the_components_declared_mltable_ty
           out: {type: uri_file}
         input_data: ${{inputs.data}}
         mini_batch_size: "1mb"
-        task: {type: run_function, code: ./src, entry_script: entry.py, append_row_to: "${{outputs.out}}"}
+        task: {type: run_function, code: ./src, entry_script: entry.py, environment: {image: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04}, append_row_to: "${{outputs.out}}"}
         """)
     project.write("pipeline.yml", """
         type: pipeline
@@ -140,7 +141,7 @@ def test_an_inline_node_bound_without_a_type_takes_the_bound_inputs_type(project
             outputs:
               out: {type: uri_file}
             input_data: ${{inputs.data}}
-            task: {type: run_function, code: ./src, entry_script: entry.py, append_row_to: "${{outputs.out}}"}
+            task: {type: run_function, code: ./src, entry_script: entry.py, environment: {image: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04}, append_row_to: "${{outputs.out}}"}
         """)
     done = project.cli("run", "pipeline.yml")
     assert done.returncode == 0, done.stderr
@@ -168,7 +169,7 @@ def test_an_mltable_folder_without_mltable_file_is_fine_for_a_command_step_only(
             inputs:
               data: {type: mltable, path: ./folder}
             input_data: ${{inputs.data}}
-            task: {type: run_function, code: ./src, entry_script: entry.py}
+            task: {type: run_function, code: ./src, entry_script: entry.py, environment: {image: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04}}
         """)
     done = project.cli("validate", "pipeline.yml")
     assert done.returncode == 2
@@ -439,7 +440,7 @@ def test_a_mini_batch_size_wrong_for_any_input_is_refused_before_the_upstream_st
               data: ${{parent.jobs.prepare.outputs.files}}
             input_data: ${{inputs.data}}
             mini_batch_size: "lots"
-            task: {type: run_function, code: ./src, entry_script: entry.py}
+            task: {type: run_function, code: ./src, entry_script: entry.py, environment: {image: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04}}
         """)
     done = project.cli("validate", "pipeline.yml")
     assert done.returncode == 2

@@ -141,9 +141,21 @@ def test_unknown_command_and_backend_suggest_the_nearest(project: Project):
     assert_user_error(result, "did you mean 'local'?")
 
 
-def test_an_unquoted_mini_batch_size_runs_but_warns_that_azure_rejects_it(project: Project):
+def test_an_unquoted_mini_batch_size_is_refused_as_azure_ml_refuses_it_but_set_passes_text(project: Project):
+    """azure-ai-ml 1.35.2: "Not a valid string." (conformance/fixtures/sdk-validation-transcript.txt); az ml --set
+    passes text, so --set jobs.score.mini_batch_size=2 is the string "2" and valid."""
     project.tenants(1)
     project.parallel_pipeline(OK, job={"mini_batch_size": 2})
     result = project.cli("validate", "pipeline.yml")
-    assert result.returncode == 0
-    assert 'az ml job create rejects 2; write "2"' in result.stdout
+    assert_user_error(result, "pipeline.yml:", "jobs.score.mini_batch_size", "Not a valid string",
+                      'quote it: mini_batch_size: "2"')
+    project.parallel_pipeline(OK)
+    assert project.cli("validate", "pipeline.yml", "--set", "jobs.score.mini_batch_size=2").returncode == 0
+
+
+def test_a_parallel_task_without_environment_is_refused_as_azure_ml_refuses_it(project: Project):
+    """azure-ai-ml 1.35.2: "Missing data for required field." at task.environment (sdk-validation-transcript.txt)."""
+    project.tenants(1)
+    project.parallel_pipeline(OK, task={"environment": None})
+    assert_user_error(project.cli("validate", "pipeline.yml"), "pipeline.yml:", "jobs.score.task.environment",
+                      "Missing data for required field", "add it under task:")

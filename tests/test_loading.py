@@ -30,7 +30,7 @@ jobs:
       out: {type: uri_folder, path: "azureml://datastores/lake/paths/out/${{name}}/"}
     input_data: ${{inputs.data}}
     mini_batch_size: "1"
-    task: {type: run_function, code: ./src, entry_script: s.py,
+    task: {type: run_function, code: ./src, entry_script: s.py, environment: {image: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04},
            program_arguments: "--model_in ${{inputs.model}} --model_out ${{outputs.out}}"}
 """
 

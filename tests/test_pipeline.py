@@ -267,6 +267,7 @@ task:
   type: run_function
   code: ./score
   entry_script: score.py
+  environment: {image: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04}
   append_row_to: ${{outputs.rows}}
 """
 

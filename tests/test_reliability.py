@@ -99,6 +99,7 @@ jobs:
       type: run_function
       code: ./src
       entry_script: entry.py
+      environment: {image: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04}
       program_arguments: --out ${{outputs.pred}}
       append_row_to: ${{outputs.out}}
 """

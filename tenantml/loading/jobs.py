@@ -141,9 +141,12 @@ class JobBuilder:
             return None
         p.unknown_keys(task, TASK_KEYS, f"{prefix}task.", "the task of a parallel job")
         if "environment" not in task and r.local:  # loaded for Azure ML, the SDK says it itself
-            self.warnings.append(f"{file_of(task, self.path)}:{task.line}: {prefix}task.environment is missing: "
-                                 "azure-ai-ml rejects the job (\"Missing data for required field.\"); locally the "
-                                 "current Python environment runs it.")
+            p.add("a parallel job's task needs an environment: azure-ai-ml rejects the job without one "
+                  "(\"Missing data for required field.\" at task.environment), so az ml job create would too.",
+                  key=f"{prefix}task.environment", line=task.line, file=file_of(task, self.path),
+                  fix="add it under task:, e.g. environment: azureml:AzureML-sklearn-1.0-ubuntu20.04-py38-cpu@latest "
+                      "or {image: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04, conda_file: ./conda.yml} "
+                      "(locally the current Python runs it unless --environments isolated)")
         task_type = task.get("type", "run_function")
         if task_type != "run_function":
             p.add(f"task type '{task_type}' cannot run locally; tenantml runs 'run_function' tasks.",
@@ -156,9 +159,12 @@ class JobBuilder:
         data = inputs.get(input_data) if input_data else None
         mini_batch_size = raw.get("mini_batch_size")
         if isinstance(mini_batch_size, int) and not isinstance(mini_batch_size, bool):
-            self.warnings.append(f"{file_of(raw, self.path, 'mini_batch_size')}:{raw.line_of('mini_batch_size')}: "
-                                 f"{prefix}mini_batch_size: Azure ML's schema wants a string: az ml job create "
-                                 f"rejects {mini_batch_size}; write \"{mini_batch_size}\" (it runs locally as is).")
+            p.add(f"mini_batch_size is the number {mini_batch_size}; Azure ML's schema wants a string "
+                  "(azure-ai-ml: \"Not a valid string.\"), so az ml job create rejects it.",
+                  key=f"{prefix}mini_batch_size", line=raw.line_of("mini_batch_size"),
+                  file=file_of(raw, self.path, "mini_batch_size"),
+                  fix=f'quote it: mini_batch_size: "{mini_batch_size}"')
+            mini_batch_size = str(mini_batch_size)
         if partition_keys and mini_batch_size is not None:
             self.warnings.append(f"{self.path}: {prefix}partition_keys: both partition_keys and mini_batch_size "
                                  "are set; partition_keys wins (one mini-batch per partition), as on Azure ML v2.")

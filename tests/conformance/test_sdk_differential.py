@@ -4,8 +4,8 @@ Hypothesis mutates a parallel pipeline (the shape of azureml-examples
 cli/jobs/pipelines/iris-batch-prediction-using-parallel/pipeline.yml, with a uri_folder input as in
 fixtures/sdk-validation-transcript.txt): values, types, missing and misspelled keys. Then:
 
-- whatever the SDK rejects, tenantml rejects (except the :data:`LENIENT` cases, each a written
-  decision: tenantml warns instead, see docs/semantics.md);
+- whatever the SDK rejects, tenantml rejects (:data:`LENIENT` would list written exceptions; there
+  are none);
 - whatever tenantml rejects and the SDK accepts is one of :data:`EXTRA`, each an Azure ML service
   or runtime rule with its source (or a documented local limit).
 
@@ -78,10 +78,9 @@ MUTATIONS: list[tuple[str, Any]] = [
 ]
 
 # The SDK rejects these; tenantml warns and runs (written decisions, docs/semantics.md "Validation parity").
-LENIENT = [
-    (("mini_batch_size", 10), "an unquoted number runs locally with a warning that az ml job create rejects it"),
-    (("task.environment", DELETE), "locally the current Python runs every step; a warning says Azure ML requires it"),
-]
+# None left: an unquoted mini_batch_size and a missing task.environment are refused as the SDK refuses them
+# (no bundled example or corpus pipeline relies on either).
+LENIENT: list[tuple[tuple[str, Any], str]] = []
 
 # tenantml rejects these although the SDK accepts them: Azure ML service/runtime rules (sources in docs/semantics.md)
 EXTRA = [
