@@ -172,3 +172,48 @@ def test_rm_rf_of_an_rw_mount_output_only_empties_it(project: Project):
     out = run.outputs["prep"]["out"]
     assert sorted(p.name for p in out.iterdir()) == ["new.txt"]
     assert str(out) in (job_dir(run, "prep") / "logs" / "user_logs" / "recreated_outputs.txt").read_text()
+
+
+SNAPSHOT_PIPELINE = """
+$schema: https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json
+type: pipeline
+jobs:
+  train:
+    type: command
+    code: ./src
+    environment: azureml:AzureML-sklearn-1.0-ubuntu20.04-py38-cpu@latest
+    outputs:
+      out: {type: uri_folder}
+    command: >-
+      cat helper.txt > ${{outputs.out}}/helper.txt && pwd > ${{outputs.out}}/pwd.txt &&
+      ls -A > ${{outputs.out}}/listing.txt &&
+      mkdir -p mlruns outputs && echo run > mlruns/meta.yaml && echo x > outputs/model.txt && echo y > helper.txt
+"""
+
+
+@pytest.mark.slow  # two runs of a command pipeline (~1.8 s)
+def test_a_command_runs_in_a_copy_of_its_code_folder_and_never_writes_the_source_tree(project: Project):
+    """[SAVE] Azure ML runs a job "by copying the entire source directory" (honouring .amlignore, else .gitignore:
+    [SDK] get_ignore_file); on the node the command's files sit under .../exe/wd/. Locally: <job>/exe/wd/, a fresh
+    copy per run, so ./mlruns, ./outputs and even an overwritten code file never reach the user's folder, and the
+    step is still reused (its fingerprint is the source's)."""
+    quote("command_snapshot_docs.txt", "Azure Machine Learning jobs training scripts by copying the entire source directory.")
+    quote("command_snapshot_docs.txt", ".amlignore takes precedence over .gitignore")
+    project.write("src/helper.txt", "beside the script\n")
+    project.write("src/.amlignore", "# not uploaded\nbig_data/\n*.ckpt\n")
+    project.write("src/big_data/a.csv", "1\n")
+    project.write("src/model.ckpt", "weights\n")
+    project.write("pipeline.yml", SNAPSHOT_PIPELINE)
+    before = sorted(p.relative_to(project.root / "src").as_posix() for p in (project.root / "src").rglob("*"))
+    run = project.run()
+    assert run.status == "Completed"
+    out = run.outputs["train"]["out"]
+    wd = job_dir(run, "train") / "exe" / "wd"
+    assert (out / "helper.txt").read_text() == "beside the script\n"  # relative reads of code files work
+    assert (out / "pwd.txt").read_text().strip() == str(wd)
+    assert sorted((out / "listing.txt").read_text().split()) == [".amlignore", "helper.txt"]  # ignored: not copied
+    after = sorted(p.relative_to(project.root / "src").as_posix() for p in (project.root / "src").rglob("*"))
+    assert after == before and (project.root / "src" / "helper.txt").read_text() == "beside the script\n"
+    assert (wd / "mlruns" / "meta.yaml").exists() and (wd / "outputs" / "model.txt").exists()
+    again = project.run()
+    assert {s.name: s.status for s in again.steps} == {"train": "Reused"}

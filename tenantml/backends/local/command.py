@@ -1,4 +1,8 @@
-"""A command step: its ``command`` run with bash in its code folder, output to ``logs/user_logs/std_log.txt``.
+"""A command step: its ``command`` run with bash in a copy of its code folder, output to ``logs/user_logs/std_log.txt``.
+
+The working directory is ``<job>/exe/wd/``, a fresh copy of ``code`` for each run of the step
+(:mod:`snapshot`, as Azure ML runs a command in its uploaded snapshot), so nothing the command writes
+there reaches the user's source tree; reuse still fingerprints the source folder.
 
 Inputs and outputs were substituted by the loader (data paths shell-quoted, so a path with
 spaces, quotes, ``$`` or ``;`` reaches the program as one argument and runs nothing; literal
@@ -16,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tenantml.backends.local import mounts, procs
+from tenantml.backends.local import mounts, procs, snapshot
 from tenantml.errors import RunInterrupted
 from tenantml.progress import Reporter
 from tenantml.spec import CommandJob, DataInput
@@ -45,8 +49,10 @@ class CommandReport:
 
 class CommandStep:
     def __init__(self, job: CommandJob, job_dir: Path, reporter: Reporter, env: dict[str, str],
-                 cancelled: Callable[[], bool] = lambda: False, interrupted: Callable[[], bool] = lambda: False):
+                 cancelled: Callable[[], bool] = lambda: False, interrupted: Callable[[], bool] = lambda: False,
+                 never_copy: tuple[Path, ...] = ()):
         self.job = job
+        self.never_copy = never_copy  # tenantml's own folders, when the code folder holds them
         self.job_dir = job_dir
         self.reporter = reporter
         self.env = env
@@ -66,6 +72,10 @@ class CommandStep:
             (out.path.parent if out.type == "uri_file" else out.path).mkdir(parents=True, exist_ok=True)
         self.log.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **self.env, **job.environment_variables}
+        copy = snapshot.copy_code(job.code if job.has_code else None, self.job_dir / "exe" / "wd", self.never_copy)
+        too_big = copy.over_cap()
+        if too_big:
+            self.reporter.event(job.name, too_big)
         self.reporter.event(job.name, "started: " + _short(job.command))
         folders = mounts.mounted_folders(job)
         marker = self.log.parent / "recreated_outputs.txt"
@@ -73,7 +83,7 @@ class CommandStep:
             log.write(f"$ {job.command}\n".encode())
             log.flush()
             proc = procs.watched(subprocess.Popen(["bash", "-c", mounts.wrap(job.command, folders, marker)],
-                                                  cwd=job.code, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                                  cwd=copy.path, env=env, stdin=subprocess.DEVNULL, stdout=log,
                                                   stderr=subprocess.STDOUT, start_new_session=True))
         try:
             status, reason = self._wait(proc)

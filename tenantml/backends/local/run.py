@@ -409,8 +409,8 @@ class LocalRun(RunHandle):
         self._note_environment(job, job_dir)
         try:
             if isinstance(job, CommandJob):
-                report: Any = CommandStep(job, job_dir, self.reporter, env, self._cancel.is_set,
-                                          self._interrupt.is_set).run()
+                report: Any = CommandStep(job, job_dir, self.reporter, env, self._cancel.is_set, self._interrupt.is_set,
+                                          never_copy=(self.options.home, self.run_dir)).run()
                 status, reason = report.status, report.reason
             else:
                 local = dataclasses.replace(self.local, env={**self.local.env, **env}, python=python)
