@@ -6,14 +6,16 @@ One probe pipeline run serves the worker-side cases (the suite stays fast).
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
 
 import pytest
-
 from conftest import Project, job_dir
 from evidence import quote
+
+from tenantml.progress import Reporter
 
 PROBE = r'''
 import json, logging, os, sys
@@ -217,3 +219,67 @@ def test_a_command_runs_in_a_copy_of_its_code_folder_and_never_writes_the_source
     assert (wd / "mlruns" / "meta.yaml").exists() and (wd / "outputs" / "model.txt").exists()
     again = project.run()
     assert {s.name: s.status for s in again.steps} == {"train": "Reused"}
+
+
+WRITERS_PIPELINE = """
+$schema: https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json
+type: pipeline
+settings: {continue_on_step_failure: true}
+inputs:
+  data: {type: uri_folder, path: ./data}
+jobs:
+  shell_writes:
+    type: command
+    inputs: {data: "${{parent.inputs.data}}"}
+    outputs: {out: {type: uri_folder}}
+    command: echo more >> ${{inputs.data}}/tenant_1.csv && echo ok > ${{outputs.out}}/o.txt
+  subprocess_writes:
+    type: parallel
+    inputs: {data: "${{parent.inputs.data}}"}
+    outputs: {out: {type: uri_folder}}
+    input_data: ${{inputs.data}}
+    mini_batch_size: "1"
+    resources: {instance_count: 1}
+    max_concurrency_per_instance: 1
+    task:
+      type: run_function
+      code: ./src
+      entry_script: entry.py
+      environment: {image: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04}
+      append_row_to: ${{outputs.out}}
+  download_copy:
+    type: command
+    inputs: {data: {type: uri_folder, path: ./scratch, mode: download}}
+    outputs: {out: {type: uri_folder}}
+    command: echo y > ${{inputs.data}}/new.txt
+"""
+
+SUBPROCESS_WRITER = """
+import os, subprocess
+def run(mini_batch):
+    folder = os.path.dirname(mini_batch[0])
+    subprocess.run(["touch", os.path.join(folder, "marker_" + os.path.basename(mini_batch[0]))], check=True)
+    return mini_batch
+"""
+
+
+@pytest.mark.slow  # one pipeline of four steps (~2 s)
+def test_every_writer_into_a_ro_mount_input_fails_the_step_saying_azure_mounts_it_read_only(project: Project):
+    """[REF] ro_mount: a read-only mount, so any write fails on Azure ML, whoever writes it (a shell command, a
+    subprocess, C code): the audit hook sees only Python's own writes, the input's tree signature (before/after the
+    step) sees the rest. A download input is a private copy on Azure ML: a warning only."""
+    quote("docs_excerpts.txt", "For read-only mount (`ro_mount`), the data will be consumed as a mount path.")
+    project.tenants(2)
+    (project.root / "scratch").mkdir()
+    project.write("src/entry.py", SUBPROCESS_WRITER)
+    project.write("pipeline.yml", WRITERS_PIPELINE)
+    said = io.StringIO()
+    run = project.run(reporter=Reporter(said, live=False))
+    steps = {s.name: s for s in run.steps}
+    assert {n: s.status for n, s in steps.items()} == {"shell_writes": "Failed", "subprocess_writes": "Failed",
+                                                       "download_copy": "Completed"}
+    for name, changed in (("shell_writes", "tenant_1.csv"), ("subprocess_writes", "marker_tenant_")):
+        reason = steps[name].reason
+        assert "input 'data'" in reason and "Azure ML mounts it read-only (mode: ro_mount" in reason, reason
+        assert changed in reason and "Write to an output instead" in reason
+    assert "It is a download input: Azure ML gives the step a private copy, so this works there" in said.getvalue()

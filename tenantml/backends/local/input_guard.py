@@ -14,8 +14,9 @@ looked at beyond their mode.
 tenantml does not copy the input, so a write would change the user's source data. That is a
 local refusal of something Azure ML allows, and the message says so (docs/semantics.md).
 
-Not covered (documented): writes from C code that bypasses Python's ``open`` (e.g. pyarrow
-writers) and from subprocesses the script starts.
+Not covered here: writes from C code that bypasses Python's ``open`` (e.g. pyarrow writers) and
+from subprocesses the script starts. :mod:`input_watch` catches those after the fact (a tree
+signature of the input before and after the step) and fails the step.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tenantml.backends.base import RunHandle, RunOptions, StepStatus
-from tenantml.backends.local import reaper
+from tenantml.backends.local import input_watch, reaper
 from tenantml.backends.local.command import CommandReport, CommandStep
 from tenantml.backends.local.environments import steps as environments
 from tenantml.backends.local.ledger import read_ledgers
@@ -407,6 +407,9 @@ class LocalRun(RunHandle):
             commit.write_inputs(job_dir, signature)
         env, python = self.envs.step_env(job, env)
         self._note_environment(job, job_dir)
+        # tenantml's folders and the code folder (a separate snapshot on Azure ML) are not part of an input
+        own = (self.options.home, self.run_dir, job.code)
+        watched = input_watch.take(job, never=own)
         try:
             if isinstance(job, CommandJob):
                 report: Any = CommandStep(job, job_dir, self.reporter, env, self._cancel.is_set, self._interrupt.is_set,
@@ -435,6 +438,12 @@ class LocalRun(RunHandle):
             except OSError:
                 self.record.steps[name].update(status=RunStatus.FAILED, reason=error.message)  # saved in place at the end
             raise error from None
+        for w, said in input_watch.changes(watched, never=own):  # writes the guard could not stop
+            text = input_watch.message(w, said)
+            self.reporter.event(name, text)
+            if w.mode in input_watch.READ_ONLY and status == RunStatus.COMPLETED:
+                status, reason = RunStatus.FAILED, text
+                (job_dir / commit.STATE / commit.COMMITTED).unlink(missing_ok=True)  # not a step to keep on resume
         self.reports[name] = report
         if status == RunStatus.COMPLETED and job.is_deterministic:
             try:
