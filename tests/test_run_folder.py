@@ -598,7 +598,7 @@ def test_a_run_whose_process_died_is_shown_as_crashed_with_the_command_to_resume
 
 
 def test_a_resume_over_a_symlinked_output_replaces_the_link_never_what_it_points_to(project: Project):
-    project.write("pipeline.yml", """
+    project.write("pipeline.yml", f"""
         type: pipeline
         jobs:
           make:
@@ -606,7 +606,7 @@ def test_a_resume_over_a_symlinked_output_replaces_the_link_never_what_it_points
             outputs:
               out:
                 type: uri_folder
-            command: test -f go && echo made > ${{outputs.out}}/made.txt
+            command: test -f {project.root / "go"} && echo made > ${{{{outputs.out}}}}/made.txt
         """)
     first = project.cli("run", "pipeline.yml", "--run-id", "r1")
     assert first.returncode == 1

@@ -63,11 +63,19 @@ def test_a_replacement_worker_gets_a_new_process_name(crashed_run):
 
 def test_processed_mini_batches_csv_has_azure_mls_columns(crashed_run):
     """Tuning guide (PRS team draft), "Columns of the table"; the column between Process and Start Time is Node
-    ([DBG]: "its execution agent node id and process name"; the guide's Start Time example sits in column E)."""
+    ([DBG]: "its execution agent node id and process name"; the guide's Start Time example sits in column E).
+    Sources disagree on where Node goes: the 2020 runtime's processed_tasks.csv (the file's earlier name) puts the
+    node ("Ip Address") before the process ("Process Id"). The guide wins: it documents this file and its column
+    names, and lists Process third; the runtime code is older, of another file, and of unknown provenance.
+    Status words: the guide's RUN_DONE / RUN_TIMEOUT / RUN_EXCEPTION (the 2020 runtime wrote ENTRY_SCRIPT_RUN_DONE
+    etc.; the guide is the later format). No processed_mini-batches.csv content was ever pasted publicly."""
     for column in ("Mini-batch Id", "Picked Count", "Process", "Start Time", "Total", "Succeeded", "Failed",
                    "Elapsed Seconds", "Process Seconds", "Run Method Seconds", "Status", "Error Category",
                    "Error Message", "Mini-batch Detail"):
         quote("master_role_log_and_processed_minibatches_columns_tuning-doc.txt", column)
+    quote("master_role_log_and_processed_minibatches_columns_tuning-doc.txt", "RUN_DONE, RUN_TIMEOUT, RUN_EXCEPTION")
+    quote("prs_runtime_2020_progress_reports.txt", '["Task Id", "Ip Address", "Process Id", "Start Time"]')
+    quote("prs_runtime_2020_progress_reports.txt", "ENTRY_SCRIPT_RUN_DONE = 24")
     project, run = crashed_run
     path = job_dir(run) / "logs" / "sys" / "job_report" / "processed_mini-batches.csv"
     rows = list(csv.DictReader(path.open(encoding="utf-8")))
