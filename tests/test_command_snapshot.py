@@ -47,3 +47,4 @@ def test_a_code_folder_over_azure_mls_snapshot_cap_is_named(tmp_path: Path):
     assert "2001 files" in said and "300 MB and/or 2000 files" in said and ".amlignore" in said
     assert "301.0 MB" in Snapshot(tmp_path, 3, MAX_BYTES + 2**20).over_cap()
     assert copy_code(None, tmp_path / "wd").files == 0 and not any((tmp_path / "wd").iterdir())
+

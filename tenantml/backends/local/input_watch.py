@@ -24,12 +24,13 @@ import hashlib
 import os
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from tenantml.spec import DataInput, Job
 
+MAX_ENTRIES = 1_000_000  # ~10 s per signature here: an input bigger than this is not watched (and that is said)
 READ_ONLY = ("ro_mount", "eval_mount")
 PRIVATE_COPY = ("download", "eval_download")
 SHOWN = 5  # changed entries named in a message
@@ -56,25 +57,33 @@ def watched_inputs(job: Job) -> list[tuple[str, str, Path]]:
     return out
 
 
-def take(job: Job, never: tuple[Path, ...] = ()) -> list[Watched]:
+def take(job: Job, never: tuple[Path, ...] = (), note: Callable[[str], None] = lambda text: None,
+         limit: int = MAX_ENTRIES) -> list[Watched]:
     """The signatures before the step runs (``never``: tenantml's own folders, skipped if inside an input)."""
     started = time.time_ns()
     skip = {os.path.realpath(p) for p in never}
     result = []
     for name, mode, path in watched_inputs(job):
-        digest, entries = signature(path, skip)
+        digest, entries = signature(path, skip, limit)
+        if entries > limit:
+            note(f"input '{name}' holds more than {limit:,} entries: writes into it are not checked after the "
+                 "step (Azure ML mounts it read-only; only Python's own writes in parallel workers are refused)")
+            continue
         result.append(Watched(name, mode, path, digest, entries, started))
     return result
 
 
-def signature(root: Path, skip: set[str] | None = None) -> tuple[str, int]:
-    """A hash of every entry's (path, type, size, mtime_ns, inode, ctime_ns) under ``root``, and their count."""
+def signature(root: Path, skip: set[str] | None = None, limit: int | None = None) -> tuple[str, int]:
+    """A hash of every entry's (path, type, size, mtime_ns, inode, ctime_ns) under ``root``, and their count
+    (the walk stops once the count passes ``limit``)."""
     h = hashlib.blake2b(digest_size=16)
     count = 0
     batch: list[str] = []
     for relative, st in _entries(root, skip or set()):
         batch.append(f"{relative}\0{st.st_mode}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\0{st.st_ctime_ns}\n")
         count += 1
+        if limit is not None and count > limit:
+            break
         if len(batch) >= 4096:
             h.update("".join(batch).encode("utf-8", "surrogateescape"))
             batch.clear()
@@ -122,7 +131,8 @@ def changes(before: list[Watched], never: tuple[Path, ...] = ()) -> list[tuple[W
         digest, entries = signature(w.path, skip)
         if digest == w.digest:
             continue
-        touched = [rel for rel, st in _entries(w.path, skip) if st.st_ctime_ns >= w.started_ns and rel != "."]
+        touched = [w.path.name if rel == "." else rel for rel, st in _entries(w.path, skip)
+                   if st.st_ctime_ns >= w.started_ns and (rel != "." or not w.path.is_dir())]
         what = ", ".join(touched[:SHOWN]) + (f" and {len(touched) - SHOWN} more" if len(touched) > SHOWN else "")
         said = f"changed: {what}" if touched else "entries were removed or changed"
         if entries != w.entries:

@@ -409,7 +409,7 @@ class LocalRun(RunHandle):
         self._note_environment(job, job_dir)
         # tenantml's folders and the code folder (a separate snapshot on Azure ML) are not part of an input
         own = (self.options.home, self.run_dir, job.code)
-        watched = input_watch.take(job, never=own)
+        watched = input_watch.take(job, never=own, note=lambda text: self.reporter.event(job.name, text))
         try:
             if isinstance(job, CommandJob):
                 report: Any = CommandStep(job, job_dir, self.reporter, env, self._cancel.is_set, self._interrupt.is_set,
