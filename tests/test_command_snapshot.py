@@ -26,6 +26,7 @@ def test_links_are_copied_as_content_loops_and_tenantml_home_are_not(tmp_path: P
     os.symlink(outside, code / "shared")  # a folder link: its content is copied, writes stay in the copy
     os.symlink(code, code / "pkg" / "loop")  # a loop: not copied again
     os.symlink(tmp_path / "gone", code / "dangling")
+    os.mkfifo(code / "pipe")  # a fifo would block a copy: not a file to upload
     (code / ".tenantml" / "runs").mkdir(parents=True)
     (code / ".tenantml" / "runs" / "r.json").write_text("{}")
     target = code / ".tenantml" / "runs" / "r1" / "train" / "exe" / "wd"

@@ -70,22 +70,21 @@ jobs:
     inputs:
       predictions: ${{parent.jobs.training.outputs.predictions}}
     command: >-
-      echo "paths:" > ${{inputs.predictions}}/MLTable &&
-      echo "  - pattern: ./*.csv" >> ${{inputs.predictions}}/MLTable &&
-      echo "transformations:" >> ${{inputs.predictions}}/MLTable &&
-      echo "  - read_delimited:" >> ${{inputs.predictions}}/MLTable &&
-      echo "      delimiter: ','" >> ${{inputs.predictions}}/MLTable &&
-      echo "      header: all_files_same_headers" >> ${{inputs.predictions}}/MLTable &&
-      echo done > ${{outputs.flag}}/done.txt
+      cp ${{inputs.predictions}}/*.csv ${{outputs.table}}/ &&
+      echo "paths:" > ${{outputs.table}}/MLTable &&
+      echo "  - pattern: ./*.csv" >> ${{outputs.table}}/MLTable &&
+      echo "transformations:" >> ${{outputs.table}}/MLTable &&
+      echo "  - read_delimited:" >> ${{outputs.table}}/MLTable &&
+      echo "      delimiter: ','" >> ${{outputs.table}}/MLTable &&
+      echo "      header: all_files_same_headers" >> ${{outputs.table}}/MLTable
     outputs:
-      flag:
+      table:
         type: uri_folder
   evaluation:
     type: command
     code: ./evaluation
     inputs:
-      predictions: ${{parent.jobs.training.outputs.predictions}}
-      ready: ${{parent.jobs.predictions_mltable.outputs.flag}}
+      predictions: ${{parent.jobs.predictions_mltable.outputs.table}}
     outputs:
       summary:
         type: uri_folder

@@ -23,6 +23,7 @@ from pathlib import Path
 from tenantml.backends.local import mounts, procs, snapshot
 from tenantml.errors import RunInterrupted
 from tenantml.progress import Reporter
+from tenantml.runfolder.storage import is_storage_error
 from tenantml.spec import CommandJob, DataInput
 from tenantml.status import RunStatus
 
@@ -72,7 +73,13 @@ class CommandStep:
             (out.path.parent if out.type == "uri_file" else out.path).mkdir(parents=True, exist_ok=True)
         self.log.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **self.env, **job.environment_variables}
-        copy = snapshot.copy_code(job.code if job.has_code else None, self.job_dir / "exe" / "wd", self.never_copy)
+        try:
+            copy = snapshot.copy_code(job.code if job.has_code else None, self.job_dir / "exe" / "wd", self.never_copy)
+        except OSError as exc:
+            if is_storage_error(exc):
+                raise  # the run folder's disk, not the user's code: the run stops and says so
+            return CommandReport(job.name, RunStatus.FAILED, f"the code folder {job.code} could not be copied to "
+                                 f"the step's working directory: {exc}", outputs=outputs)
         too_big = copy.over_cap()
         if too_big:
             self.reporter.event(job.name, too_big)

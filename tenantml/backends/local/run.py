@@ -408,7 +408,7 @@ class LocalRun(RunHandle):
         env, python = self.envs.step_env(job, env)
         self._note_environment(job, job_dir)
         # tenantml's folders and the code folder (a separate snapshot on Azure ML) are not part of an input
-        own = (self.options.home, self.run_dir, job.code)
+        own = (self.options.home, self.run_dir) + ((job.code,) if getattr(job, "has_code", True) else ())
         watched = input_watch.take(job, never=own, note=lambda text: self.reporter.event(job.name, text))
         try:
             if isinstance(job, CommandJob):

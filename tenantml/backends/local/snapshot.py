@@ -104,7 +104,7 @@ def copy_code(code: Path | None, target: Path, never: tuple[Path, ...] = ()) -> 
         for n in names:
             relative = prefix + n
             source = here / n
-            if excluded(relative, patterns) or not source.exists():  # ignored, or a dangling link
+            if excluded(relative, patterns) or not source.is_file():  # ignored, a dangling link, a fifo or socket
                 continue
             destination = target / relative
             shutil.copy2(source, destination)
