@@ -35,6 +35,7 @@ def test_a_node_without_type_is_a_command_job(project: Project):
     run = tenantml.run(project.pipeline, home=project.home)
     assert run.status == "Completed", [(s.name, s.status) for s in run.steps]
     assert (run.outputs["b"]["world_output"] / "world.txt").read_text() == "world\n"
+    assert not (project.root / "a.txt").exists()  # a command without code: nothing lands beside the YAML
 
 
 def test_an_unknown_setting_is_passed_on_with_a_warning_not_refused(project: Project):
@@ -79,3 +80,33 @@ def test_an_input_the_component_does_not_declare_is_dropped_with_a_warning(proje
     (warning,) = [w for w in pipeline.warnings if "ratio" in w]
     assert "has no input 'ratio'" in warning and "azure-ai-ml drops it" in warning
     assert "ratio" not in pipeline.jobs["say"].inputs
+
+
+def test_outputs_and_logs_exist_in_the_working_directory_and_the_artifacts_output_keeps_them(project: Project):
+    """hello-pipeline-default-artifacts.yml writes ./outputs/world.txt with no mkdir and the next job reads
+    ${{inputs.world_input}}/outputs/world.txt from the first job's `artifacts` output; azureml-examples runs it
+    in CI. The azuremlsdk reference: runs capture "files that were written out to the ./outputs or ./logs
+    folders during a run"."""
+    quote("sdk-pipeline-defaults-transcript.txt", "bash -x ../../run-job.sh hello-pipeline-default-artifacts.yml")
+    quote("sdk-pipeline-defaults-transcript.txt", "[basics/hello-pipeline-default-artifacts.yml] validate_passed=True")
+    project.write("pipeline.yml", """\
+        type: pipeline
+        jobs:
+          hello_job:
+            command: echo world > ./outputs/world.txt && echo note > ./logs/note.txt
+            environment: azureml://registries/azureml/environments/sklearn-1.5/labels/latest
+            outputs:
+              artifacts:
+          world_job:
+            command: cat ${{inputs.world_input}}/outputs/world.txt ${{inputs.world_input}}/logs/note.txt
+            environment: azureml://registries/azureml/environments/sklearn-1.5/labels/latest
+            inputs:
+              world_input: ${{parent.jobs.hello_job.outputs.artifacts}}
+        """)
+    run = tenantml.run(project.pipeline, home=project.home)
+    assert run.status == "Completed", [(s.name, s.status) for s in run.steps]
+    artifacts = run.outputs["hello_job"]["artifacts"]
+    assert (artifacts / "outputs" / "world.txt").read_text() == "world\n"
+    assert "echo world" in (artifacts / "user_logs" / "std_log.txt").read_text()
+    log = (run.run_dir / "world_job" / "logs" / "user_logs" / "std_log.txt").read_text()
+    assert log.splitlines()[-2:] == ["world", "note"]

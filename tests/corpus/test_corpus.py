@@ -55,6 +55,10 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
     "basics": ("cli/jobs/basics", (
         "hello-world-output-data.yml", "hello-world-input.yml", "hello-iris-datastore-folder.yml",
         "hello-sweep.yml", "src/hello-iris.py")),
+    "hello_pipelines": ("cli/jobs/basics", (
+        "hello-pipeline.yml", "hello-pipeline-abc.yml", "hello-pipeline-io.yml", "hello-pipeline-settings.yml",
+        "hello-pipeline-customize-output-file.yml", "hello-pipeline-customize-output-folder.yml",
+        "hello-pipeline-default-artifacts.yml")),
 }
 TRIM = {"1a_oj_sales_prediction": ("oj_sales_data/oj_sales_data.csv", fixtures.trim_oj_sales)}
 
@@ -246,3 +250,30 @@ def test_a_sweep_job_is_azure_only_and_says_so(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "hello-sweep.yml:2: type: a sweep job (hyperparameter search) runs on Azure ML only" in done.stderr
     assert "--backend aml" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_hello_pipelines_run_as_az_ml_runs_them(tmp_path: Path) -> None:
+    """Microsoft's first pipelines: nodes without `type:` (command jobs, as azure-ai-ml loads them), outputs
+    without a path, an output on a datastore path with ${{name}}, and the default `artifacts` output that holds
+    what a command wrote to ./outputs."""
+    case = copy_case("hello_pipelines", tmp_path)
+    home = tmp_path / "home"
+    runs: dict[str, Path] = {}
+    for file in CASES["hello_pipelines"][1]:
+        done = tenantml(case, "run", file, "--quiet", home=home)
+        assert done.returncode == 0, file + "\n" + done.stdout + done.stderr
+        assert "Completed" in done.stdout and "Traceback" not in done.stderr
+        (runs[file],) = [p for p in (home / "runs").iterdir() if p.name.startswith(Path(file).stem + "_")]
+
+    def log(file: str, step: str) -> str:
+        return (runs[file] / step / "logs" / "user_logs" / "std_log.txt").read_text()
+
+    assert "hello hello world" in log("hello-pipeline-abc.yml", "a")  # a literal from the pipeline's inputs
+    assert (runs["hello-pipeline-abc.yml"] / "b" / "outputs" / "world_output" / "world.txt").read_text() == "world\n"
+    assert "world" in log("hello-pipeline-io.yml", "world_job").splitlines()[-1]  # cat of the upstream file
+    assert "world" in log("hello-pipeline-default-artifacts.yml", "world_job").splitlines()[-1]
+    record = json.loads((runs["hello-pipeline-customize-output-file.yml"] / "run.json").read_text())
+    written = Path(record["steps"]["hello_world"]["outputs"]["output"])
+    assert written.name == "hello_world.txt" and written.read_text() == "world\n"
+    assert written.is_relative_to(home / "datastores" / "workspaceblobstore")
+    assert sorted(p.name for p in case.iterdir()) == sorted(CASES["hello_pipelines"][1])  # nothing written beside

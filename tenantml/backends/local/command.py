@@ -13,6 +13,7 @@ ends, however it ends.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import time
 from collections import deque
@@ -26,6 +27,12 @@ from tenantml.progress import Reporter
 from tenantml.runfolder.storage import is_storage_error
 from tenantml.spec import CommandJob, DataInput
 from tenantml.status import RunStatus
+
+#: folders Azure ML makes in a command's working directory and keeps as the job's artifacts ("Runs
+#: automatically capture files in the specified output directory, which defaults to './outputs'";
+#: "files that were written out to the ./outputs or ./logs folders during a run": azuremlsdk reference,
+#: upload_folder_to_run / download_files_from_run)
+ARTIFACT_FOLDERS = ("outputs", "logs")
 
 
 @dataclass
@@ -80,6 +87,9 @@ class CommandStep:
                 raise  # the run folder's disk, not the user's code: the run stops and says so
             return CommandReport(job.name, RunStatus.FAILED, f"the code folder {job.code} could not be copied to "
                                  f"the step's working directory: {exc}", outputs=outputs)
+        for folder in ARTIFACT_FOLDERS:  # Azure ML makes them: `echo world > ./outputs/world.txt` works there
+            if not (copy.path / folder).exists():
+                (copy.path / folder).mkdir()
         too_big = copy.over_cap()
         if too_big:
             self.reporter.event(job.name, too_big)
@@ -97,6 +107,7 @@ class CommandStep:
         finally:
             procs.end_all([proc], grace=1.0)  # the command's background children too
         recreated = mounts.restore(folders, marker)
+        self._collect_artifacts(copy.path)
         if recreated:
             self.reporter.event(job.name, "the command removed rw_mount output folder(s) " + ", ".join(recreated)
                                 + "; on Azure ML a mount point cannot be removed (rm -rf only empties it), "
@@ -106,6 +117,20 @@ class CommandStep:
         if status == RunStatus.INTERRUPTED:
             raise RunInterrupted(f"interrupted during command step '{job.name}'")
         return report
+
+    def _collect_artifacts(self, wd: Path) -> None:
+        """The job's ``artifacts`` output, when the pipeline binds it, holds what Azure ML keeps as the
+        job's artifacts: ./outputs, ./logs and the user log (``${{parent.jobs.J.outputs.artifacts}}/
+        outputs/world.txt`` in azureml-examples' hello-pipeline-default-artifacts.yml)."""
+        out = self.job.outputs.get("artifacts")
+        if out is None or out.type != "uri_folder" or not out.path.is_relative_to(self.job_dir):
+            return  # not declared, or declared on a datastore path: an output like any other
+        for folder in ARTIFACT_FOLDERS:
+            if (wd / folder).is_dir():
+                shutil.copytree(wd / folder, out.path / folder, symlinks=True, dirs_exist_ok=True)
+        if self.log.is_file():
+            (out.path / "user_logs").mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(self.log, out.path / "user_logs" / self.log.name)
 
     def _wait(self, proc: subprocess.Popen[bytes]) -> tuple[RunStatus, str]:
         deadline = time.monotonic() + self.job.timeout if self.job.timeout else None
