@@ -46,6 +46,16 @@ def _as_if_killed_before_the_record_said_completed(run_dir: Path) -> None:
     (run_dir / "run.json").write_text(json.dumps(record))
 
 
+def _completed_rows_run(project: Project, tenants: int) -> tuple[Path, Path, bytes]:
+    """A completed run whose step appends one row per tenant to a uri_file: its folder, output and bytes."""
+    project.tenants(tenants)
+    project.parallel_pipeline(ROWS_SCRIPT, job={"outputs": {"out": {"type": "uri_file"}}})
+    assert project.cli("run", "pipeline.yml").returncode == 0
+    run_dir = next((project.home / "runs").iterdir())
+    out = run_dir / "score" / "outputs" / "out"
+    return run_dir, out, out.read_bytes()
+
+
 def _popen(project: Project, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "tenantml.cli", *args], cwd=project.root,
                             env={**os.environ, "TENANTML_HOME": str(project.home), **(env or {})},
@@ -78,12 +88,7 @@ def _ledger(run_dir: Path, job: str = "score") -> Path:
 @pytest.mark.slow  # over ~1 s: kept out of make test-fast (measured with --durations)
 @pytest.mark.parametrize("damage", ["none", "job_result_deleted", "ledger_truncated", "commit_record_deleted"])
 def test_a_kill_after_the_step_committed_keeps_every_row_on_resume(project: Project, damage: str):
-    project.tenants(30)
-    project.parallel_pipeline(ROWS_SCRIPT, job={"outputs": {"out": {"type": "uri_file"}}})
-    assert project.cli("run", "pipeline.yml").returncode == 0
-    run_dir = next((project.home / "runs").iterdir())
-    out = run_dir / "score" / "outputs" / "out"
-    whole = out.read_bytes()
+    run_dir, out, whole = _completed_rows_run(project, 30)
     assert len(whole.splitlines()) == 30
     assert not (run_dir / "score" / "state" / "rows").exists()  # spills are gone once committed
     _as_if_killed_before_the_record_said_completed(run_dir)
@@ -107,12 +112,7 @@ def test_a_kill_after_the_step_committed_keeps_every_row_on_resume(project: Proj
 
 
 def test_a_resume_with_a_corrupt_ledger_fails_clearly_and_leaves_the_output_alone(project: Project):
-    project.tenants(10)
-    project.parallel_pipeline(ROWS_SCRIPT, job={"outputs": {"out": {"type": "uri_file"}}})
-    assert project.cli("run", "pipeline.yml").returncode == 0
-    run_dir = next((project.home / "runs").iterdir())
-    out = run_dir / "score" / "outputs" / "out"
-    whole = out.read_bytes()
+    run_dir, out, whole = _completed_rows_run(project, 10)
     _as_if_killed_before_the_record_said_completed(run_dir)
     (run_dir / "score" / "state" / "committed.json").unlink()  # as if killed before the commit
     with open(_ledger(run_dir), "a") as ledger:
@@ -126,12 +126,7 @@ def test_a_resume_with_a_corrupt_ledger_fails_clearly_and_leaves_the_output_alon
 @pytest.mark.slow  # over ~1 s: two runs
 @pytest.mark.parametrize("damage", ["garbage_line", "cut", "emptied"])
 def test_a_resume_over_a_damaged_division_plan_divides_again_and_loses_no_row(project: Project, damage: str):
-    project.tenants(10)
-    project.parallel_pipeline(ROWS_SCRIPT, job={"outputs": {"out": {"type": "uri_file"}}})
-    assert project.cli("run", "pipeline.yml").returncode == 0
-    run_dir = next((project.home / "runs").iterdir())
-    out = run_dir / "score" / "outputs" / "out"
-    whole = out.read_bytes()
+    run_dir, out, whole = _completed_rows_run(project, 10)
     _as_if_killed_before_the_record_said_completed(run_dir)
     (run_dir / "score" / "state" / "committed.json").unlink()  # the step runs again: its plan is read
     plan = run_dir / "score" / "state" / "mini_batches.jsonl"
