@@ -62,7 +62,7 @@ def file_rows() -> list[list]:
 
 
 def test_the_azure_ledger_becomes_the_local_ledger(tmp_path):
-    from tenantml.backends.local.ledger import COLUMNS, read_rows
+    from tenantml.runfolder.ledger import COLUMNS, read_rows
 
     logs = azure_tree(tmp_path / "logs", file_rows())
     parsed = azure_logs.convert(logs)

@@ -58,7 +58,7 @@ def outcomes(ledger, job: str) -> list[tuple]:
 
 
 def final_attempts(run_dir: Path, job: str) -> list[tuple]:
-    from tenantml.backends.local.ledger import read_ledgers
+    from tenantml.runfolder.ledger import read_ledgers
 
     return outcomes(read_ledgers(run_dir, [job]), job)
 

@@ -30,7 +30,7 @@ mini-batch). Column names are matched loosely (case, spaces, punctuation; old na
 documents them with screenshots rather than a schema. Unknown columns are ignored.
 
 :func:`convert` keeps Azure ML's file as ``processed_mini-batches.azureml.csv`` and writes the
-local runner's columns (``tenantml/backends/local/ledger.py``) at the usual path.
+local runner's columns (``tenantml/runfolder/ledger.py``) at the usual path.
 """
 
 from __future__ import annotations

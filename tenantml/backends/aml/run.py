@@ -20,10 +20,10 @@ from tenantml.backends.aml import sdk
 from tenantml.backends.aml.options import MAX_BACKOFF_S, OUTAGE_BUDGET_S
 from tenantml.backends.aml.workspace import Workspace
 from tenantml.backends.base import RunHandle, StepStatus
-from tenantml.backends.local.ledger import read_ledgers
 from tenantml.errors import RunInterrupted, TenantmlError, UserError
 from tenantml.progress import Reporter
 from tenantml.runfolder.atomic import atomic_write
+from tenantml.runfolder.ledger import read_ledgers
 from tenantml.runfolder.lock import PathLock, RunLock
 from tenantml.runs import RunRecord
 from tenantml.status import RunStatus

@@ -26,7 +26,6 @@ from tenantml.backends.base import RunHandle, RunOptions, StepStatus
 from tenantml.backends.local import input_watch, reaper
 from tenantml.backends.local.command import CommandReport, CommandStep
 from tenantml.backends.local.environments import steps as environments
-from tenantml.backends.local.ledger import read_ledgers
 from tenantml.backends.local.local_config import datastores_for, read_local_config
 from tenantml.backends.local.options import LocalOptions
 from tenantml.backends.local.reuse import ReuseCache
@@ -35,6 +34,7 @@ from tenantml.errors import RunInterrupted, UserError
 from tenantml.loader import LoadContext, Pipeline, load_pipeline
 from tenantml.progress import Reporter
 from tenantml.runfolder import RunLock, check_inside, check_run_id, commit
+from tenantml.runfolder.ledger import read_ledgers
 from tenantml.runfolder.lock import PathLock, output_lock
 from tenantml.runfolder.record import RunRecord, propose_run_id
 from tenantml.runfolder.storage import StorageError, is_storage_error

@@ -31,12 +31,9 @@ from pathlib import Path
 from typing import IO
 
 from tenantml.backends.local import divide, launch
-from tenantml.backends.local.ledger import AttemptRow, LedgerWriter, iso
-from tenantml.backends.local.logtree import LogTree
 from tenantml.backends.local.messages import Call, ErrorInfo, Ready, Result, StartupFailed, Stop, Stopped, WorkerConfig
 from tenantml.backends.local.options import LocalOptions
 from tenantml.backends.local.pool import ProcessPool, Slot, Transport, Worker, WorkerState
-from tenantml.backends.local.rows import RowAppender
 from tenantml.division import MiniBatch
 from tenantml.errors import RunInterrupted, UserError
 from tenantml.policy import (
@@ -56,6 +53,9 @@ from tenantml.policy import (
 )
 from tenantml.progress import Reporter, Snapshot
 from tenantml.runfolder import commit
+from tenantml.runfolder.ledger import AttemptRow, LedgerWriter, iso
+from tenantml.runfolder.logtree import LogTree
+from tenantml.runfolder.rows import RowAppender
 from tenantml.runfolder.storage import StorageError
 from tenantml.spec import ParallelJob
 from tenantml.status import RunStatus
@@ -587,7 +587,7 @@ class ParallelStep:
         """Mini-batches of the earlier session's plan; None when it is damaged or names fewer
         mini-batches than the ledger does (cut, emptied): the input is then divided again, into
         the same mini-batches (the inputs are those the plan was made from: state/inputs.json)."""
-        from tenantml.backends.local.ledger import read_rows
+        from tenantml.runfolder.ledger import read_rows
 
         total = divide.plan_size(self.plan_path, should_stop=self.interrupted)
         if total is not None:
@@ -610,7 +610,7 @@ class ParallelStep:
 
     def _resume_state(self) -> set[int]:
         """What earlier sessions finished: kept, counted once, their rows re-emitted in order."""
-        from tenantml.backends.local.ledger import read_rows
+        from tenantml.runfolder.ledger import read_rows
 
         last: dict[int, dict[str, str]] = {}
         try:

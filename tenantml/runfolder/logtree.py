@@ -67,7 +67,7 @@ class LogTree:
 
     def append_perf(self, node: str, agent: str, pid: int, rss: int | None, cpu: tuple[float, float]) -> None:
         """One resource snapshot of one worker (``--resource_monitor_interval``)."""
-        from tenantml.backends.local.ledger import iso
+        from tenantml.runfolder.ledger import iso
 
         path = self.perf(node, agent)
         path.parent.mkdir(parents=True, exist_ok=True)
