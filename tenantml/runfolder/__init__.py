@@ -9,7 +9,7 @@ Layout (every path is computed here and checked to stay inside its root)::
             outputs/<output>/        default output paths            output names are Azure ML IO keys
             logs/...                 Azure ML's log tree (logs/sys/job_report/processed_mini-batches.csv: ledger)
             state/mini_batches.jsonl the division plan
-            state/rows/<i>.<a>.txt   spilled rows of attempt a of mini-batch i
+            state/rows/<node>.<agent>.<session>.rows   one worker's rows journal, a record per attempt (rows.py)
             state/inputs.json        the inputs' signature the step started from     (commit.py)
             state/committed.json     "this step is done": written before spills go   (commit.py)
     <home>/locks/<digest>.lock       one lock per datastore output being written

@@ -31,12 +31,13 @@ class WorkerConfig:
     argv: tuple[str, ...]  # sys.argv for the entry script (argv[0] = the entry script)
     logging_level: str
     output_dir: str  # AZUREML_BI_OUTPUT_PATH
-    rows_dir: str  # where each attempt's append_row_to rows are spilled
+    rows_dir: str  # the step's state/rows folder (append_row_to journals)
     append_row: bool
     to_csv_options: dict[str, Any] = field(default_factory=dict)
     mltable_log_dir: str = ""
     cwd: str = ""  # the worker's working directory: a temp folder, as on Azure ML
     guarded_inputs: tuple[tuple[str, str, str], ...] = ()  # (local path, input name, mode) not to be written
+    rows_journal: str = ""  # this worker's own append-only rows journal (runfolder.rows.RowsJournal)
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,9 @@ class Result:
     duration: float
     error: ErrorInfo | None = None
     warning: str = ""
+    rows: tuple[str, int, int] | None = None  # the attempt's rows: (journal name, offset, length)
+    started: float = 0.0  # wall clock when the worker began the call (calls queue up at a worker)
+    cpu: float = -1.0  # user + system CPU seconds of the worker process after the call (-1: unknown)
 
 
 @dataclass(frozen=True)

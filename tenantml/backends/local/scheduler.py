@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import secrets
 import shutil
 import time
 from collections import deque
@@ -55,7 +56,7 @@ from tenantml.progress import Reporter, Snapshot
 from tenantml.runfolder import commit
 from tenantml.runfolder.ledger import AttemptRow, LedgerWriter, iso
 from tenantml.runfolder.logtree import LogTree
-from tenantml.runfolder.rows import RowAppender
+from tenantml.runfolder.rows import RowAppender, Spill, journal_name, scan_journals
 from tenantml.runfolder.storage import StorageError
 from tenantml.spec import ParallelJob
 from tenantml.status import RunStatus
@@ -126,6 +127,7 @@ class ParallelStep:
         self.state_dir = job_dir / "state"
         self.plan_path = self.state_dir / "mini_batches.jsonl"
         self.rows_dir = self.state_dir / "rows"
+        self.session = secrets.token_hex(3)  # names this session's rows journals
         self.thresholds = Thresholds(job.retry_settings.max_retries, job.mini_batch_error_threshold,
                                      job.error_threshold, job.runner_arguments.allowed_failed_percent)
         self.workers: list[Worker] = []
@@ -347,16 +349,20 @@ class ParallelStep:
                                    "run with: tenantml run PIPELINE --resume RUN_ID")
         if r.warning:
             self._say(f"mini-batch {mb.index} ({mb.label}): {r.warning}")
-        self._account(w, mb, attempt, Outcome(r.outcome), r.returned, r.duration, r.error)
+        rows = Spill(*r.rows) if r.rows is not None else None
+        self._account(w, mb, attempt, Outcome(r.outcome), r.returned, r.duration, r.error, rows,
+                      started=r.started or None, cpu=f"{r.cpu:.2f}" if r.cpu >= 0 else None)
 
     def _account(self, w: Worker, mb: MiniBatch, attempt: int, outcome: Outcome, returned: int,
-                 duration: float, error: ErrorInfo | None) -> None:
+                 duration: float, error: ErrorInfo | None, rows: Spill | None = None, *,
+                 started: float | None = None, cpu: str | None = None) -> None:
         if outcome is Outcome.INTERRUPTED:
             self._ledger(w, mb, attempt, outcome, 0, duration, error, final=False)
             return
         step = next_step(attempt - self.attempt_base.get(mb.index, 0), outcome, self.thresholds.max_retries)
         succeeded = min(returned, mb.items) if outcome.is_success else 0
-        self._ledger(w, mb, attempt, outcome, succeeded, duration, error, final=step is not Step.RETRY)
+        self._ledger(w, mb, attempt, outcome, succeeded, duration, error, final=step is not Step.RETRY,
+                     started=started, cpu=cpu)
         self.last_event = time.monotonic()
         if step is Step.RETRY:
             self.retry.append((mb, attempt + 1))
@@ -373,7 +379,7 @@ class ParallelStep:
         failed = step is Step.FAILED
         self.tally = self.tally.add(FinalResult(mb.items, succeeded, failed))
         self.last_finish = time.monotonic()
-        self.appender.finalize(mb.index, None if failed else attempt)
+        self.appender.finalize(mb.index, None if failed else rows)
         if failed:
             last = error.one_line() if error else outcome.value
             self.failed.append((mb.index, mb.label, last))
@@ -387,13 +393,14 @@ class ParallelStep:
         return Pending(len(self.pending), sum(self.pending.values()))
 
     def _ledger(self, w: Worker, mb: MiniBatch, attempt: int, outcome: Outcome, succeeded: int,
-                duration: float, error: ErrorInfo | None, *, final: bool) -> None:
+                duration: float, error: ErrorInfo | None, *, final: bool, started: float | None = None,
+                cpu: str | None = None) -> None:
         self.ledger.write(AttemptRow(
             mini_batch=mb.index, attempt=attempt, label=mb.label, node=w.slot.node, process=w.slot.agent,
-            pid=w.pid, start=iso(w.started_at), duration_s=duration, items=mb.items, succeeded=succeeded,
+            pid=w.pid, start=iso(started or w.started_at), duration_s=duration, items=mb.items, succeeded=succeeded,
             failed=mb.items - succeeded if outcome is not Outcome.INTERRUPTED else 0, outcome=outcome.value,
             final=final, error_type=error.type if error else "",
-            error_message=error.one_line(1000) if error else "", process_seconds=self._cpu(w)))
+            error_message=error.one_line(1000) if error else "", process_seconds=self._cpu(w) if cpu is None else cpu))
 
     def _cpu(self, w: Worker) -> str:
         """Azure ML's "Process Seconds": user + system CPU time of the worker process so far."""
@@ -581,7 +588,8 @@ class ParallelStep:
             logging_level=job.logging_level, output_dir=str(launch.output_dir(job, self.job_dir)), rows_dir=str(self.rows_dir),
             append_row=job.append_row_to is not None, to_csv_options=self.to_csv_options,
             mltable_log_dir=str(self.logs.root / "sys" / "mltable"), cwd=str(cwd),
-            guarded_inputs=launch.guarded_inputs(job))
+            guarded_inputs=launch.guarded_inputs(job),
+            rows_journal=str(self.rows_dir / journal_name(self.session, slot.node, slot.agent)))
 
     def _kept_plan(self) -> int | None:
         """Mini-batches of the earlier session's plan; None when it is damaged or names fewer
@@ -622,20 +630,27 @@ class ParallelStep:
         except (ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
             raise UserError(f"the ledger of step '{self.job.name}' cannot be read ({exc}); nothing was changed.",
                             file=self.logs.ledger, fix="restore it, or run the pipeline again without --resume") from None
+        kept = {index: int(row["attempt"]) for index, row in last.items()
+                if row["final"] == "True" and Outcome(row["outcome"]).is_success}
+        # Rows of the kept attempts, and every attempt a journal recorded: an attempt whose ledger row
+        # was lost (killed before it was written) must not share its number with a later one.
+        spills, recorded = scan_journals(self.rows_dir, kept.items())
+        for index, attempt in recorded.items():
+            self.attempt_base[index] = max(self.attempt_base.get(index, 0), attempt)
         done: set[int] = set()
         lost = 0
-        for index in sorted(last):
+        for index in sorted(kept):
             row = last[index]
-            if row["final"] == "True" and Outcome(row["outcome"]).is_success:
-                # every successful attempt spilled its rows (an empty file for none); a spill gone (the
+            spill = spills.get((index, kept[index]))
+            if self.appender.target is not None and spill is None:
+                # every successful attempt journaled its rows (a record, empty for none); a record gone (the
                 # step's state/ deleted or damaged by hand) means its rows are lost: run it again
                 # rather than rebuild the output without them
-                if self.appender.target is not None and not (self.rows_dir / f"{index}.{row['attempt']}.txt").exists():
-                    lost += 1
-                    continue
-                done.add(index)
-                self.tally = self.tally.add(FinalResult(int(row["items"]), int(row["succeeded"]), False))
-                self.appender.finalize(index, int(row["attempt"]))
+                lost += 1
+                continue
+            done.add(index)
+            self.tally = self.tally.add(FinalResult(int(row["items"]), int(row["succeeded"]), False))
+            self.appender.finalize(index, spill)
         self._say(f"resuming: {len(done)} mini-batch(es) succeeded earlier and are kept; "
                   f"{self.tally.total_mini_batches - len(done)} run again"
                   + (f" ({lost} of them succeeded but their rows are no longer in {self.rows_dir})" if lost else ""))

@@ -36,6 +36,7 @@ from typing import Any
 
 from tenantml.backends.local.messages import Call, ErrorInfo, Ready, Result, StartupFailed, Stop, Stopped, WorkerConfig
 from tenantml.policy import Outcome
+from tenantml.runfolder.rows import RowsJournal
 from tenantml.runfolder.storage import STORAGE_ERRNOS
 
 
@@ -136,6 +137,8 @@ class Worker:
         self.error_file = logs / "user" / "error" / config.node / f"{config.agent}.txt"
         self.run_fn: Callable[..., Any] | None = None
         self.pass_context = False
+        self.journal = RowsJournal(Path(config.rows_journal)) if config.append_row and config.rows_journal else None
+        self._outputs: dict[int, tuple[str, int, int]] = {}  # fd -> (path, st_dev, st_ino) last seen
 
     # ------------------------------------------------------------------ setup
     def setup(self) -> None:
@@ -206,7 +209,7 @@ class Worker:
             return
         init = getattr(loaded, "init", None)
         if callable(init):
-            before = _output_offsets()
+            before = self._output_offsets()
             try:
                 init()
             except BaseException as exc:  # noqa: BLE001
@@ -237,20 +240,27 @@ class Worker:
     def call(self, call: Call) -> Result:
         from tenantml.division import MiniBatch, load_mini_batch
 
+        started = time.time()
         mb = MiniBatch.from_json(call.mini_batch)
         start = time.monotonic()
+
+        def result(outcome: Outcome, items: int, returned: int, error: ErrorInfo | None = None, warning: str = "",
+                   rows: tuple[str, int, int] | None = None) -> Result:
+            times = os.times()
+            return Result(mb.index, call.attempt, outcome.value, items, returned, time.monotonic() - start, error,
+                          warning, rows, started, times.user + times.system)
+
         try:
             mini_batch = load_mini_batch(mb)
         except BaseException as exc:  # noqa: BLE001
             error = _error(exc)
             self._log_error(f"loading mini-batch {mb.index}", error)
-            return Result(mb.index, call.attempt, Outcome.RAISED.value, mb.items, 0, time.monotonic() - start, error)
+            return result(Outcome.RAISED, mb.items, 0, error)
         if mb.kind == "table" and len(mini_batch) == 0:
-            self._write_rows(mb.index, call.attempt, [])
-            return Result(mb.index, call.attempt, Outcome.EMPTY.value, 0, 0, time.monotonic() - start)
+            return result(Outcome.EMPTY, 0, 0, rows=self._write_rows(mb.index, call.attempt, []))
         assert self.run_fn is not None
         _flush()
-        before = _output_offsets()
+        before = self._output_offsets()
         try:
             if self.pass_context:
                 context = MiniBatchContext(mb.partition_key_value, mini_batch)
@@ -260,56 +270,54 @@ class Worker:
         except BaseException as exc:  # noqa: BLE001 - SystemExit in run() fails the attempt only
             error = _error(exc, "run()", before)
             self._log_error(f"run() of mini-batch {mb.index} attempt {call.attempt}", error)
-            return Result(mb.index, call.attempt, Outcome.RAISED.value, mb.items, 0, time.monotonic() - start, error)
+            return result(Outcome.RAISED, mb.items, 0, error)
         finally:
             _flush()
             self._index_output(mb.index, call.attempt, before)
-        duration = time.monotonic() - start
         kind = _result_kind(returned)
         if kind is None:
             error = ErrorInfo("TypeError", "run() must return a list, tuple or pandas.DataFrame, got "
                               f"{type(returned).__name__}", "")
             self._log_error(f"run() of mini-batch {mb.index} attempt {call.attempt}", error)
-            return Result(mb.index, call.attempt, Outcome.WRONG_TYPE.value, mb.items, 0, duration, error)
+            return result(Outcome.WRONG_TYPE, mb.items, 0, error)
         count = len(returned)
         try:
-            self._write_rows(mb.index, call.attempt, returned if kind == "list" else self._frame_rows(returned))
+            rows = self._write_rows(mb.index, call.attempt, returned if kind == "list" else self._frame_rows(returned))
         except BaseException as exc:  # noqa: BLE001 - e.g. a bad to_csv option or an unprintable row
             error = _error(exc)
             if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:  # not the script's fault: stop the run
-                error = ErrorInfo("StorageError", f"{exc.strerror} ({exc.filename})", "")
+                error = ErrorInfo("StorageError", f"{exc.strerror} ({Path(exc.filename or '').name})", "")
             self._log_error(f"writing the rows of mini-batch {mb.index}", error)
-            return Result(mb.index, call.attempt, Outcome.RAISED.value, mb.items, 0, duration, error)
-        outcome = (Outcome.SUCCEEDED if count >= mb.items else Outcome.SHORT).value
+            return result(Outcome.RAISED, mb.items, 0, error)
+        outcome = Outcome.SUCCEEDED if count >= mb.items else Outcome.SHORT
         warning = ""
         if count > mb.items:
             warning = f"run() returned {count} results for {mb.items} items"
-        return Result(mb.index, call.attempt, outcome, mb.items, count, duration, None, warning)
+        return result(outcome, mb.items, count, None, warning, rows)
 
     # ------------------------------------------------------------------ outputs and logs
     def _frame_rows(self, frame: Any) -> list[str] | str:
         options = {"header": False, "index": False, "sep": " ", **self.config.to_csv_options}
         return frame.to_csv(**options) or ""
 
-    def _write_rows(self, index: int, attempt: int, rows: Any) -> None:
-        if not self.config.append_row:
-            return
-        # Written in place, in binary: no temp file, rename or text layer per attempt (file creation
-        # is most of a no-op mini-batch's cost). Nothing reads this file before the coordinator has
-        # this attempt's Result, which is sent after the last byte; a torn file belongs to an attempt
-        # that failed, and failed attempts' spills are never read.
-        with open(f"{self.config.rows_dir}/{index}.{attempt}.txt", "wb") as out:
-            if isinstance(rows, str):
-                out.write(rows.encode("utf-8", "surrogateescape"))
-            else:
-                for row in rows:
-                    out.write(f"{row}\n".encode("utf-8", "surrogateescape"))
+    def _write_rows(self, index: int, attempt: int, rows: Any) -> tuple[str, int, int] | None:
+        """The attempt's rows as one record of this worker's journal (runfolder.rows): no file is
+        created per attempt. Written before the Result is sent; a record torn by a kill belongs to an
+        attempt whose Result was never sent, which nothing reads."""
+        if self.journal is None:
+            return None
+        if isinstance(rows, str):
+            data = rows.encode("utf-8", "surrogateescape")
+        else:
+            data = "".join([f"{row}\n" for row in rows]).encode("utf-8", "surrogateescape")
+        spill = self.journal.append(index, attempt, data)
+        return spill.name, spill.offset, spill.length
 
     def _index_output(self, index: int, attempt: int, before: dict[str, tuple[str, int]]) -> None:
         """What this run() call printed: byte ranges of the stdout/stderr files, one JSON line per
         attempt in ``<job>/state/output_index/`` (tenantml's own, beside the Azure ML log tree), so
         ``tenantml logs RUN JOB --mini-batch N`` prints each attempt's output under its name."""
-        after = _output_offsets()
+        after = self._output_offsets()
         spans = {k: [path, start, after[k][1]] for k, (path, start) in before.items()
                  if k in after and after[k][0] == path and after[k][1] > start}
         if not spans:
@@ -319,6 +327,21 @@ class Worker:
         line = json.dumps({"mini_batch": index, "attempt": attempt, **spans})
         with open(folder / f"{self.config.node}.{self.config.agent}.jsonl", "a", encoding="utf-8") as out:
             out.write(line + "\n")
+
+    def _output_offsets(self) -> dict[str, tuple[str, int]]:
+        """The file behind stdout and stderr (Linux: /proc/self/fd) and its size now. The name is
+        looked up again only when the descriptor points at another file (a script may redirect it)."""
+        found = {}
+        for name, fd in (("stdout", 1), ("stderr", 2)):
+            try:
+                st = os.fstat(fd)
+                seen = self._outputs.get(fd)
+                if seen is None or seen[1] != st.st_dev or seen[2] != st.st_ino:
+                    seen = self._outputs[fd] = (os.readlink(f"/proc/self/fd/{fd}"), st.st_dev, st.st_ino)
+            except OSError:
+                continue
+            found[name] = (seen[0], st.st_size)
+        return found
 
     def _log_error(self, where: str, error: ErrorInfo) -> None:
         self.error_file.parent.mkdir(parents=True, exist_ok=True)
@@ -359,17 +382,6 @@ def _result_kind(value: Any) -> str | None:
     if cls.__name__ == "DataFrame" and cls.__module__.startswith("pandas"):
         return "frame"
     return None
-
-
-def _output_offsets() -> dict[str, tuple[str, int]]:
-    """The file behind stdout and stderr (Linux: /proc/self/fd) and its size now."""
-    found = {}
-    for name, fd in (("stdout", 1), ("stderr", 2)):
-        try:
-            found[name] = (os.readlink(f"/proc/self/fd/{fd}"), os.fstat(fd).st_size)
-        except OSError:
-            pass
-    return found
 
 
 def _flush() -> None:
