@@ -1,7 +1,12 @@
 """The per-attempt ledger (``logs/sys/job_report/processed_mini-batches.csv``).
 
-Append-only and flushed after every attempt, so a coordinator killed at any point leaves an
-exact account of what finished, which ``--resume`` reads back.
+Append-only. Rows are handed to the kernel at most :data:`FLUSH_EVERY` seconds after they are
+written (the scheduler wakes up for it, :meth:`LedgerWriter.flush_due_in`), and always before
+the step commits, so a coordinator killed at any point leaves an account of what finished that
+``--resume`` reads back, short of at most the last fraction of a second. A row lost that way
+only means its mini-batch runs again: the rows of an attempt are found through the rows
+journals (:mod:`tenantml.runfolder.rows`), which also number the resumed attempts above the
+lost one, so no (mini-batch, attempt) is ever written twice.
 
 On disk the columns are Azure ML's, in its order ("ParallelRunStep Performance Tuning Guide",
 "Columns of the table": Mini-batch Id, Picked Count, Process, Start Time, Total, Succeeded,
@@ -17,12 +22,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from tenantml.ledger_columns import HEADER, HEADER_NAMES, disk_values, is_local_header, normalize
+from tenantml.ledger_columns import AZURE_STATUS, HEADER, HEADER_NAMES, disk_values, is_local_header, normalize
 
 __all__ = ["HEADER", "HEADER_NAMES", "disk_values", "is_local_header", "normalize", "AttemptRow", "COLUMNS",
            "LedgerWriter", "read_rows", "read_ledgers", "iso", "LEDGER"]
@@ -55,31 +61,69 @@ class AttemptRow:
 
 COLUMNS = [f.name for f in fields(AttemptRow) if f.name != "process_seconds"]
 
+FLUSH_EVERY = 0.2  # s: the most of the ledger a SIGKILL of the coordinator can take
+
+
 class LedgerWriter:
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         _drop_torn_tail(path)
         new = not path.exists() or path.stat().st_size == 0
-        self._file: IO[str] = open(path, "a", encoding="utf-8", errors="backslashreplace", newline="")
+        self._file: IO[str] = open(path, "a", encoding="utf-8", errors="backslashreplace", newline="")  # noqa: SIM115
         self._csv = csv.writer(self._file)
+        self._unflushed_since: float | None = None  # monotonic time of the oldest row not flushed
         if new:
             self._csv.writerow(HEADER_NAMES)
-            self._file.flush()
+            self.flush()
 
     def write(self, row: AttemptRow) -> None:
-        values = {f: getattr(row, f) for f in _FIELDS}  # not dataclasses.asdict: it deep-copies, per attempt
-        values["duration_s"] = f"{row.duration_s:.3f}"
         try:
-            self._csv.writerow(disk_values(values))
+            self._csv.writerow(disk_row(row))
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, exc.filename or self._file.name) from None
+        now = time.monotonic()
+        if self._unflushed_since is None:
+            self._unflushed_since = now
+        elif now - self._unflushed_since >= FLUSH_EVERY:
+            self.flush()
+
+    def flush_due_in(self) -> float:
+        """Seconds until the rows written are due to be flushed (inf: none waiting)."""
+        if self._unflushed_since is None:
+            return float("inf")
+        return max(0.0, self._unflushed_since + FLUSH_EVERY - time.monotonic())
+
+    def flush(self) -> None:
+        try:
             self._file.flush()
         except OSError as exc:
             raise OSError(exc.errno, exc.strerror, exc.filename or self._file.name) from None
+        self._unflushed_since = None
 
     def close(self) -> None:
-        self._file.close()
+        try:
+            self.flush()
+        finally:
+            self._file.close()
 
 
-_FIELDS = [f.name for f in fields(AttemptRow)]
+def disk_row(row: AttemptRow) -> list[object]:
+    """:func:`disk_values` of one attempt, without building a dict per attempt (the same cells:
+    tests/test_ledger.py checks it against disk_values)."""
+    duration = f"{row.duration_s:.3f}"
+    return [row.mini_batch, row.attempt, row.process, row.node, row.start, row.items, row.succeeded, row.failed,
+            duration, row.process_seconds, duration, AZURE_STATUS.get(row.outcome, ""), row.error_type,
+            row.error_message, f'{{"index": {row.mini_batch}, "label": {json.dumps(row.label)}}}', row.label,
+            row.pid, row.outcome, row.final]
+
+
+_DISK_ROW_HEADER = ["Mini-batch Id", "Picked Count", "Process", "Node", "Start Time", "Total", "Succeeded", "Failed",
+                    "Elapsed Seconds", "Process Seconds", "Run Method Seconds", "Status", "Error Category",
+                    "Error Message", "Mini-batch Detail", "Label", "Pid", "Outcome", "Final"]
+if HEADER_NAMES != _DISK_ROW_HEADER:  # pragma: no cover - ledger_columns changed: disk_row must follow
+    raise ImportError("tenantml.ledger_columns.HEADER changed; update runfolder.ledger.disk_row to match")
+
+
 
 
 def _drop_torn_tail(path: Path) -> None:

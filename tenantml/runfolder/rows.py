@@ -2,7 +2,7 @@
 
 Each worker process appends the rows of every attempt it makes to its own journal,
 ``state/rows/<session>.<node>.<agent>.rows`` (:class:`RowsJournal`): one record per attempt, a
-header line ``<index> <attempt> <length>`` then ``length`` bytes of rows, written with one
+header line ``<index> <attempt> <length> <seq>`` then ``length`` bytes of rows, written with one
 ``write`` before the attempt's Result is sent. The Result names the record (:class:`Spill`:
 journal, offset, length), so the coordinator copies it without a look-up, and creates no file
 per attempt. When a mini-batch becomes final, the coordinator marks it here; rows are copied as
@@ -36,7 +36,7 @@ from typing import IO
 from tenantml.runfolder.atomic import fsync_dir
 
 JOURNAL_SUFFIX = ".rows"
-_HEADER = re.compile(rb"(\d+) (\d+) (\d+)\n")
+_HEADER = re.compile(rb"(\d+) (\d+) (\d+) (\d+)\n")  # index, attempt, length, seq
 _CHUNK = 1 << 20
 
 
@@ -63,11 +63,13 @@ class RowsJournal:
         self._fd: int | None = None
         self._size = 0
 
-    def append(self, index: int, attempt: int, data: bytes) -> Spill:
-        """One record, in one ``write`` where the kernel allows: the header, then the rows."""
+    def append(self, index: int, attempt: int, data: bytes, seq: int = 0) -> Spill:
+        """One record, in one ``write`` where the kernel allows: the header, then the rows. ``seq``
+        orders the calls of one session: a call sent again (its first worker was killed after
+        finishing it, before its Result was read) has a higher one, and its record wins."""
         if self._fd is None:
             self._fd = self._create()
-        header = b"%d %d %d\n" % (index, attempt, len(data))
+        header = b"%d %d %d %d\n" % (index, attempt, len(data), seq)
         view = memoryview(header + data)
         start = self._size
         while view:
@@ -101,6 +103,7 @@ def scan_journals(rows_dir: Path, wanted: Iterable[tuple[int, int]] | None = Non
     headers only; a torn or foreign tail ends a journal's scan."""
     want = None if wanted is None else set(wanted)
     found: dict[tuple[int, int], Spill] = {}
+    seqs: dict[tuple[int, int], int] = {}
     highest: dict[int, int] = {}
     try:
         names = sorted(n for n in os.listdir(rows_dir) if n.endswith(JOURNAL_SUFFIX))
@@ -116,13 +119,14 @@ def scan_journals(rows_dir: Path, wanted: Iterable[tuple[int, int]] | None = Non
                     match = _HEADER.fullmatch(journal.readline(64))
                     if match is None:
                         break
-                    index, attempt, length = (int(g) for g in match.groups())
+                    index, attempt, length, seq = (int(g) for g in match.groups())
                     data_at = offset + match.end()
                     if data_at + length > size:
                         break  # torn: its worker died while writing it
                     highest[index] = max(highest.get(index, 0), attempt)
-                    if want is None or (index, attempt) in want:
-                        found[(index, attempt)] = Spill(name, data_at, length)
+                    key = (index, attempt)
+                    if (want is None or key in want) and seq >= seqs.get(key, -1):
+                        found[key], seqs[key] = Spill(name, data_at, length), seq
                     offset = data_at + length
         except OSError:
             continue

@@ -42,8 +42,9 @@ class WorkerConfig:
 
 @dataclass(frozen=True)
 class Call:
-    mini_batch: str  # MiniBatch.to_json()
+    mini_batch: str  # MiniBatch.to_json(): the plan's line
     attempt: int  # 1-based
+    seq: int = 0  # the coordinator's count of calls sent in this session (names the journal record)
 
 
 @dataclass(frozen=True)

@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import enum
 import os
+import pickle
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Protocol
@@ -47,7 +49,7 @@ class Slot:
 class WorkerState(enum.Enum):
     STARTING = "starting"  # importing the entry script and running init()
     IDLE = "idle"
-    BUSY = "busy"  # running one mini-batch attempt
+    BUSY = "busy"  # running one mini-batch attempt (and maybe holding more, queued behind it)
     STOPPING = "stopping"  # asked to run shutdown() and leave
     GONE = "gone"
 
@@ -63,6 +65,9 @@ class Worker:
     attempt: int = 0
     started_at: float = 0.0  # wall clock of the current call
     deadline: float = float("inf")  # monotonic
+    queued: deque[tuple[MiniBatch, int, str]] = field(default_factory=deque)  # sent, behind mb: (mb, attempt, plan line)
+    line: str = ""  # the plan line of the current call
+    last_duration: float = float("inf")  # s, of its last run() call: short calls get the next one queued
 
 
 class Transport(Protocol):
@@ -124,7 +129,7 @@ class ProcessPool:
 
     def send(self, worker: Worker, message: object) -> bool:
         try:
-            self._conns[worker].send(message)
+            self._conns[worker].send_bytes(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))  # what send() does, lighter
         except OSError:
             return False
         return True

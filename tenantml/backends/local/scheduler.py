@@ -9,8 +9,11 @@ Data flow::
                           +--> ledger row (every attempt) --> Tally --> policy.breach()/verdict()
                           +--> rows of the final attempt --> append_row_to output, in index order
 
-The coordinator waits on every worker at once (``Transport.receive``), with a timeout set by
-the nearest ``run()`` deadline. A worker whose pipe reaches EOF died: its attempt is "crashed"
+Each worker holds up to :data:`PREFETCH` calls (the one it runs and the next ones, queued in its
+pipe), so it starts the next mini-batch as soon as it sends a Result, never waiting for the
+coordinator; calls a worker never started go back to the front of the queue if it dies. The
+coordinator waits on every worker at once (``Transport.receive``), with a timeout set by
+the nearest ``run()`` deadline (of the call a worker runs: the next one's starts with its Result). A worker whose pipe reaches EOF died: its attempt is "crashed"
 and the slot gets a fresh worker. A deadline that passes means the coordinator kills the
 worker: the attempt is "timeout". Policy (retry or not, thresholds, verdict) is asked of
 :mod:`tenantml.policy`; this module only moves work. How workers are started and reached is
@@ -62,6 +65,9 @@ from tenantml.spec import ParallelJob
 from tenantml.status import RunStatus
 
 SETTINGS_FILE = launch.SETTINGS_FILE
+PREFETCH = 2  # calls a worker holds at once: the one it runs, and one queued behind it ...
+PREFETCH_BELOW = 0.05  # ... when its last run() took less (s): a long call is not worth a round trip saved, and
+# a call queued behind it could not go to a worker that becomes idle (the end of a many-models step)
 
 
 @dataclass
@@ -132,7 +138,9 @@ class ParallelStep:
                                      job.error_threshold, job.runner_arguments.allowed_failed_percent)
         self.workers: list[Worker] = []
         self.retry: deque[tuple[MiniBatch, int]] = deque()
-        self.fresh: Iterator[MiniBatch] = iter(())
+        self.returned: deque[tuple[MiniBatch, int, str]] = deque()  # sent to a worker that died before starting them
+        self.fresh: Iterator[tuple[MiniBatch, str]] = iter(())
+        self.seq = 0  # calls sent in this session: journal records name theirs (a resent call wins)
         self.tally = Tally(0)
         self.failed: list[tuple[int, str, str]] = []
         self.init_failures: dict[str, int] = {}
@@ -235,11 +243,15 @@ class ParallelStep:
         self.last_finish = self.last_event = time.monotonic()
         self.reporter.progress(self._snapshot(), force=True)
 
+        next_progress = 0.0
         while not self._finished():
             self._dispatch()
             self._wait_and_handle()
             self._police()
-            self.reporter.progress(self._snapshot())
+            now = time.monotonic()
+            if now >= next_progress:  # the live view redraws at most 10 times a second
+                next_progress = now + 0.05
+                self.reporter.progress(self._snapshot())
         self._stop_workers()
         return self._conclude()
 
@@ -254,37 +266,66 @@ class ParallelStep:
         return False
 
     def _dispatch(self) -> None:
+        """Keep every worker that finished init() holding PREFETCH calls."""
         for w in self.workers:
-            if w.state is not WorkerState.IDLE:
-                continue
-            item = self._next_item()
-            if item is None:
-                return  # nothing queued; the loop ends once every mini-batch is final
-            mb, attempt = item
-            w.state, w.mb, w.attempt = WorkerState.BUSY, mb, attempt
-            w.started_at = time.time()
-            w.deadline = time.monotonic() + self.job.retry_settings.timeout
-            self.dispatched_any = True
-            if not self.pool.send(w, Call(mb.to_json(), attempt)):
-                self._worker_died(w)
+            while w.state is WorkerState.IDLE or (w.state is WorkerState.BUSY and len(w.queued) < PREFETCH - 1
+                                                   and w.last_duration < PREFETCH_BELOW):
+                item = self._next_item()
+                if item is None:
+                    return  # nothing queued; the loop ends once every mini-batch is final
+                mb, attempt, line = item
+                self.dispatched_any = True
+                self.seq += 1
+                if w.state is WorkerState.IDLE:
+                    self._begin(w, mb, attempt, line)
+                else:
+                    w.queued.append((mb, attempt, line))
+                if not self.pool.send(w, Call(line, attempt, self.seq)):
+                    self._worker_died(w)
 
-    def _next_item(self) -> tuple[MiniBatch, int] | None:
-        for mb in self.fresh:
-            return mb, self.attempt_base.get(mb.index, 0) + 1
+    def _begin(self, w: Worker, mb: MiniBatch, attempt: int, line: str) -> None:
+        """The call the worker runs now: its deadline starts (the worker starts it when it is sent, or
+        as soon as it sent the Result of the call before it)."""
+        w.state, w.mb, w.attempt, w.line = WorkerState.BUSY, mb, attempt, line
+        w.started_at = time.time()
+        w.deadline = time.monotonic() + self.job.retry_settings.timeout
+
+    def _next_item(self) -> tuple[MiniBatch, int, str] | None:
+        if self.returned:
+            return self.returned.popleft()
+        for mb, line in self.fresh:
+            return mb, self.attempt_base.get(mb.index, 0) + 1, line
         if self.retry:
-            return self.retry.popleft()
+            mb, attempt = self.retry.popleft()
+            return mb, attempt, mb.to_json()
         return None
+
+    def _take_back(self, w: Worker) -> None:
+        """Calls sent to a worker that is gone, which it never started: they run elsewhere, same attempt."""
+        self.returned.extendleft(reversed(w.queued))
+        w.queued.clear()
 
     def _wait_and_handle(self) -> None:
         live = [w for w in self.workers if w.state is not WorkerState.GONE]
         now = time.monotonic()
         deadlines = [w.deadline for w in live if w.state is WorkerState.BUSY]
         timeout = max(0.0, min(deadlines + [now + self.options.poll_interval]) - now)
+        timeout = min(timeout, self.ledger.flush_due_in())
         for w, message in self.pool.receive(live, timeout):
+            if w.state is WorkerState.GONE:
+                continue  # retired while this batch of messages was handled (a threshold stopped the job)
             if message is None:
                 self._worker_died(w)
             else:
                 self._handle(w, message)
+        if self.ledger.flush_due_in() == 0.0:
+            self.ledger.flush()
+
+    def _drain(self, w: Worker) -> None:
+        """Handle what a worker already sent, before the coordinator kills it."""
+        for x, message in self.pool.receive([w], 0.0):
+            if x.state is not WorkerState.GONE and message is not None:
+                self._handle(x, message)
 
     def _handle(self, w: Worker, message: object) -> None:
         if isinstance(message, (Ready, Result, StartupFailed)):
@@ -306,6 +347,9 @@ class ParallelStep:
         now = time.monotonic()
         for w in list(self.workers):
             if w.state is WorkerState.BUSY and now >= w.deadline:
+                self._drain(w)  # a Result already sent is not a timeout
+                if w.state is not WorkerState.BUSY or time.monotonic() < w.deadline:
+                    continue
                 self._dump_stack(w)
                 self.pool.kill(w)
                 self._fail_in_flight(w, Outcome.TIMEOUT, ErrorInfo(
@@ -340,7 +384,11 @@ class ParallelStep:
     def _result(self, w: Worker, r: Result) -> None:
         assert w.mb is not None and r.index == w.mb.index
         mb, attempt = w.mb, w.attempt
-        w.state, w.mb, w.deadline = WorkerState.IDLE, None, float("inf")
+        w.last_duration = r.duration
+        if w.queued:
+            self._begin(w, *w.queued.popleft())
+        else:
+            w.state, w.mb, w.deadline = WorkerState.IDLE, None, float("inf")
         if r.error is not None and r.error.type == "StorageError":  # the worker could not spill its rows
             raise StorageError(f"writing the rows of mini-batch {mb.index} to {self.rows_dir} failed: "
                                f"{r.error.message}. The run stopped and is marked Failed; partial outputs were "
@@ -412,6 +460,7 @@ class ParallelStep:
         mb, attempt = w.mb, w.attempt
         duration = time.time() - w.started_at
         self._retire(w)
+        self._take_back(w)
         if mb is not None:
             self.logs.append_user_error(w.slot.node, w.slot.agent, mb.index, attempt, error.one_line(2000))
             self._account(w, mb, attempt, outcome, 0, duration, error)
@@ -530,8 +579,9 @@ class ParallelStep:
         if self.stop_reason is not None:
             reason = self.stop_reason
         elapsed = time.time() - self.started
-        # Commit protocol (tenantml.runfolder): output renamed into place, then the one record that the
-        # step is done, and only then the spills it was built from are deleted.
+        # Commit protocol (tenantml.runfolder): every ledger row and the output in place, then the one
+        # record that the step is done, and only then the spills it was built from are deleted.
+        self.ledger.flush()
         self.appender.commit()
         if status is Status.COMPLETED:
             commit.write_committed(self.job_dir, status.value, reason, self.signature)
@@ -610,11 +660,12 @@ class ParallelStep:
         self.reporter.event(self.job.name, said)
         return None
 
-    def _read_plan(self, skip: set[int] | frozenset[int] = frozenset()) -> Iterator[MiniBatch]:
+    def _read_plan(self, skip: set[int] | frozenset[int] = frozenset()) -> Iterator[tuple[MiniBatch, str]]:
+        """The plan's mini-batches, each with its line as written: a Call carries the line itself."""
         with open(self.plan_path, encoding="utf-8", errors="surrogateescape") as plan:
             for index, line in enumerate(plan):
                 if index not in skip:
-                    yield MiniBatch.from_json(line)
+                    yield MiniBatch.from_json(line), line
 
     def _resume_state(self) -> set[int]:
         """What earlier sessions finished: kept, counted once, their rows re-emitted in order."""
@@ -667,6 +718,9 @@ class ParallelStep:
                 continue
             rss = self.pool.rss_bytes(w)
             if limit and rss is not None and rss > limit and w.state is WorkerState.BUSY:
+                self._drain(w)
+                if w.state is not WorkerState.BUSY:
+                    continue
                 self.pool.kill(w)
                 self._fail_in_flight(w, Outcome.MEMORY, ErrorInfo(
                     "MemoryError", f"the worker used {rss / 2**20:.0f} MiB, over --worker-memory-limit "

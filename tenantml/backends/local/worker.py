@@ -257,7 +257,7 @@ class Worker:
             self._log_error(f"loading mini-batch {mb.index}", error)
             return result(Outcome.RAISED, mb.items, 0, error)
         if mb.kind == "table" and len(mini_batch) == 0:
-            return result(Outcome.EMPTY, 0, 0, rows=self._write_rows(mb.index, call.attempt, []))
+            return result(Outcome.EMPTY, 0, 0, rows=self._write_rows(mb.index, call, []))
         assert self.run_fn is not None
         _flush()
         before = self._output_offsets()
@@ -282,7 +282,7 @@ class Worker:
             return result(Outcome.WRONG_TYPE, mb.items, 0, error)
         count = len(returned)
         try:
-            rows = self._write_rows(mb.index, call.attempt, returned if kind == "list" else self._frame_rows(returned))
+            rows = self._write_rows(mb.index, call, returned if kind == "list" else self._frame_rows(returned))
         except BaseException as exc:  # noqa: BLE001 - e.g. a bad to_csv option or an unprintable row
             error = _error(exc)
             if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:  # not the script's fault: stop the run
@@ -300,7 +300,7 @@ class Worker:
         options = {"header": False, "index": False, "sep": " ", **self.config.to_csv_options}
         return frame.to_csv(**options) or ""
 
-    def _write_rows(self, index: int, attempt: int, rows: Any) -> tuple[str, int, int] | None:
+    def _write_rows(self, index: int, call: Call, rows: Any) -> tuple[str, int, int] | None:
         """The attempt's rows as one record of this worker's journal (runfolder.rows): no file is
         created per attempt. Written before the Result is sent; a record torn by a kill belongs to an
         attempt whose Result was never sent, which nothing reads."""
@@ -310,7 +310,7 @@ class Worker:
             data = rows.encode("utf-8", "surrogateescape")
         else:
             data = "".join([f"{row}\n" for row in rows]).encode("utf-8", "surrogateescape")
-        spill = self.journal.append(index, attempt, data)
+        spill = self.journal.append(index, call.attempt, data, call.seq)
         return spill.name, spill.offset, spill.length
 
     def _index_output(self, index: int, attempt: int, before: dict[str, tuple[str, int]]) -> None:
