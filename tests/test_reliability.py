@@ -176,6 +176,87 @@ def test_a_coordinator_killed_at_any_point_resumes_to_the_uninterrupted_result(t
     assert not _run_alive(project)
 
 
+LOST_ROWS_PIPELINE = """
+type: pipeline
+jobs:
+  score:
+    type: parallel
+    inputs:
+      data: {type: uri_folder, path: ./data}
+    outputs:
+      out: {type: uri_file}
+      pred: {type: uri_folder}
+    input_data: ${{inputs.data}}
+    mini_batch_size: "1"
+    resources: {instance_count: 1}
+    max_concurrency_per_instance: 2
+    retry_settings: {max_retries: 2, timeout: 30}
+    task:
+      type: run_function
+      code: ./src
+      entry_script: entry.py
+      program_arguments: --out ${{outputs.pred}}
+      append_row_to: ${{outputs.out}}
+"""
+
+
+@pytest.mark.slow
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kill_after=st.integers(1, 24), lost=st.integers(1, 12))
+@example(kill_after=24, lost=12)
+def test_ledger_rows_a_kill_takes_only_make_their_mini_batches_run_again(tmp_path_factory, kill_after, lost):
+    """The ledger is flushed every 0.2 s, so a SIGKILL of the coordinator can take its last rows
+    while the rows journals hold those attempts' rows. Here the kill comes after ``kill_after``
+    rows and the last ``lost`` rows are then cut, as if never flushed: the resume runs those
+    mini-batches again under new attempt numbers, and the output is the uninterrupted one."""
+    project = Project(tmp_path_factory.mktemp("lost"))
+    project.tenants(25)
+    project.write("src/entry.py", CRASH_SCRIPT)
+    project.write("pipeline.yml", LOST_ROWS_PIPELINE)
+    proc = _cli(project, "run", "pipeline.yml")
+    deadline = time.monotonic() + 60
+    while _ledger_rows(project) < kill_after and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    proc.kill()
+    proc.wait()
+    run_dir = next((project.home / "runs").iterdir())
+    ledger_path = run_dir / "score" / "logs" / "sys" / "job_report" / "processed_mini-batches.csv"
+    lines = ledger_path.read_bytes().splitlines(keepends=True)
+    ledger_path.write_bytes(b"".join(lines[:max(1, len(lines) - lost)]))
+    (run_dir / "score" / "state" / "committed.json").unlink(missing_ok=True)
+    resumed = subprocess.run([sys.executable, "-m", "tenantml.cli", "run", "pipeline.yml", "--resume", run_dir.name],
+                             cwd=project.root, env={**os.environ, "TENANTML_HOME": str(project.home)},
+                             capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    clean = project.run(force=True)
+    out = (run_dir / "score" / "outputs" / "out").read_bytes()
+    assert out == clean.outputs["score"]["out"].read_bytes()
+    import pandas as pd
+
+    ledger = pd.read_csv(ledger_path)
+    assert not ledger.duplicated(["Mini-batch Id", "Picked Count"]).any()
+    assert sorted(ledger[ledger["Final"]]["Mini-batch Id"]) == list(range(25))
+    # tenant 13 failed for good, so the journals stay (for --retry-failed): no attempt was recorded
+    # twice in them either, so a later resume can never take the rows of the wrong one
+    keys = _journal_records(run_dir / "score" / "state" / "rows")
+    assert keys and len(keys) == len(set(keys))
+
+
+def _journal_records(rows_dir: Path) -> list[tuple[int, int]]:
+    """(mini-batch, attempt) of every whole record of every rows journal."""
+    keys = []
+    for journal in rows_dir.glob("*.rows"):
+        data, at = journal.read_bytes(), 0
+        while at < len(data):
+            end = data.index(b"\n", at)
+            index, attempt, length, _seq = map(int, data[at:end].split())
+            if end + 1 + length > len(data):
+                break
+            keys.append((index, attempt))
+            at = end + 1 + length
+    return keys
+
+
 def test_a_worker_over_the_memory_limit_is_replaced_and_its_attempt_fails_clearly(project: Project):
     project.tenants(3)
     project.parallel_pipeline("""

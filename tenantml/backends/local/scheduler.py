@@ -252,6 +252,7 @@ class ParallelStep:
             if now >= next_progress:  # the live view redraws at most 10 times a second
                 next_progress = now + 0.05
                 self.reporter.progress(self._snapshot())
+        self.ledger.flush()  # every attempt is accounted on disk before shutdown() may take its time
         self._stop_workers()
         return self._conclude()
 
