@@ -68,6 +68,8 @@ SETTINGS_FILE = launch.SETTINGS_FILE
 PREFETCH = 2  # calls a worker holds at once: the one it runs, and one queued behind it ...
 PREFETCH_BELOW = 0.05  # ... when its last run() took less (s): a long call is not worth a round trip saved, and
 # a call queued behind it could not go to a worker that becomes idle (the end of a many-models step)
+QUEUED_WORK = 0.005  # s of very short calls a worker may hold queued (at most PREFETCH_MAX calls in all), so a
+PREFETCH_MAX = 16  # coordinator descheduled on a busy machine for that long does not leave it waiting
 
 
 @dataclass
@@ -269,8 +271,7 @@ class ParallelStep:
     def _dispatch(self) -> None:
         """Keep every worker that finished init() holding PREFETCH calls."""
         for w in self.workers:
-            while w.state is WorkerState.IDLE or (w.state is WorkerState.BUSY and len(w.queued) < PREFETCH - 1
-                                                   and w.last_duration < PREFETCH_BELOW):
+            while w.state is WorkerState.IDLE or (w.state is WorkerState.BUSY and len(w.queued) < _queue_limit(w)):
                 item = self._next_item()
                 if item is None:
                     return  # nothing queued; the loop ends once every mini-batch is final
@@ -765,6 +766,13 @@ class ParallelStep:
                              key=lambda item: -item[1])
         return Snapshot(self.job.name, self.tally, len(busy), len(self.retry), now - self.started,
                         starting=starting, kept=self.kept, phase=self.phase, now_running=tuple(running_now))
+
+
+def _queue_limit(w: Worker) -> int:
+    """How many calls may wait behind the one a worker runs, from how long its last call took."""
+    if w.last_duration >= PREFETCH_BELOW:
+        return 0
+    return max(PREFETCH - 1, min(PREFETCH_MAX - 1, int(QUEUED_WORK / max(w.last_duration, 1e-6))))
 
 
 def _at_input(job: ParallelJob, exc: UserError) -> UserError:
