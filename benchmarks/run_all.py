@@ -219,9 +219,14 @@ def _overhead(w, r: dict[str, Any]) -> None:
     w(f"tenantml breakdown: first `run()` call at {_f(first[str(n)])} s with {n:,} files, {_f(first[str(n0)])} s "
       f"with {n0:,} ({_f(r['tenantml_before_first_run_ms_per_file'], 3)} ms per input file before any work "
       f"starts); dispatch loop (first `run()` to exit) {_f(r['tenantml_dispatch_ms_per_mb'], 3)} ms per "
-      f"mini-batch; CPU per mini-batch: coordinator {_f(r['coordinator_cpu_ms_per_mb'], 3)} ms, workers "
-      f"{_f(r['workers_cpu_ms_per_mb'], 3)} ms. joblib batches tasks itself (`batch_size='auto'`), so its "
-      "marginal cost is close to nothing; Pool sends one task per message, as tenantml does.")
+      f"mini-batch. Marginal per mini-batch: the parallel step alone (its start to its commit in `run.json`) "
+      f"{_f(r['step_marginal_ms'], 3)} ms (step {_spread(r['step_s'][str(n)])} s at {n:,}, "
+      f"{_spread(r['step_s'][str(n0)])} s at {n0:,}); CPU: coordinator {_f(r['coordinator_cpu_ms_per_mb'], 3)} ms, "
+      f"workers {_f(r['workers_cpu_ms_per_mb'], 3)} ms. Coordinator peak RSS "
+      f"{_f(r['coordinator_rss_mib'][str(n0)], 1)} MiB at {n0:,}, {_f(r['coordinator_rss_mib'][str(n)], 1)} MiB at "
+      f"{n:,}. Load average {_f(r['load_average'][0], 2)} before, {_f(r['load_average'][1], 2)} after. joblib "
+      "batches tasks itself (`batch_size='auto'`), so its marginal cost is close to nothing; Pool sends one task "
+      "per message, as tenantml does.")
     w("")
 
 
