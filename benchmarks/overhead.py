@@ -96,7 +96,7 @@ def run(base: Path, quick: bool) -> dict[str, Any]:
     times: dict[tuple[str, int], list[float]] = {}
     detail: dict[str, Any] = {"coordinator_cpu_s": {n: [], n0: []}, "children_cpu_s": {n: [], n0: []},
                               "first_run": {n: [], n0: []}, "dispatch": [], "step_s": {n: [], n0: []},
-                              "rss_mib": {n: [], n0: []}}
+                              "rss_mib": {n: [], n0: []}, "peak_mib": {n: [], n0: []}}
     load_before = common.load_average()
     for rep in range(repeats):
         common.wait_quiet()
@@ -104,13 +104,16 @@ def run(base: Path, quick: bool) -> dict[str, Any]:
         for count in (n, n0):
             for tool in order:
                 if tool == "tenantml":
-                    m = common.tenantml_run(pipelines[count], root / "home", workers=2, keep=True)
+                    m = common.tenantml_run(pipelines[count], root / "home", workers=2, keep=True, sample_rss=0.02)
                     detail["first_run"][count].append(m.markers["run"])
                     detail["coordinator_cpu_s"][count].append(m.report["cpu_user_s"] + m.report["cpu_system_s"])
                     detail["children_cpu_s"][count].append(m.report["children_cpu_s"])
-                    detail["rss_mib"][count].append(m.report["vmhwm_kib"] / 1024)
+                    detail["peak_mib"][count].append(m.report["vmhwm_kib"] / 1024)
                     step = json.loads((Path(m.report["run_dirs"][0]) / "run.json").read_text())["steps"]["score"]
                     detail["step_s"][count].append(step["ended"] - step["started"])
+                    spawn = m.report["ended"] - m.wall  # the samples' clock: seconds since spawn
+                    during = [mib for t, mib in m.rss_samples if m.markers["run"] <= t <= step["ended"] - spawn]
+                    detail["rss_mib"][count].append(max(during or [0.0]))
                     common.remove(root / "home")
                     if count == n:
                         detail["dispatch"].append(m.wall - m.markers["run"])
@@ -143,13 +146,15 @@ def run(base: Path, quick: bool) -> dict[str, Any]:
         "coordinator_cpu_ms_per_mb": marginal(detail["coordinator_cpu_s"]),
         "workers_cpu_ms_per_mb": marginal(detail["children_cpu_s"]),
         "coordinator_rss_mib": {str(k): common.median(v) for k, v in detail["rss_mib"].items()},
+        "coordinator_peak_mib": {str(k): common.median(v) for k, v in detail["peak_mib"].items()},
         "load_average": [load_before, common.load_average()],
         "target": {"name": "per-mini-batch overhead <= 1 ms (ledger, logs and rows written)",
                    "value": f"{tm:.3f} ms", "pass": tm <= 1.0},
         "targets": [{"name": "dispatch <= 0.1 ms per mini-batch with ledger, logs and append_row_to written",
                      "value": f"{tm:.3f} ms (Pool {figures['pool']['marginal_ms']:.3f} ms); the parallel step alone "
                               f"{marginal(detail['step_s']):.3f} ms", "pass": tm <= 0.1},
-                    {"name": "coordinator RSS flat in the number of mini-batches (overhead run)",
+                    {"name": "coordinator RSS flat in the number of mini-batches (overhead run: the most sampled "
+                             "from the first run() to the step's commit)",
                      "value": " vs ".join(f"{common.median(detail['rss_mib'][k]):.1f} MiB at {k:,}" for k in (n0, n)),
                      "pass": common.median(detail["rss_mib"][n]) <= common.median(detail["rss_mib"][n0]) + 5}],
     }

@@ -222,9 +222,11 @@ def _overhead(w, r: dict[str, Any]) -> None:
       f"mini-batch. Marginal per mini-batch: the parallel step alone (its start to its commit in `run.json`) "
       f"{_f(r['step_marginal_ms'], 3)} ms (step {_spread(r['step_s'][str(n)])} s at {n:,}, "
       f"{_spread(r['step_s'][str(n0)])} s at {n0:,}); CPU: coordinator {_f(r['coordinator_cpu_ms_per_mb'], 3)} ms, "
-      f"workers {_f(r['workers_cpu_ms_per_mb'], 3)} ms. Coordinator peak RSS "
-      f"{_f(r['coordinator_rss_mib'][str(n0)], 1)} MiB at {n0:,}, {_f(r['coordinator_rss_mib'][str(n)], 1)} MiB at "
-      f"{n:,}. Load average {_f(r['load_average'][0], 2)} before, {_f(r['load_average'][1], 2)} after. joblib "
+      f"workers {_f(r['workers_cpu_ms_per_mb'], 3)} ms. Coordinator RSS while the step runs (most sampled every "
+      f"20 ms from the first `run()` to the commit): {_f(r['coordinator_rss_mib'][str(n0)], 1)} MiB at {n0:,}, "
+      f"{_f(r['coordinator_rss_mib'][str(n)], 1)} MiB at {n:,}; peak of the whole CLI process (`VmHWM`, "
+      f"summary and report.html included) {_f(r['coordinator_peak_mib'][str(n0)], 1)} and "
+      f"{_f(r['coordinator_peak_mib'][str(n)], 1)} MiB. Load average {_f(r['load_average'][0], 2)} before, {_f(r['load_average'][1], 2)} after. joblib "
       "batches tasks itself (`batch_size='auto'`), so its marginal cost is close to nothing; Pool sends one task "
       "per message, as tenantml does.")
     w("")
