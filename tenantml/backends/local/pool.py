@@ -21,13 +21,14 @@ from __future__ import annotations
 import enum
 import os
 import pickle
+import selectors
 import signal
 import socket
 import subprocess
 import sys
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -107,6 +108,8 @@ class ProcessPool:
         self._procs: dict[Worker, subprocess.Popen[bytes]] = {}
         self._conns: dict[Worker, Connection] = {}
         self._next_death_check = 0.0
+        self._selector = selectors.PollSelector()  # every pipe not retired: the loop's wait, without a new
+        # selector per wait (multiprocessing.connection.wait builds one each call)
 
     def start(self, slot: Slot, config: WorkerConfig, *, cwd: Path, env: dict[str, str], stdout: Path,
               stderr: Path) -> Worker:
@@ -124,6 +127,7 @@ class ProcessPool:
         worker = Worker(slot, proc.pid)
         self._procs[worker] = proc
         self._conns[worker] = conn
+        self._selector.register(conn, selectors.EVENT_READ, worker)
         conn.send(config)
         return worker
 
@@ -136,7 +140,12 @@ class ProcessPool:
 
     def receive(self, workers: list[Worker], timeout: float) -> Iterator[tuple[Worker, object | None]]:
         by_conn = {self._conns[w]: w for w in workers}
-        ready = wait(list(by_conn), timeout)
+        registered = self._selector.get_map()
+        ready: Sequence[object]
+        if len(by_conn) == len(registered) and all(not c.closed and c.fileno() in registered for c in by_conn):
+            ready = [key.fileobj for key, _ in self._selector.select(timeout)]
+        else:
+            ready = wait(list(by_conn), timeout)
         for conn in ready:
             assert isinstance(conn, Connection)
             worker = by_conn[conn]
@@ -180,6 +189,10 @@ class ProcessPool:
         return last > before
 
     def retire(self, worker: Worker) -> None:
+        try:
+            self._selector.unregister(self._conns[worker])
+        except (KeyError, ValueError):
+            pass
         try:
             self._conns[worker].close()
         except OSError:
