@@ -269,8 +269,10 @@ class ParallelStep:
         return False
 
     def _dispatch(self) -> None:
-        """Keep every worker that finished init() holding PREFETCH calls."""
+        """Keep every worker that finished init() busy: one call, and short ones queued behind it."""
         for w in self.workers:
+            if w.state is WorkerState.BUSY and len(w.queued) > _queue_limit(w) // 2:
+                continue  # refilled once half its queue is gone: a worker still busy is not woken per call
             while w.state is WorkerState.IDLE or (w.state is WorkerState.BUSY and len(w.queued) < _queue_limit(w)):
                 item = self._next_item()
                 if item is None:
