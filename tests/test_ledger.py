@@ -26,7 +26,7 @@ def _line(values: list[object]) -> str:
     return out.getvalue()
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(row=rows)
 def test_the_fast_row_writes_the_cells_of_disk_values(row: AttemptRow):
     values = {name: getattr(row, name) for name in AttemptRow.__dataclass_fields__}

@@ -18,7 +18,7 @@ from tenantml.runfolder.rows import RowAppender, RowsJournal, scan_journals
 records = st.lists(st.tuples(st.integers(0, 30), st.integers(1, 3), st.binary(max_size=40)), max_size=12)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(journals=st.lists(records, min_size=1, max_size=3), cut=st.integers(0, 2000), data=st.data())
 def test_a_scan_finds_every_whole_record_and_nothing_of_a_torn_one(tmp_path_factory, journals, cut, data):
     rows_dir = tmp_path_factory.mktemp("rows")
