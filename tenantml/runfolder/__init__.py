@@ -16,7 +16,9 @@ Layout (every path is computed here and checked to stay inside its root)::
 
 Modules: ``layout`` (names and relative paths), ``record`` (run.json, new run folders), ``atomic``
 (replace a file whole), ``commit`` (a step's commit record), ``lock`` (one writer), ``names``
-(Azure ML identifiers, containment), ``storage`` (a full disk). Readers, for ``runs``, ``show``,
+(Azure ML identifiers, containment), ``storage`` (a full disk); the writers of a step:
+``ledger`` (processed_mini-batches.csv), ``rows`` (the workers' rows journals and the
+``append_row_to`` output built from them), ``logtree`` (job_result.txt and Azure ML's log tree). Readers, for ``runs``, ``show``,
 ``logs``, ``report`` and ``--resume``: ``runinfo`` (run.json leniently, find a run by id),
 ``stepview`` (a step: record, job_result.txt, ledger, log files), ``ledgerfold`` (the ledger
 folded per mini-batch), ``errorlogs`` (tracebacks and what each attempt printed). Only
