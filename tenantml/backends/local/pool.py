@@ -24,6 +24,7 @@ import pickle
 import selectors
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -39,6 +40,9 @@ from tenantml.backends.local.messages import WorkerConfig
 from tenantml.division import MiniBatch
 
 DEATH_CHECK_INTERVAL = 0.25  # s between looks at whether a worker's process ended without an EOF
+_READ_SIZE = 1 << 16
+_LENGTH = struct.Struct("!i")
+_LONG_LENGTH = struct.Struct("!Q")
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,7 @@ class ProcessPool:
         self._procs: dict[Worker, subprocess.Popen[bytes]] = {}
         self._conns: dict[Worker, Connection] = {}
         self._next_death_check = 0.0
+        self._inbox: dict[Worker, bytearray] = {}  # bytes read from a pipe, not yet a whole message
         self._selector = selectors.PollSelector()  # every pipe not retired: the loop's wait, without a new
         # selector per wait (multiprocessing.connection.wait builds one each call)
 
@@ -149,12 +154,11 @@ class ProcessPool:
         for conn in ready:
             assert isinstance(conn, Connection)
             worker = by_conn[conn]
-            try:
-                message = conn.recv()
-            except (EOFError, OSError):
+            messages, ended = self._read(worker, conn)
+            for message in messages:
+                yield worker, message
+            if ended:
                 yield worker, None
-                continue
-            yield worker, message
         # Death is known from the process, not only from the pipe's EOF: a child that inherited the
         # pipe (os.fork in run()) keeps it open after the worker died, and no EOF ever comes.
         # Looked at a few times a second, not per message (a waitpid per worker per mini-batch).
@@ -166,6 +170,36 @@ class ProcessPool:
             if worker.state is not WorkerState.GONE and conn not in ready and \
                     self._procs[worker].poll() is not None and not _pending(conn):
                 yield worker, None
+
+    def _read(self, worker: Worker, conn: Connection) -> tuple[list[object], bool]:
+        """Every whole message waiting on a readable pipe, with one read (Connection.recv makes two
+        per message: its length, then its body), and whether the pipe reached its end. The framing
+        is Connection's (what the worker's Connection.send writes): a 4-byte big-endian length, or
+        -1 and an 8-byte one, then the pickle."""
+        try:
+            chunk = os.read(conn.fileno(), _READ_SIZE)
+        except BlockingIOError:
+            return [], False
+        except OSError:
+            return [], True
+        buf = self._inbox.setdefault(worker, bytearray())
+        buf += chunk
+        messages: list[object] = []
+        at, end = 0, len(buf)
+        while end - at >= 4:
+            (size,) = _LENGTH.unpack_from(buf, at)
+            head = 4
+            if size == -1:
+                if end - at < 12:
+                    break
+                (size,) = _LONG_LENGTH.unpack_from(buf, at + 4)
+                head = 12
+            if end - at - head < size:
+                break
+            messages.append(pickle.loads(bytes(buf[at + head:at + head + size])))
+            at += head + size
+        del buf[:at]
+        return messages, not chunk
 
     def kill(self, worker: Worker) -> None:
         procs.kill_group(self._procs[worker])
@@ -193,6 +227,7 @@ class ProcessPool:
             self._selector.unregister(self._conns[worker])
         except (KeyError, ValueError):
             pass
+        self._inbox.pop(worker, None)
         try:
             self._conns[worker].close()
         except OSError:
