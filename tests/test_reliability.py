@@ -257,6 +257,27 @@ def _journal_records(rows_dir: Path) -> list[tuple[int, int]]:
     return keys
 
 
+@pytest.mark.slow
+def test_a_large_call_is_never_queued_behind_a_running_one_so_timeouts_still_hold(project: Project):
+    """Short calls are queued behind the one a worker runs (issue 17); a mini-batch whose call is
+    larger than the pipe holds must not be: writing it would block the coordinator until the
+    running call ends, and a hung tenant would then never time out."""
+    data = project.root / "data"
+    data.mkdir()
+    for i in range(6000):
+        (data / f"{i:05d}_{'x' * 100}.csv").touch()
+    project.parallel_pipeline("""
+import os, time
+def run(mini_batch):
+    if os.path.basename(mini_batch[0]).startswith("02000_"):
+        time.sleep(8)
+    return mini_batch
+""", job={"mini_batch_size": "2000", "retry_settings": {"max_retries": 0, "timeout": 2}})
+    run = project.run()
+    outcomes = dict(zip(run.ledger["mini_batch"], run.ledger["outcome"]))
+    assert outcomes == {0: "succeeded", 1: "timeout", 2: "succeeded"}
+
+
 def test_a_worker_over_the_memory_limit_is_replaced_and_its_attempt_fails_clearly(project: Project):
     project.tenants(3)
     project.parallel_pipeline("""
