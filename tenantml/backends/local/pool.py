@@ -82,7 +82,7 @@ class Transport(Protocol):
               stderr: Path) -> Worker: ...
 
     def send(self, worker: Worker, message: object) -> bool:
-        """Deliver one message; False when the worker is gone."""
+        """Deliver one message (it may leave with the next ``receive``); False when the worker is gone."""
         ...
 
     def receive(self, workers: list[Worker], timeout: float) -> Iterator[tuple[Worker, object | None]]:
@@ -113,6 +113,7 @@ class ProcessPool:
         self._conns: dict[Worker, Connection] = {}
         self._next_death_check = 0.0
         self._inbox: dict[Worker, bytearray] = {}  # bytes read from a pipe, not yet a whole message
+        self._outbox: dict[Worker, bytearray] = {}  # messages sent, written at the next receive()
         self._selector = selectors.PollSelector()  # every pipe not retired: the loop's wait, without a new
         # selector per wait (multiprocessing.connection.wait builds one each call)
 
@@ -137,13 +138,41 @@ class ProcessPool:
         return worker
 
     def send(self, worker: Worker, message: object) -> bool:
-        try:
-            self._conns[worker].send_bytes(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))  # what send() does, lighter
-        except OSError:
+        """Queued, in Connection's framing, and written with the worker's other messages when the
+        loop next waits (:meth:`receive`): one write, and one wake-up of the worker, per batch."""
+        if self._conns[worker].closed:
             return False
+        payload = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
+        out = self._outbox.setdefault(worker, bytearray())
+        if len(payload) > 0x7FFFFFFF:
+            out += _LENGTH.pack(-1) + _LONG_LENGTH.pack(len(payload))
+        else:
+            out += _LENGTH.pack(len(payload))
+        out += payload
         return True
 
+    def _flush(self) -> list[Worker]:
+        """Write every queued message; the workers whose pipe is broken (they died)."""
+        broken = []
+        for worker, out in self._outbox.items():
+            view = memoryview(out)
+            try:
+                fd = self._conns[worker].fileno()
+                while view:
+                    view = view[os.write(fd, view):]
+            except OSError:
+                broken.append(worker)
+            finally:
+                view.release()
+        self._outbox.clear()
+        return broken
+
     def receive(self, workers: list[Worker], timeout: float) -> Iterator[tuple[Worker, object | None]]:
+        broken = self._flush()
+        for worker in broken:
+            if worker in workers:
+                yield worker, None
+        workers = [w for w in workers if w not in broken]
         by_conn = {self._conns[w]: w for w in workers}
         registered = self._selector.get_map()
         ready: Sequence[object]
@@ -228,6 +257,7 @@ class ProcessPool:
         except (KeyError, ValueError):
             pass
         self._inbox.pop(worker, None)
+        self._outbox.pop(worker, None)
         try:
             self._conns[worker].close()
         except OSError:
