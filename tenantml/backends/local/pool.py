@@ -14,6 +14,10 @@ The scheduler knows workers only as :class:`Worker` records and talks to them on
 :class:`Transport`. Another engine (Ray actors, Dask workers) is another ``Transport``: the
 scheduling loop, the policy and the run folder stay as they are. What crosses the transport is
 the frozen dataclasses of :mod:`messages`.
+
+``ProcessPool`` batches both ways (issue 17): messages sent to a worker are written together
+when the loop next waits, and every whole message waiting on a pipe is taken with one read, in
+``multiprocessing.connection.Connection``'s framing, which the worker's own ``Connection`` speaks.
 """
 
 from __future__ import annotations
