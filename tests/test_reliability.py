@@ -197,6 +197,7 @@ jobs:
       entry_script: entry.py
       program_arguments: --out ${{outputs.pred}}
       append_row_to: ${{outputs.out}}
+      environment: {image: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04}
 """
 
 
