@@ -70,8 +70,9 @@ PREFETCH_BELOW = 0.05  # ... when its last run() took less (s): a long call is n
 # a call queued behind it could not go to a worker that becomes idle (the end of a many-models step)
 QUEUED_WORK = 0.005  # s of very short calls a worker may hold queued (at most PREFETCH_MAX calls in all), so a
 PREFETCH_MAX = 16  # coordinator descheduled on a busy machine for that long does not leave it waiting
-QUEUED_LINE_MAX = 16384  # bytes: a larger call is sent only to an idle worker, which reads it at once; queued behind
-# a running call it could fill the pipe and block the coordinator until that call ends
+QUEUED_CHARS_MAX = 32768  # calls queued behind a running one hold at most this much plan text (<= 128 KiB of UTF-8,
+# under a socketpair's default 208 KiB buffer); more could fill the pipe and block the coordinator until that call
+# ends. A larger call goes only to an idle worker, which reads it at once.
 
 
 @dataclass
@@ -280,7 +281,7 @@ class ParallelStep:
                 if item is None:
                     return  # nothing queued; the loop ends once every mini-batch is final
                 mb, attempt, line = item
-                if w.state is WorkerState.BUSY and len(line) > QUEUED_LINE_MAX:
+                if w.state is WorkerState.BUSY and len(line) + sum(len(q[2]) for q in w.queued) > QUEUED_CHARS_MAX:
                     self.returned.appendleft(item)  # for an idle worker: never wait on a full pipe
                     break
                 self.dispatched_any = True
