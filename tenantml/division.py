@@ -17,9 +17,10 @@ into what ``run()`` receives with :func:`load_mini_batch`. Workers never touch m
   rows are read through mltable, one engine call per ~64 MiB of a file, cut in memory into
   mini-batches, and each mini-batch is pickled (pickle keeps dtypes exactly) into one spill file
   under ``spill_dir``; the record carries the spill path and the frame's offset in it.
-- **partition_keys**: the table is read once, file by file; each file's rows are grouped by the
-  keys (``dropna=False``), held until ~128 MiB of input is read, then each partition's held rows
-  go to the spill file as one frame (file names never come from key values). Once all files are
+- **partition_keys**: the table is read once, file by file; each file's rows are coded by the
+  keys (``dropna=False``) and held until ~32 MiB of input is read, then the held rows are sorted
+  by partition once and each partition's rows go to the spill file as one frame (file names
+  never come from key values). Once all files are
   read, one mini-batch per distinct key combination is yielded, sorted by key values: numbers before
   strings, missing values (None/NaN/NaT) last, key by key. Azure ML gives no order; a sorted one
   is deterministic and easy to scan in summaries. A file MLTable whose
@@ -642,25 +643,17 @@ def _partitioned_table(data: DataInput, reader: str | None, keys: tuple[str, ...
                        source_file: object) -> Iterator[MiniBatch]:
     table = _load_table(data, reader, _KEYED_READ_BYTES, source_file)
     parts: dict[tuple[Any, ...], _Partition] = {}
-    pending: dict[int, list[pd.DataFrame]] = {}  # partition number -> rows not yet in the spill
-    held = 0  # source bytes behind ``pending``
+    held = _Held()
     with _Spill(spill_dir / "partitions.pkl") as spill:
         for stream in _streams(table, data, source_file):
             if not stream.count:
                 continue
             frame = _read(table, stream.partitions, stream.path, data, source_file)
             _check_columns(keys, frame.columns, data, source_file)
-            for key, rows in _group_slices(frame, keys):
-                part = parts.setdefault(key, _Partition(len(parts)))
-                pending.setdefault(part.number, []).append(rows)
-                part.rows += len(rows)
-                if stream.path not in part.sources:
-                    part.sources.append(stream.path)
-            held += os.path.getsize(stream.path)
-            if held >= _HOLD_BYTES:
-                _flush(pending, parts, spill)
-                held = 0
-        _flush(pending, parts, spill)
+            held.add(frame, _partition_codes(frame, keys, parts, stream.path), os.path.getsize(stream.path))
+            if held.bytes >= _HOLD_BYTES:
+                held.flush(parts, spill)
+        held.flush(parts, spill)
     for index, (key, part) in enumerate(sorted(parts.items(), key=lambda kv: _sort_key(kv[0]))):
         yield MiniBatch(index=index, kind="table", items=part.rows, data_path=str(spill.path),
                         data_offsets=tuple(part.offsets), sources=tuple(part.sources),
@@ -674,21 +667,93 @@ def _partitioned_table(data: DataInput, reader: str | None, keys: tuple[str, ...
 _KEYED_READ_BYTES = 1024 * 1024
 
 # Rows of several files are held before they go to the spill file, so a partition spread over
-# many files costs one frame per ~_HOLD_BYTES of input, not one per file (10 files x 10,000
-# partitions were 100,000 appends, each to its own file). Memory stays bounded by this, not the input.
-_HOLD_BYTES = 128 * 1024 * 1024
+# many files costs one frame per ~_HOLD_BYTES of input, not one per file. Memory is bounded by
+# this, not the input: the held rows, and at a flush their concatenation sorted by partition
+# (about 3x the held rows in memory). Measured on the scale benchmark's table (10 CSV files of
+# 14 MiB, 5,000,000 rows, 10,000 partitions), see benchmarks/RESULTS.md.
+_HOLD_BYTES = 32 * 1024 * 1024
 
 
-def _flush(pending: dict[int, list[pd.DataFrame]], parts: dict[tuple[Any, ...], _Partition],
-           spill: _Spill) -> None:
-    """Write each partition's held rows to the spill as one frame (in input order)."""
+def _partition_codes(frame: pd.DataFrame, keys: Sequence[str], parts: dict[tuple[Any, ...], _Partition],
+                     path: str) -> Any:
+    """Each row's partition number (first appearance over the whole input), counting its rows."""
+    import numpy as np
+
+    codes, groups = _group_codes(frame, keys)
+    numbers = np.empty(len(groups), dtype=np.int64)
+    counts = np.bincount(codes, minlength=len(groups)).tolist() if len(groups) else []
+    for group, key in enumerate(groups):
+        part = parts.setdefault(key, _Partition(len(parts)))
+        numbers[group] = part.number
+        part.rows += counts[group]
+        if not part.sources or part.sources[-1] != path:  # files are read one after the other
+            part.sources.append(path)
+    return numbers[codes] if len(groups) else codes
+
+
+class _Held:
+    """Source rows read but not yet in the spill file, with each row's partition number."""
+
+    def __init__(self) -> None:
+        self.frames: list[pd.DataFrame] = []
+        self.codes: list[Any] = []
+        self.bytes = 0  # source bytes behind the held rows
+
+    def add(self, frame: pd.DataFrame, codes: Any, nbytes: int) -> None:
+        self.frames.append(frame)
+        self.codes.append(codes)
+        self.bytes += nbytes
+
+    def flush(self, parts: dict[tuple[Any, ...], _Partition], spill: _Spill) -> None:
+        """Write each partition's held rows to the spill as one frame, in input order.
+
+        Consecutive held frames with one set of dtypes (mltable types the files of a table alike
+        unless a file holds values its inferred type cannot take) are concatenated once, put in
+        partition order by one stable sort and sliced: one concat, sort and take per such run of
+        files instead of one concat per partition. A partition's pieces from different runs are
+        then concatenated, in input order, so its dtypes are what ``pandas.concat`` of its rows
+        file by file gives (the common type; a run is all-missing exactly when its files' rows are).
+        """
+        import numpy as np
+        import pandas as pd
+
+        runs: list[tuple[list[pd.DataFrame], list[Any]]] = []
+        for frame, codes in zip(self.frames, self.codes):
+            if runs and runs[-1][0][0].dtypes.equals(frame.dtypes):
+                runs[-1][0].append(frame)
+                runs[-1][1].append(codes)
+            else:
+                runs.append(([frame], [codes]))
+        self.frames, self.codes, self.bytes = [], [], 0
+        by_number = {part.number: part for part in parts.values()}
+        pending: dict[int, list[pd.DataFrame]] = {}
+        while runs:
+            frames, codes = runs.pop(0)
+            whole = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+            del frames
+            for number, rows in _slices_by_code(whole, codes[0] if len(codes) == 1 else np.concatenate(codes),
+                                                len(by_number)):
+                pending.setdefault(number, []).append(rows)
+            del whole
+        for number, pieces in pending.items():
+            rows = pieces[0] if len(pieces) == 1 else pd.concat(pieces, ignore_index=True)
+            by_number[number].offsets.append(spill.write(rows))
+
+
+def _slices_by_code(frame: pd.DataFrame, codes: Any, count: int) -> Iterator[tuple[int, pd.DataFrame]]:
+    """The rows of ``frame`` with each code in ``range(count)`` that has any, in row order."""
+    import numpy as np
     import pandas as pd
 
-    by_number = {part.number: part for part in parts.values()}
-    for number, frames in pending.items():
-        rows = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-        by_number[number].offsets.append(spill.write(rows))
-    pending.clear()
+    small = codes.astype(np.int16) if count < 2**15 else codes  # numpy radix-sorts 16-bit ints
+    order = np.argsort(small, kind="stable")
+    sizes = np.bincount(codes, minlength=count)
+    bounds = np.concatenate(([0], np.cumsum(sizes))).tolist()
+    ordered = frame.take(order)
+    for code in np.flatnonzero(sizes).tolist():
+        rows = ordered.iloc[bounds[code]:bounds[code + 1]]
+        rows.index = pd.RangeIndex(len(rows))  # a new frame object: sets its own axis, no copy
+        yield code, rows
 
 
 def _partitioned_files(data: DataInput, keys: tuple[str, ...],
@@ -710,16 +775,22 @@ def _partitioned_files(data: DataInput, keys: tuple[str, ...],
 
 def _group_slices(frame: pd.DataFrame,
                   keys: Sequence[str]) -> Iterator[tuple[tuple[Any, ...], pd.DataFrame]]:
-    """Each distinct key combination of ``frame`` with its rows, as :func:`_group_rows` groups them.
+    """Each distinct key combination of ``frame`` with its rows, as :func:`_group_rows` groups them
+    (the same groups, keys and first-seen order; a property test checks it)."""
+    codes, groups = _group_codes(frame, keys)
+    for code, rows in _slices_by_code(frame, codes, len(groups)):
+        yield groups[code], rows
 
-    The same groups, keys and first-seen order as that exact reference (a property test checks
-    it), without a Python step per row and key: values are coded per column
-    (:func:`_column_codes`), codes combined with numpy, combinations whose key tuples are equal
-    as dict keys merged (``True == 1``, every missing value is None), then rows are put in group
-    order once (a stable sort) and each group is a slice of that, not one ``take`` per group.
+
+def _group_codes(frame: pd.DataFrame, keys: Sequence[str]) -> tuple[Any, list[tuple[Any, ...]]]:
+    """Each row's group number and each group's key tuple, groups numbered in first-seen order.
+
+    The groups of :func:`_group_rows` (that exact reference) without a Python step per row and key:
+    values are coded per column (:func:`_column_codes`), codes combined with numpy, and
+    combinations whose key tuples are equal as dict keys merged (``True == 1``, every missing value
+    is None).
     """
     import numpy as np
-    import pandas as pd
 
     codes, values = _combined_codes(frame, keys)
     first = np.full(len(values), len(frame), dtype=np.int64)
@@ -732,15 +803,7 @@ def _group_slices(frame: pd.DataFrame,
             canonical[values[code]] = len(groups)
             groups.append(values[code])
         remap[code] = canonical[values[code]]
-    codes = remap[codes] if len(values) else codes
-    small = codes.astype(np.int16) if len(groups) < 2**15 else codes  # numpy radix-sorts 16-bit ints
-    order = np.argsort(small, kind="stable")
-    bounds = np.concatenate(([0], np.cumsum(np.bincount(codes, minlength=len(groups))))).tolist()
-    ordered = frame.take(order)
-    for group, values_of_group in enumerate(groups):
-        rows = ordered.iloc[bounds[group]:bounds[group + 1]]
-        rows.index = pd.RangeIndex(len(rows))  # a new frame object: sets its own axis, no copy
-        yield values_of_group, rows
+    return (remap[codes] if len(values) else codes), groups
 
 
 def _combined_codes(frame: pd.DataFrame, keys: Sequence[str]) -> tuple[Any, list[tuple[Any, ...]]]:

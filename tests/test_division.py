@@ -629,6 +629,32 @@ def test_partitions_held_over_several_flushes_keep_their_rows_in_order(
         pd.testing.assert_frame_equal(load_mini_batch(mb), expected)
 
 
+@pytest.mark.slow  # mltable reads of four files, twice
+def test_partitions_over_files_typed_differently_are_each_files_rows_concatenated(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """mltable infers ``day`` as boolean from the first rows; the file holding 2 and 3 reads as
+    object (None). Held files are cut in runs of one dtype set: every partition must still be
+    ``pandas.concat`` of its rows file by file, dtypes included, whatever is held at once."""
+    folder = delimited_mltable(tmp_path / "t")
+    for i, days in enumerate([[0, 1, 0, 1] * 60, [1, 0, 1, 0] * 60, [2, 3, 2, 3] * 60, [0, 1, 1, 0] * 60]):
+        pd.DataFrame({"store": [k % 3 for k in range(len(days))], "day": days,
+                      "n": range(len(days))}).to_csv(folder / f"f{i}.csv", index=False)
+    data = mltable_input(folder)
+    table = division._load_table(data, "read_delimited", division._KEYED_READ_BYTES, None)
+    files = [division._read(table, s.partitions, s.path, data, None) for s in division._streams(table, data, None)]
+    assert len({tuple(f.dtypes) for f in files}) == 2  # the case under test: files typed differently
+    for hold in (1, 2**40):  # a flush per file; everything held in one flush
+        monkeypatch.setattr(division, "_HOLD_BYTES", hold)
+        batches = divide(data, tmp_path / f"spill{hold}", keys=("store",))
+        assert [mb.partition_key_value for mb in batches] == [{"store": 0}, {"store": 1}, {"store": 2}]
+        for mb in batches:
+            store = mb.partition_key_value["store"]  # type: ignore[index]
+            pieces = [f[f["store"] == store].reset_index(drop=True) for f in files]
+            expected = pd.concat(pieces, ignore_index=True)  # a frame per flush: load_mini_batch concatenates
+            pd.testing.assert_frame_equal(load_mini_batch(mb), expected)
+            assert mb.items == len(expected)
+
+
 HOSTILE = ["/", "..", "../../etc/passwd", "a/b", "\x00", "nul\x00end", "ünïcødé 中文", "", " ",
            "con", "*", "\\", "\n"]
 
