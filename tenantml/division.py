@@ -372,11 +372,11 @@ class _Stream:
 
 def _table_mini_batches(data: DataInput, reader: str | None, size: int, spill_dir: Path,
                         source_file: object) -> Iterator[MiniBatch]:
-    split = _engine_split(size) if reader in _SIZED_READERS else 1
-    table = _load_table(data, reader, size // split, source_file)
-    exact = _ExactReads(data, reader, size, source_file) if split > 1 else None
+    split = _engine_split(size) if reader in _SIZED_READERS and private_api_problem() is None else 1
+    table = _load_table(data, reader, size // split, source_file, spill_dir)
+    exact = _ExactReads(data, reader, size, source_file, spill_dir) if split > 1 else None
     with _Spill(spill_dir / "minibatches.pkl") as spill:
-        yield from _cut_streams(table, reader, size, split, exact, spill, data, source_file)
+        yield from _cut_streams(table, reader, size, split, exact, spill, data, source_file, spill_dir)
 
 
 def _engine_split(size: int) -> int:
@@ -395,9 +395,9 @@ def _engine_split(size: int) -> int:
 
 
 def _cut_streams(table: Any, reader: str | None, size: int, split: int, exact: _ExactReads | None,
-                 spill: _Spill, data: DataInput, source_file: object) -> Iterator[MiniBatch]:
+                 spill: _Spill, data: DataInput, source_file: object, work: Path) -> Iterator[MiniBatch]:
     index = 0
-    for stream in _streams(table, data, source_file):
+    for stream in _streams(table, data, source_file, work):
         if reader in _SIZED_READERS:
             parts = stream.partitions
             groups = [parts[k:k + split] for k in range(0, len(parts), split)]
@@ -445,6 +445,8 @@ def _read_groups(table: Any, groups: list[list[int]],
     whose batches do not share one arrow schema (a range where a column is all missing can come
     back typed otherwise), or anything unexpected, is read by ``fallback(position in groups)``.
     """
+    if private_api_problem() is not None:  # mltable's public API: one call per mini-batch
+        return [fallback(position) for position in range(len(groups))]
     try:
         from azureml.dataprep.api._dataframereader import (
             get_dataframe_reader,  # private, as above
@@ -481,21 +483,24 @@ class _ExactReads:
     """Mini-batch ``k`` of a file read as Azure ML's worker reads it: partition ``k`` of the file
     in the table cut at ``size`` bytes. Loaded on first use (listing large ranges is slow)."""
 
-    def __init__(self, data: DataInput, reader: str | None, size: int, source_file: object) -> None:
-        self.data, self.reader, self.size, self.source_file = data, reader, size, source_file
+    def __init__(self, data: DataInput, reader: str | None, size: int, source_file: object, work: Path) -> None:
+        self.data, self.reader, self.size, self.source_file, self.work = data, reader, size, source_file, work
         self.table: Any = None
         self.first: dict[str, int] = {}
 
     def read(self, path: str, k: int) -> pd.DataFrame:
         if self.table is None:
-            self.table = _load_table(self.data, self.reader, self.size, self.source_file)
-            self.first = {s.path: s.first for s in _streams(self.table, self.data, self.source_file)}
+            self.table = _load_table(self.data, self.reader, self.size, self.source_file, self.work)
+            self.first = {s.path: s.first for s in _streams(self.table, self.data, self.source_file, self.work)}
         return _read(self.table, [self.first[path] + k], path, self.data, self.source_file)
 
 
 def _load_table(data: DataInput, reader: str | None, size: int | None,
-                source_file: object) -> Any:
-    """The input's MLTable; for byte-sized readers with ``partition_size`` set to ``size``."""
+                source_file: object, work: Path) -> Any:
+    """The input's MLTable; for byte-sized readers with ``partition_size`` set to ``size``.
+
+    ``work`` is a folder of this division's own, for the public path's MLTable files.
+    """
     import mltable
     import yaml
 
@@ -507,6 +512,8 @@ def _load_table(data: DataInput, reader: str | None, size: int | None,
         for step in spec["transformations"]:
             if isinstance(step, dict) and reader in step:
                 step[reader]["partition_size"] = size
+        if private_api_problem() is not None:  # public: the edited YAML as an MLTable file, loaded
+            return mltable.load(str(_write_mltable(work, f"sized-{size}", spec)))
         # mltable's own fallback in _with_partition_size: a table from the edited YAML dict
         return type(table)._create_from_dict(spec, table._path_pairs, table._load_uri)
     except Exception as exc:
@@ -514,14 +521,17 @@ def _load_table(data: DataInput, reader: str | None, size: int | None,
                     f"{_short(exc)}", "check the MLTable file against the MLTable schema") from exc
 
 
-def _streams(table: Any, data: DataInput, source_file: object) -> list[_Stream]:
+def _streams(table: Any, data: DataInput, source_file: object, work: Path) -> list[_Stream]:
     """Source files of ``table`` in sorted path order, with their partition index ranges."""
-    from azureml.dataprep.api._rslex_executor import (
-        get_rslex_executor,  # private, see docstring
-    )
-
     try:
-        total, per_stream = get_rslex_executor().get_partition_info(table._dataflow)
+        if private_api_problem() is not None:
+            total, per_stream = _public_partition_info(table, work)
+        else:
+            from azureml.dataprep.api._rslex_executor import (
+                get_rslex_executor,  # private, see docstring
+            )
+
+            total, per_stream = get_rslex_executor().get_partition_info(table._dataflow)
     except Exception as exc:
         raise _fail(data, source_file, f"mltable could not list the files of input "
                     f"{data.name!r}: {_short(exc)}", "check the MLTable 'paths' entries: a "
@@ -534,6 +544,40 @@ def _streams(table: Any, data: DataInput, source_file: object) -> list[_Stream]:
         raise RuntimeError(f"mltable reported {total} partitions but {first} per file")
     _refuse_mltable_file_as_data(streams, data)
     return sorted(streams, key=lambda s: s.path)
+
+
+def _public_partition_info(table: Any, work: Path) -> tuple[int, list[tuple[str, int]]]:
+    """``get_partition_info`` through mltable's public API: the table's files as mltable lists
+    them (its ``paths`` without transformations), and each file's partition count from a table
+    that is the same YAML with that file alone (partitions never cross files, and a file's
+    partitions depend only on it and the read step). Checked against the table's own count."""
+    import mltable
+    import yaml
+
+    spec = yaml.safe_load(str(table))
+    listing = {"paths": spec["paths"]}
+    files = [_stream_path(v) for v in
+             mltable.load(str(_write_mltable(work, "files", listing))).to_pandas_dataframe()["Path"]]
+    per_stream = []
+    for number, path in enumerate(files):
+        alone = dict(spec, paths=[{"file": path}])
+        count = mltable.load(str(_write_mltable(work, f"file-{number}", alone))).get_partition_count()
+        per_stream.append((path, int(count)))
+    total = int(table.get_partition_count())
+    if sum(count for _, count in per_stream) != total:
+        raise RuntimeError(f"mltable reported {total} partitions but {sum(c for _, c in per_stream)} "
+                           "over its files one by one")
+    return total, per_stream
+
+
+def _write_mltable(work: Path, name: str, spec: dict[str, Any]) -> Path:
+    """A folder under ``work`` (this division's own) holding ``spec`` as its MLTable file."""
+    import yaml
+
+    folder = work / "mltable" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MLTABLE_FILE).write_text(yaml.safe_dump(spec), encoding="utf-8")
+    return folder
 
 
 def _refuse_mltable_file_as_data(streams: list[_Stream], data: DataInput) -> None:
@@ -576,6 +620,75 @@ def _short(exc: BaseException) -> str:
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
     picked = [ln for ln in lines if ln.startswith(("Error Code", "Error Message"))] or lines[:1]
     return " ".join(picked)[:400] or type(exc).__name__
+
+
+# --------------------------------------------------------------------------- mltable's private API
+
+# What the fast path calls, as mltable 1.7.0 / azureml-dataprep 5.5.0 define it: (owner, name,
+# parameters). A version where any of these is missing or takes other parameters is divided
+# through mltable's public API instead (same mini-batches, one mltable call per mini-batch).
+_PRIVATE_API: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("mltable.MLTable", "_create_from_dict", ("mltable_yaml_dict", "path_pairs", "load_uri")),
+    ("azureml.dataprep.api._rslex_executor", "get_rslex_executor", ()),
+    ("rslex executor", "get_partition_info", ("script", "traceparent")),
+    ("rslex executor", "execute_dataflow", ("script", "collect_results", "fail_on_error", "fail_on_mixed_types",
+                                            "fail_on_out_of_range_datetime", "traceparent", "partition_ids")),
+    ("azureml.dataprep.api._dataframereader", "get_dataframe_reader", ()),
+    ("dataframe reader", "process_rslex_batches", ("batches", "stream_columns")),
+)
+_PRIVATE_API_STATE: list[str | None] = []  # [] until checked, then [None] or [what differs]
+
+
+def private_api_problem() -> str | None:
+    """None if the private mltable API of the fast path is as checked on mltable 1.7; else what
+    differs (the first time, also logged once as a warning of logger ``tenantml.division``)."""
+    if not _PRIVATE_API_STATE:
+        problem = _check_private_api()
+        _PRIVATE_API_STATE.append(problem)
+        if problem is not None:
+            import logging
+
+            logging.getLogger("tenantml.division").warning(
+                "mltable %s: its private API differs from mltable 1.7's (%s); dividing through mltable's "
+                "public API instead: the same mini-batches, one mltable call per mini-batch (slower)",
+                _version("mltable"), problem)
+    return _PRIVATE_API_STATE[0]
+
+
+def _check_private_api() -> str | None:
+    import inspect
+
+    try:
+        import mltable
+        from azureml.dataprep.api import _dataframereader, _rslex_executor
+
+        owners: dict[str, Any] = {"mltable.MLTable": mltable.MLTable,
+                                  "azureml.dataprep.api._rslex_executor": _rslex_executor,
+                                  "azureml.dataprep.api._dataframereader": _dataframereader}
+        owners["rslex executor"] = type(_rslex_executor.get_rslex_executor())
+        owners["dataframe reader"] = type(_dataframereader.get_dataframe_reader())
+    except Exception as exc:  # noqa: BLE001 - any failure here means: do not use it
+        return f"{type(exc).__name__}: {exc}"
+    for owner, name, parameters in _PRIVATE_API:
+        function = getattr(owners[owner], name, None)
+        if not callable(function):
+            return f"{owner}.{name} is missing"
+        try:
+            got = tuple(p for p in inspect.signature(function).parameters if p != "self")
+        except (TypeError, ValueError):
+            return f"{owner}.{name} has no signature to check"
+        if got != parameters:
+            return f"{owner}.{name}({', '.join(got)}) is not ({', '.join(parameters)})"
+    return None
+
+
+def _version(distribution: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return "(version unknown)"
 
 
 # --------------------------------------------------------------------------- spill files
@@ -641,11 +754,11 @@ class _Partition:
 
 def _partitioned_table(data: DataInput, reader: str | None, keys: tuple[str, ...], spill_dir: Path,
                        source_file: object) -> Iterator[MiniBatch]:
-    table = _load_table(data, reader, _KEYED_READ_BYTES, source_file)
+    table = _load_table(data, reader, _KEYED_READ_BYTES, source_file, spill_dir)
     parts: dict[tuple[Any, ...], _Partition] = {}
     held = _Held()
     with _Spill(spill_dir / "partitions.pkl") as spill:
-        for stream in _streams(table, data, source_file):
+        for stream in _streams(table, data, source_file, spill_dir):
             if not stream.count:
                 continue
             frame = _read(table, stream.partitions, stream.path, data, source_file)
