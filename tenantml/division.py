@@ -311,7 +311,8 @@ def _list_files(data: DataInput, source_file: object) -> list[str]:
 def _walk(root: str) -> list[str]:
     found: list[str] = []
     for folder, _dirs, names in os.walk(root):
-        found.extend(os.path.join(folder, name) for name in names)
+        prefix = folder if folder.endswith(os.sep) else folder + os.sep  # os.path.join, without a call per file
+        found.extend([prefix + name for name in names])
     found.sort()
     return found
 

@@ -140,6 +140,7 @@ def finish(proc: subprocess.Popen[bytes], request: DivisionRequest, request_file
 
 
 def main() -> None:
+    import logging
     import threading
 
     from tenantml.backends.local.mltable_support import (
@@ -161,6 +162,9 @@ def main() -> None:
     route_mltable_logs(request.mltable_log_dir)
     skip_discarded_call_stacks()  # this process is tenantml's own: no telemetry stack per mltable call
     _log_notes(request.mltable_log_dir / "division.txt")
+    # dataprep's loggers are at DEBUG with no handler here (telemetry off): every mini-batch made
+    # ~5 INFO records that nothing kept (cProfile, 608 mini-batches: 0.10 s of 0.62 s). Warnings stay.
+    logging.disable(logging.INFO)
     code = 0
     try:
         write_plan(request)
