@@ -507,6 +507,9 @@ def _load_table(data: DataInput, reader: str | None, size: int | None,
 
     try:
         table = mltable.load(str(data.path))
+        missing = [name for name in _PRIVATE_TABLE_ATTRIBUTES if not hasattr(table, name)]
+        if missing and private_api_problem() is None:
+            _private_api_differs(f"a loaded MLTable has no {', '.join(missing)}")
         if size is None or reader not in _SIZED_READERS:
             return table
         spec = yaml.safe_load(str(table))  # paths already resolved to absolute URIs by mltable
@@ -628,6 +631,8 @@ def _short(exc: BaseException) -> str:
 # What the fast path calls, as mltable 1.7.0 / azureml-dataprep 5.5.0 define it: (owner, name,
 # parameters). A version where any of these is missing or takes other parameters is divided
 # through mltable's public API instead (same mini-batches, one mltable call per mini-batch).
+# The attributes of a loaded MLTable it reads are checked on the input's own table.
+_PRIVATE_TABLE_ATTRIBUTES = ("_path_pairs", "_load_uri", "_dataflow")
 _PRIVATE_API: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("mltable.MLTable", "_create_from_dict", ("mltable_yaml_dict", "path_pairs", "load_uri")),
     ("azureml.dataprep.api._rslex_executor", "get_rslex_executor", ()),
@@ -645,15 +650,21 @@ def private_api_problem() -> str | None:
     differs (the first time, also logged once as a warning of logger ``tenantml.division``)."""
     if not _PRIVATE_API_STATE:
         problem = _check_private_api()
-        _PRIVATE_API_STATE.append(problem)
+        _PRIVATE_API_STATE.append(None)
         if problem is not None:
-            import logging
-
-            logging.getLogger("tenantml.division").warning(
-                "mltable %s: its private API differs from mltable 1.7's (%s); dividing through mltable's "
-                "public API instead: the same mini-batches, one mltable call per mini-batch (slower)",
-                _version("mltable"), problem)
+            _private_api_differs(problem)
     return _PRIVATE_API_STATE[0]
+
+
+def _private_api_differs(problem: str) -> None:
+    """From now on, the public path; said once."""
+    import logging
+
+    _PRIVATE_API_STATE[:] = [problem]
+    logging.getLogger("tenantml.division").warning(
+        "mltable %s: its private API differs from mltable 1.7's (%s); dividing through mltable's "
+        "public API instead: the same mini-batches, one mltable call per mini-batch (slower)",
+        _version("mltable"), problem)
 
 
 def _check_private_api() -> str | None:

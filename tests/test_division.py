@@ -498,27 +498,34 @@ def test_the_private_mltable_api_is_as_checked() -> None:
     assert division._check_private_api() is None  # the installed mltable (1.7): the fast path
 
 
+@pytest.mark.slow  # four divisions through the public path
 def test_a_changed_private_api_falls_back_with_one_log_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                             caplog: pytest.LogCaptureFixture) -> None:
     """As if mltable had changed: the check expects what this one does not have."""
     api = list(division._PRIVATE_API)
     monkeypatch.setattr(division, "_PRIVATE_API", (*api, ("mltable.MLTable", "_no_such_method", ())))
     assert division._check_private_api() == "mltable.MLTable._no_such_method is missing"
-    monkeypatch.setattr(division, "_PRIVATE_API", (("mltable.MLTable", "_create_from_dict", ("spec", "pairs")), *api))
-    problem = division._check_private_api()
-    assert problem == "mltable.MLTable._create_from_dict(mltable_yaml_dict, path_pairs, load_uri) is not (spec, pairs)"
-    monkeypatch.setattr(division, "_PRIVATE_API_STATE", [])
     folder = delimited_mltable(tmp_path / "t")
     pd.DataFrame({"store": [1, 2, 1], "qty": [1.5, 2.5, 3.5]}).to_csv(folder / "f.csv", index=False)
-    with caplog.at_level("WARNING", logger="tenantml.division"):
-        batches = divide(mltable_input(folder), tmp_path / "spill", "10", ())
-        divide(mltable_input(folder), tmp_path / "spill2", keys=("store",))
-    assert [r.getMessage() for r in caplog.records] == [
-        f"mltable {division._version('mltable')}: its private API differs from mltable 1.7's ({problem}); "
-        "dividing through mltable's public API instead: the same mini-batches, one mltable call per "
-        "mini-batch (slower)"]
-    pd.testing.assert_frame_equal(concat(batches), mltable_read(folder))
-    assert all(p.is_relative_to(tmp_path / "spill") for p in (tmp_path / "spill").rglob("*"))
+    changes = [("_PRIVATE_API", (("mltable.MLTable", "_create_from_dict", ("spec", "pairs")), *api),
+                "mltable.MLTable._create_from_dict(mltable_yaml_dict, path_pairs, load_uri) is not (spec, pairs)"),
+               ("_PRIVATE_TABLE_ATTRIBUTES", ("_path_pairs", "_no_such_attribute"),
+                "a loaded MLTable has no _no_such_attribute")]
+    for case, (name, value, problem) in enumerate(changes):
+        monkeypatch.setattr(division, "_PRIVATE_API", tuple(api))
+        monkeypatch.setattr(division, name, value)
+        monkeypatch.setattr(division, "_PRIVATE_API_STATE", [])
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="tenantml.division"):
+            batches = divide(mltable_input(folder), tmp_path / f"spill{case}", "10", ())
+            divide(mltable_input(folder), tmp_path / f"spill{case}k", keys=("store",))
+        assert [r.getMessage() for r in caplog.records] == [
+            f"mltable {division._version('mltable')}: its private API differs from mltable 1.7's ({problem}); "
+            "dividing through mltable's public API instead: the same mini-batches, one mltable call per "
+            "mini-batch (slower)"]
+        pd.testing.assert_frame_equal(concat(batches), mltable_read(folder))
+        assert (tmp_path / f"spill{case}" / "mltable").is_dir()  # its MLTable files: in the division's own folder
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["spill0", "spill0k", "spill1", "spill1k", "t"]
 
 
 GROUP_VALUES = st.one_of(st.none(), st.just(float("nan")), st.booleans(), st.integers(-2, 2),
