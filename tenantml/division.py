@@ -776,6 +776,7 @@ def _partitioned_table(data: DataInput, reader: str | None, keys: tuple[str, ...
             frame = _read(table, stream.partitions, stream.path, data, source_file)
             _check_columns(keys, frame.columns, data, source_file)
             held.add(frame, _partition_codes(frame, keys, parts, stream.path), os.path.getsize(stream.path))
+            del frame  # held: the only reference, so a flush frees it
             if held.bytes >= _HOLD_BYTES:
                 held.flush(parts, spill)
         held.flush(parts, spill)
@@ -795,11 +796,13 @@ _KEYED_READ_BYTES = 1024 * 1024
 # many files costs one frame per ~_HOLD_BYTES of input, not one per file. Memory is bounded by
 # this, not the input: the held rows, and at a flush their concatenation sorted by partition.
 # Measured on the scale benchmark's table (10 CSV files of 14 MiB, 5,000,000 rows, 10,000
-# partitions; divider CPU 12-13 s at every size): hold 128 MiB -> divider peak RSS 961 MiB, one
-# frame per partition, a worker loads a mini-batch in 0.15 ms; 64 MiB -> 687 MiB, 2 frames,
-# 0.64 ms; 32 MiB -> 523 MiB, 4 frames, 1.0 ms; a flush per file -> 370 MiB, 10 frames, 2 ms
-# (the floor, imports and one mltable read, is ~260 MiB). pandas.concat's ~0.5 ms is paid from two
-# frames on, so past one frame a smaller hold costs workers little more.
+# partitions; mltable types files 0-1 and 2-9 differently, so the first flush holds two runs), in
+# process at load average ~3: the code before this layout (one concat per partition, 128 MiB):
+# 24.9 s, 19.5 s CPU, peak RSS 845 MiB, a worker loads a mini-batch (one frame) in 0.15 ms. Now,
+# 128 MiB: 15.0 s, 11.4 s CPU, 917 MiB, 2 frames, 0.58 ms; 32 MiB: 12.9 s, 12.6 s CPU, 501 MiB,
+# 4-5 frames, 1.0 ms; a flush per file: 370 MiB, 10 frames, 2 ms (the floor, imports and one
+# mltable read, is ~260 MiB). pandas.concat's ~0.5 ms is paid from two frames on, so past one frame
+# a smaller hold costs workers little more.
 _HOLD_BYTES = 32 * 1024 * 1024
 
 
@@ -834,14 +837,14 @@ class _Held:
         self.bytes += nbytes
 
     def flush(self, parts: dict[tuple[Any, ...], _Partition], spill: _Spill) -> None:
-        """Write each partition's held rows to the spill as one frame, in input order.
+        """Write each partition's held rows to the spill, in input order.
 
         Consecutive held frames with one set of dtypes (mltable types the files of a table alike
         unless a file holds values its inferred type cannot take) are concatenated once, put in
         partition order by one stable sort and sliced: one concat, sort and take per such run of
-        files instead of one concat per partition. A partition's pieces from different runs are
-        then concatenated, in input order, so its dtypes are what ``pandas.concat`` of its rows
-        file by file gives (the common type; a run is all-missing exactly when its files' rows are).
+        files, and one frame per partition and run. :func:`load_mini_batch` concatenates a
+        partition's frames in input order, so its dtypes are what ``pandas.concat`` of its rows
+        file by file gives (a run is all-missing in a column exactly when its files' rows are).
         """
         import numpy as np
         import pandas as pd
@@ -855,18 +858,14 @@ class _Held:
                 runs.append(([frame], [codes]))
         self.frames, self.codes, self.bytes = [], [], 0
         by_number = {part.number: part for part in parts.values()}
-        pending: dict[int, list[pd.DataFrame]] = {}
         while runs:
             frames, codes = runs.pop(0)
             whole = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
             del frames
             for number, rows in _slices_by_code(whole, codes[0] if len(codes) == 1 else np.concatenate(codes),
                                                 len(by_number)):
-                pending.setdefault(number, []).append(rows)
+                by_number[number].offsets.append(spill.write(rows))
             del whole
-        for number, pieces in pending.items():
-            rows = pieces[0] if len(pieces) == 1 else pd.concat(pieces, ignore_index=True)
-            by_number[number].offsets.append(spill.write(rows))
 
 
 def _slices_by_code(frame: pd.DataFrame, codes: Any, count: int) -> Iterator[tuple[int, pd.DataFrame]]:
