@@ -448,10 +448,10 @@ def test_each_mini_batch_is_the_partition_azure_ml_reads(tmp_path_factory: pytes
         assert mb.items == len(expected)
 
 
-ELIGIBLE_ROWS = st.lists(st.tuples(st.integers(-10**6, 10**6),
-                                   st.one_of(st.none(), st.floats(-1e3, 1e3, allow_nan=False).map(lambda x: round(x, 2))),
-                                   st.one_of(st.none(), st.text(alphabet="ab,\"x ", max_size=40))),
-                         min_size=1, max_size=40)
+ELIGIBLE_ROWS = st.lists(st.tuples(st.integers(-10**4, 10**4),
+                                   st.one_of(st.none(), st.floats(-99, 99, allow_nan=False).map(lambda x: round(x, 2))),
+                                   st.one_of(st.none(), st.text(alphabet="ab,x ", max_size=4))),
+                         min_size=8, max_size=40)  # short lines: ranges of 64+ bytes each hold a row start
 
 
 @pytest.mark.slow  # mltable or 100k files
@@ -471,7 +471,7 @@ def test_small_mini_batches_converted_at_once_are_the_partitions_azure_ml_reads(
         path = folder / f"part_{i}.csv"
         pd.DataFrame(rows, columns=["id", "x", "s"]).to_csv(path, index=False)
         total += path.stat().st_size
-    size = data.draw(st.integers(16, max(16, total // 2)), label="mini_batch_size")
+    size = data.draw(st.integers(64, max(64, total // 3)), label="mini_batch_size")
     convert_bytes = data.draw(st.sampled_from([1, 64, division._CONVERT_BYTES]), label="convert bytes")
     monkeypatch.setattr(division, "_CONVERT_BYTES", convert_bytes)
     calls = []
@@ -483,7 +483,8 @@ def test_small_mini_batches_converted_at_once_are_the_partitions_azure_ml_reads(
     for mb, expected in zip(batches, reference):
         pd.testing.assert_frame_equal(load_mini_batch(mb), expected)
         assert mb.items == len(expected)
-    assume(calls)  # only examples where the engine gave one batch per partition judge the new path
+    if total >= 6 * size:  # some file has several mini-batches, each with rows: the new path ran
+        assert calls
 
 
 def comparable(batches: list[MiniBatch]) -> list[tuple[Any, ...]]:
