@@ -220,7 +220,10 @@ def write_pipeline(root: Path, script: str, *, data: str = "data", data_type: st
         "resources": {"instance_count": 1},
         "max_concurrency_per_instance": workers,
         "retry_settings": {"max_retries": 2, "timeout": timeout},
-        "task": {"type": "run_function", "code": "./src", "entry_script": "entry.py"},
+        # azure-ai-ml (and so tenantml, since main 4b8b2d8) refuses a parallel task without one;
+        # locally the current Python runs it
+        "task": {"type": "run_function", "code": "./src", "entry_script": "entry.py",
+                 "environment": {"image": "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04"}},
     }
     if partition_keys:
         job["partition_keys"] = partition_keys
