@@ -474,9 +474,6 @@ def test_small_mini_batches_converted_at_once_are_the_partitions_azure_ml_reads(
     size = data.draw(st.integers(64, max(64, total // 3)), label="mini_batch_size")
     convert_bytes = data.draw(st.sampled_from([1, 64, division._CONVERT_BYTES]), label="convert bytes")
     monkeypatch.setattr(division, "_CONVERT_BYTES", convert_bytes)
-    calls = []
-    real = division._convert_at_once
-    monkeypatch.setattr(division, "_convert_at_once", lambda *a: calls.append(1) or real(*a))
     batches = divide(mltable_input(folder), root / "spill", str(size))
     reference = mltable_partition_reads(folder, size, root / "reference")
     assert len(batches) == len(reference)
