@@ -17,9 +17,10 @@ into what ``run()`` receives with :func:`load_mini_batch`. Workers never touch m
   rows are read through mltable, one engine call per ~64 MiB of a file, cut in memory into
   mini-batches, and each mini-batch is pickled (pickle keeps dtypes exactly) into one spill file
   under ``spill_dir``; the record carries the spill path and the frame's offset in it.
-- **partition_keys**: the table is read once, file by file; each file's rows are grouped by the
-  keys (``dropna=False``), held until ~128 MiB of input is read, then each partition's held rows
-  go to the spill file as one frame (file names never come from key values). Once all files are
+- **partition_keys**: the table is read once, file by file; each file's rows are coded by the
+  keys (``dropna=False``) and held until ~32 MiB of input is read, then the held rows are sorted
+  by partition once and each partition's rows go to the spill file as one frame (file names
+  never come from key values). Once all files are
   read, one mini-batch per distinct key combination is yielded, sorted by key values: numbers before
   strings, missing values (None/NaN/NaT) last, key by key. Azure ML gives no order; a sorted one
   is deterministic and easy to scan in summaries. A file MLTable whose
@@ -310,7 +311,8 @@ def _list_files(data: DataInput, source_file: object) -> list[str]:
 def _walk(root: str) -> list[str]:
     found: list[str] = []
     for folder, _dirs, names in os.walk(root):
-        found.extend(os.path.join(folder, name) for name in names)
+        prefix = folder if folder.endswith(os.sep) else folder + os.sep  # os.path.join, without a call per file
+        found.extend([prefix + name for name in names])
     found.sort()
     return found
 
@@ -371,11 +373,11 @@ class _Stream:
 
 def _table_mini_batches(data: DataInput, reader: str | None, size: int, spill_dir: Path,
                         source_file: object) -> Iterator[MiniBatch]:
-    split = _engine_split(size) if reader in _SIZED_READERS else 1
-    table = _load_table(data, reader, size // split, source_file)
-    exact = _ExactReads(data, reader, size, source_file) if split > 1 else None
+    split = _engine_split(size) if reader in _SIZED_READERS and private_api_problem() is None else 1
+    table = _load_table(data, reader, size // split, source_file, spill_dir)
+    exact = _ExactReads(data, reader, size, source_file, spill_dir) if split > 1 else None
     with _Spill(spill_dir / "minibatches.pkl") as spill:
-        yield from _cut_streams(table, reader, size, split, exact, spill, data, source_file)
+        yield from _cut_streams(table, reader, size, split, exact, spill, data, source_file, spill_dir)
 
 
 def _engine_split(size: int) -> int:
@@ -394,9 +396,9 @@ def _engine_split(size: int) -> int:
 
 
 def _cut_streams(table: Any, reader: str | None, size: int, split: int, exact: _ExactReads | None,
-                 spill: _Spill, data: DataInput, source_file: object) -> Iterator[MiniBatch]:
+                 spill: _Spill, data: DataInput, source_file: object, work: Path) -> Iterator[MiniBatch]:
     index = 0
-    for stream in _streams(table, data, source_file):
+    for stream in _streams(table, data, source_file, work):
         if reader in _SIZED_READERS:
             parts = stream.partitions
             groups = [parts[k:k + split] for k in range(0, len(parts), split)]
@@ -444,6 +446,8 @@ def _read_groups(table: Any, groups: list[list[int]],
     whose batches do not share one arrow schema (a range where a column is all missing can come
     back typed otherwise), or anything unexpected, is read by ``fallback(position in groups)``.
     """
+    if private_api_problem() is not None:  # mltable's public API: one call per mini-batch
+        return [fallback(position) for position in range(len(groups))]
     try:
         from azureml.dataprep.api._dataframereader import (
             get_dataframe_reader,  # private, as above
@@ -458,6 +462,8 @@ def _read_groups(table: Any, groups: list[list[int]],
         return [fallback(position) for position in range(len(groups))]
     if len(groups) == 1 or len(batches) == len(partitions):
         reader = get_dataframe_reader()
+        if len(groups) > 1 and _convertible_at_once(batches, columns):
+            return _convert_at_once(reader, batches, groups)
         frames, at = [], 0
         for position, group in enumerate(groups):
             take = len(batches) if len(groups) == 1 else len(group)
@@ -476,36 +482,105 @@ def _read_groups(table: Any, groups: list[list[int]],
             + _read_groups(table, groups[half:], lambda position: fallback(position + half)))
 
 
+def _convertible_at_once(batches: list[Any], columns: list[Any] | None) -> bool:
+    """True when converting the batches of several groups at once, then slicing, gives each group
+    exactly the frame mltable's converter gives it alone.
+
+    The converter (``process_rslex_batches``) resolves column types over the batches it is given
+    and converts with ``pyarrow.Table.to_pandas``, where only null-free integer and boolean columns
+    keep their type (one missing value makes them float64 / object). So: one schema for every
+    batch, no empty batch, no stream columns, and only types whose pandas dtype does not depend on
+    which rows are converted together: integers and booleans without any null, floats, strings,
+    timestamps and dates. Anything else is converted group by group, as before.
+    """
+    import pyarrow as pa
+
+    if columns is not None and any(columns):
+        return False
+    schema = batches[0].schema
+    if any(b.num_rows == 0 or not b.schema.equals(schema) for b in batches):
+        return False
+    for i, column in enumerate(schema):
+        kind = column.type
+        if pa.types.is_integer(kind) or pa.types.is_boolean(kind):
+            if any(b.column(i).null_count for b in batches):
+                return False
+        elif not (pa.types.is_floating(kind) or pa.types.is_string(kind) or pa.types.is_large_string(kind)
+                  or pa.types.is_timestamp(kind) or pa.types.is_date(kind)):
+            return False
+    return True
+
+
+# Source bytes converted to pandas at once when small mini-batches are converted together: a
+# conversion per mini-batch cost ~0.3 ms (608 mini-batches of 100 bytes); this bounds the frame held.
+_CONVERT_BYTES = 8 * 1024 * 1024
+
+
+def _convert_at_once(reader: Any, batches: list[Any], groups: list[list[int]]) -> list[pd.DataFrame]:
+    """Each group's rows: windows of groups (~_CONVERT_BYTES) converted by mltable's converter
+    at once and sliced (see :func:`_convertible_at_once` for when this equals group by group)."""
+    import itertools
+
+    import pandas as pd
+
+    bounds = [0, *itertools.accumulate(len(group) for group in groups)]  # group k: batches bounds[k]:bounds[k+1]
+    rows = [sum(b.num_rows for b in batches[bounds[k]:bounds[k + 1]]) for k in range(len(groups))]
+    frames: list[pd.DataFrame] = []
+    start = 0
+    while start < len(groups):
+        end, size = start, 0
+        while end < len(groups) and (end == start or size < _CONVERT_BYTES):
+            size += sum(b.nbytes for b in batches[bounds[end]:bounds[end + 1]])
+            end += 1
+        whole = reader.process_rslex_batches(batches[bounds[start]:bounds[end]], None)
+        row = 0
+        for k in range(start, end):
+            part = whole.iloc[row:row + rows[k]]
+            part.index = pd.RangeIndex(rows[k])  # a new frame object: sets its own axis, no copy
+            frames.append(part)
+            row += rows[k]
+        start = end
+    return frames
+
+
 class _ExactReads:
     """Mini-batch ``k`` of a file read as Azure ML's worker reads it: partition ``k`` of the file
     in the table cut at ``size`` bytes. Loaded on first use (listing large ranges is slow)."""
 
-    def __init__(self, data: DataInput, reader: str | None, size: int, source_file: object) -> None:
-        self.data, self.reader, self.size, self.source_file = data, reader, size, source_file
+    def __init__(self, data: DataInput, reader: str | None, size: int, source_file: object, work: Path) -> None:
+        self.data, self.reader, self.size, self.source_file, self.work = data, reader, size, source_file, work
         self.table: Any = None
         self.first: dict[str, int] = {}
 
     def read(self, path: str, k: int) -> pd.DataFrame:
         if self.table is None:
-            self.table = _load_table(self.data, self.reader, self.size, self.source_file)
-            self.first = {s.path: s.first for s in _streams(self.table, self.data, self.source_file)}
+            self.table = _load_table(self.data, self.reader, self.size, self.source_file, self.work)
+            self.first = {s.path: s.first for s in _streams(self.table, self.data, self.source_file, self.work)}
         return _read(self.table, [self.first[path] + k], path, self.data, self.source_file)
 
 
 def _load_table(data: DataInput, reader: str | None, size: int | None,
-                source_file: object) -> Any:
-    """The input's MLTable; for byte-sized readers with ``partition_size`` set to ``size``."""
+                source_file: object, work: Path) -> Any:
+    """The input's MLTable; for byte-sized readers with ``partition_size`` set to ``size``.
+
+    ``work`` is a folder of this division's own, for the public path's MLTable files.
+    """
     import mltable
     import yaml
 
     try:
         table = mltable.load(str(data.path))
+        missing = [name for name in _PRIVATE_TABLE_ATTRIBUTES if not hasattr(table, name)]
+        if missing and private_api_problem() is None:
+            _private_api_differs(f"a loaded MLTable has no {', '.join(missing)}")
         if size is None or reader not in _SIZED_READERS:
             return table
         spec = yaml.safe_load(str(table))  # paths already resolved to absolute URIs by mltable
         for step in spec["transformations"]:
             if isinstance(step, dict) and reader in step:
                 step[reader]["partition_size"] = size
+        if private_api_problem() is not None:  # public: the edited YAML as an MLTable file, loaded
+            return mltable.load(str(_write_mltable(work, f"sized-{size}", spec)))
         # mltable's own fallback in _with_partition_size: a table from the edited YAML dict
         return type(table)._create_from_dict(spec, table._path_pairs, table._load_uri)
     except Exception as exc:
@@ -513,14 +588,17 @@ def _load_table(data: DataInput, reader: str | None, size: int | None,
                     f"{_short(exc)}", "check the MLTable file against the MLTable schema") from exc
 
 
-def _streams(table: Any, data: DataInput, source_file: object) -> list[_Stream]:
+def _streams(table: Any, data: DataInput, source_file: object, work: Path) -> list[_Stream]:
     """Source files of ``table`` in sorted path order, with their partition index ranges."""
-    from azureml.dataprep.api._rslex_executor import (
-        get_rslex_executor,  # private, see docstring
-    )
-
     try:
-        total, per_stream = get_rslex_executor().get_partition_info(table._dataflow)
+        if private_api_problem() is not None:
+            total, per_stream = _public_partition_info(table, work)
+        else:
+            from azureml.dataprep.api._rslex_executor import (
+                get_rslex_executor,  # private, see docstring
+            )
+
+            total, per_stream = get_rslex_executor().get_partition_info(table._dataflow)
     except Exception as exc:
         raise _fail(data, source_file, f"mltable could not list the files of input "
                     f"{data.name!r}: {_short(exc)}", "check the MLTable 'paths' entries: a "
@@ -533,6 +611,40 @@ def _streams(table: Any, data: DataInput, source_file: object) -> list[_Stream]:
         raise RuntimeError(f"mltable reported {total} partitions but {first} per file")
     _refuse_mltable_file_as_data(streams, data)
     return sorted(streams, key=lambda s: s.path)
+
+
+def _public_partition_info(table: Any, work: Path) -> tuple[int, list[tuple[str, int]]]:
+    """``get_partition_info`` through mltable's public API: the table's files as mltable lists
+    them (its ``paths`` without transformations), and each file's partition count from a table
+    that is the same YAML with that file alone (partitions never cross files, and a file's
+    partitions depend only on it and the read step). Checked against the table's own count."""
+    import mltable
+    import yaml
+
+    spec = yaml.safe_load(str(table))
+    listing = {"paths": spec["paths"]}
+    files = [_stream_path(v) for v in
+             mltable.load(str(_write_mltable(work, "files", listing))).to_pandas_dataframe()["Path"]]
+    per_stream = []
+    for number, path in enumerate(files):
+        alone = dict(spec, paths=[{"file": path}])
+        count = mltable.load(str(_write_mltable(work, f"file-{number}", alone))).get_partition_count()
+        per_stream.append((path, int(count)))
+    total = int(table.get_partition_count())
+    if sum(count for _, count in per_stream) != total:
+        raise RuntimeError(f"mltable reported {total} partitions but {sum(c for _, c in per_stream)} "
+                           "over its files one by one")
+    return total, per_stream
+
+
+def _write_mltable(work: Path, name: str, spec: dict[str, Any]) -> Path:
+    """A folder under ``work`` (this division's own) holding ``spec`` as its MLTable file."""
+    import yaml
+
+    folder = work / "mltable" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MLTABLE_FILE).write_text(yaml.safe_dump(spec), encoding="utf-8")
+    return folder
 
 
 def _refuse_mltable_file_as_data(streams: list[_Stream], data: DataInput) -> None:
@@ -575,6 +687,83 @@ def _short(exc: BaseException) -> str:
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
     picked = [ln for ln in lines if ln.startswith(("Error Code", "Error Message"))] or lines[:1]
     return " ".join(picked)[:400] or type(exc).__name__
+
+
+# --------------------------------------------------------------------------- mltable's private API
+
+# What the fast path calls, as mltable 1.7.0 / azureml-dataprep 5.5.0 define it: (owner, name,
+# parameters). A version where any of these is missing or takes other parameters is divided
+# through mltable's public API instead (same mini-batches, one mltable call per mini-batch).
+# The attributes of a loaded MLTable it reads are checked on the input's own table.
+_PRIVATE_TABLE_ATTRIBUTES = ("_path_pairs", "_load_uri", "_dataflow")
+_PRIVATE_API: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("mltable.MLTable", "_create_from_dict", ("mltable_yaml_dict", "path_pairs", "load_uri")),
+    ("azureml.dataprep.api._rslex_executor", "get_rslex_executor", ()),
+    ("rslex executor", "get_partition_info", ("script", "traceparent")),
+    ("rslex executor", "execute_dataflow", ("script", "collect_results", "fail_on_error", "fail_on_mixed_types",
+                                            "fail_on_out_of_range_datetime", "traceparent", "partition_ids")),
+    ("azureml.dataprep.api._dataframereader", "get_dataframe_reader", ()),
+    ("dataframe reader", "process_rslex_batches", ("batches", "stream_columns")),
+)
+_PRIVATE_API_STATE: list[str | None] = []  # [] until checked, then [None] or [what differs]
+
+
+def private_api_problem() -> str | None:
+    """None if the private mltable API of the fast path is as checked on mltable 1.7; else what
+    differs (the first time, also logged once as a warning of logger ``tenantml.division``)."""
+    if not _PRIVATE_API_STATE:
+        problem = _check_private_api()
+        _PRIVATE_API_STATE.append(None)
+        if problem is not None:
+            _private_api_differs(problem)
+    return _PRIVATE_API_STATE[0]
+
+
+def _private_api_differs(problem: str) -> None:
+    """From now on, the public path; said once."""
+    import logging
+
+    _PRIVATE_API_STATE[:] = [problem]
+    logging.getLogger("tenantml.division").warning(
+        "mltable %s: its private API differs from mltable 1.7's (%s); dividing through mltable's "
+        "public API instead: the same mini-batches, one mltable call per mini-batch (slower)",
+        _version("mltable"), problem)
+
+
+def _check_private_api() -> str | None:
+    import inspect
+
+    try:
+        import mltable
+        from azureml.dataprep.api import _dataframereader, _rslex_executor
+
+        owners: dict[str, Any] = {"mltable.MLTable": mltable.MLTable,
+                                  "azureml.dataprep.api._rslex_executor": _rslex_executor,
+                                  "azureml.dataprep.api._dataframereader": _dataframereader}
+        owners["rslex executor"] = type(_rslex_executor.get_rslex_executor())
+        owners["dataframe reader"] = type(_dataframereader.get_dataframe_reader())
+    except Exception as exc:  # noqa: BLE001 - any failure here means: do not use it
+        return f"{type(exc).__name__}: {exc}"
+    for owner, name, parameters in _PRIVATE_API:
+        function = getattr(owners[owner], name, None)
+        if not callable(function):
+            return f"{owner}.{name} is missing"
+        try:
+            got = tuple(p for p in inspect.signature(function).parameters if p != "self")
+        except (TypeError, ValueError):
+            return f"{owner}.{name} has no signature to check"
+        if got != parameters:
+            return f"{owner}.{name}({', '.join(got)}) is not ({', '.join(parameters)})"
+    return None
+
+
+def _version(distribution: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return "(version unknown)"
 
 
 # --------------------------------------------------------------------------- spill files
@@ -640,27 +829,20 @@ class _Partition:
 
 def _partitioned_table(data: DataInput, reader: str | None, keys: tuple[str, ...], spill_dir: Path,
                        source_file: object) -> Iterator[MiniBatch]:
-    table = _load_table(data, reader, _KEYED_READ_BYTES, source_file)
+    table = _load_table(data, reader, _KEYED_READ_BYTES, source_file, spill_dir)
     parts: dict[tuple[Any, ...], _Partition] = {}
-    pending: dict[int, list[pd.DataFrame]] = {}  # partition number -> rows not yet in the spill
-    held = 0  # source bytes behind ``pending``
+    held = _Held()
     with _Spill(spill_dir / "partitions.pkl") as spill:
-        for stream in _streams(table, data, source_file):
+        for stream in _streams(table, data, source_file, spill_dir):
             if not stream.count:
                 continue
             frame = _read(table, stream.partitions, stream.path, data, source_file)
             _check_columns(keys, frame.columns, data, source_file)
-            for key, rows in _group_slices(frame, keys):
-                part = parts.setdefault(key, _Partition(len(parts)))
-                pending.setdefault(part.number, []).append(rows)
-                part.rows += len(rows)
-                if stream.path not in part.sources:
-                    part.sources.append(stream.path)
-            held += os.path.getsize(stream.path)
-            if held >= _HOLD_BYTES:
-                _flush(pending, parts, spill)
-                held = 0
-        _flush(pending, parts, spill)
+            held.add(frame, _partition_codes(frame, keys, parts, stream.path), os.path.getsize(stream.path))
+            del frame  # held: the only reference, so a flush frees it
+            if held.bytes >= _HOLD_BYTES:
+                held.flush(parts, spill)
+        held.flush(parts, spill)
     for index, (key, part) in enumerate(sorted(parts.items(), key=lambda kv: _sort_key(kv[0]))):
         yield MiniBatch(index=index, kind="table", items=part.rows, data_path=str(spill.path),
                         data_offsets=tuple(part.offsets), sources=tuple(part.sources),
@@ -674,21 +856,95 @@ def _partitioned_table(data: DataInput, reader: str | None, keys: tuple[str, ...
 _KEYED_READ_BYTES = 1024 * 1024
 
 # Rows of several files are held before they go to the spill file, so a partition spread over
-# many files costs one frame per ~_HOLD_BYTES of input, not one per file (10 files x 10,000
-# partitions were 100,000 appends, each to its own file). Memory stays bounded by this, not the input.
-_HOLD_BYTES = 128 * 1024 * 1024
+# many files costs one frame per ~_HOLD_BYTES of input, not one per file. Memory is bounded by
+# this, not the input: the held rows, and at a flush their concatenation sorted by partition.
+# Measured on the scale benchmark's table (10 CSV files of 14 MiB, 5,000,000 rows, 10,000
+# partitions; mltable types files 0-1 and 2-9 differently, so the first flush holds two runs), in
+# process at load average ~3: the code before this layout (one concat per partition, 128 MiB):
+# 24.9 s, 19.5 s CPU, peak RSS 845 MiB, a worker loads a mini-batch (one frame) in 0.15 ms. Now,
+# 128 MiB: 15.0 s, 11.4 s CPU, 917 MiB, 2 frames, 0.58 ms; 32 MiB: 12.9 s, 12.6 s CPU, 501 MiB,
+# 4-5 frames, 1.0 ms; a flush per file: 370 MiB, 10 frames, 2 ms (the floor, imports and one
+# mltable read, is ~260 MiB). pandas.concat's ~0.5 ms is paid from two frames on, so past one frame
+# a smaller hold costs workers little more.
+_HOLD_BYTES = 32 * 1024 * 1024
 
 
-def _flush(pending: dict[int, list[pd.DataFrame]], parts: dict[tuple[Any, ...], _Partition],
-           spill: _Spill) -> None:
-    """Write each partition's held rows to the spill as one frame (in input order)."""
+def _partition_codes(frame: pd.DataFrame, keys: Sequence[str], parts: dict[tuple[Any, ...], _Partition],
+                     path: str) -> Any:
+    """Each row's partition number (first appearance over the whole input), counting its rows."""
+    import numpy as np
+
+    codes, groups = _group_codes(frame, keys)
+    numbers = np.empty(len(groups), dtype=np.int64)
+    counts = np.bincount(codes, minlength=len(groups)).tolist() if len(groups) else []
+    for group, key in enumerate(groups):
+        part = parts.setdefault(key, _Partition(len(parts)))
+        numbers[group] = part.number
+        part.rows += counts[group]
+        if not part.sources or part.sources[-1] != path:  # files are read one after the other
+            part.sources.append(path)
+    return numbers[codes] if len(groups) else codes
+
+
+class _Held:
+    """Source rows read but not yet in the spill file, with each row's partition number."""
+
+    def __init__(self) -> None:
+        self.frames: list[pd.DataFrame] = []
+        self.codes: list[Any] = []
+        self.bytes = 0  # source bytes behind the held rows
+
+    def add(self, frame: pd.DataFrame, codes: Any, nbytes: int) -> None:
+        self.frames.append(frame)
+        self.codes.append(codes)
+        self.bytes += nbytes
+
+    def flush(self, parts: dict[tuple[Any, ...], _Partition], spill: _Spill) -> None:
+        """Write each partition's held rows to the spill, in input order.
+
+        Consecutive held frames with one set of dtypes (mltable types the files of a table alike
+        unless a file holds values its inferred type cannot take) are concatenated once, put in
+        partition order by one stable sort and sliced: one concat, sort and take per such run of
+        files, and one frame per partition and run. :func:`load_mini_batch` concatenates a
+        partition's frames in input order, so its dtypes are what ``pandas.concat`` of its rows
+        file by file gives (a run is all-missing in a column exactly when its files' rows are).
+        """
+        import numpy as np
+        import pandas as pd
+
+        runs: list[tuple[list[pd.DataFrame], list[Any]]] = []
+        for frame, codes in zip(self.frames, self.codes):
+            if runs and runs[-1][0][0].dtypes.equals(frame.dtypes):
+                runs[-1][0].append(frame)
+                runs[-1][1].append(codes)
+            else:
+                runs.append(([frame], [codes]))
+        self.frames, self.codes, self.bytes = [], [], 0
+        by_number = {part.number: part for part in parts.values()}
+        while runs:
+            frames, codes = runs.pop(0)
+            whole = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+            del frames
+            for number, rows in _slices_by_code(whole, codes[0] if len(codes) == 1 else np.concatenate(codes),
+                                                len(by_number)):
+                by_number[number].offsets.append(spill.write(rows))
+            del whole
+
+
+def _slices_by_code(frame: pd.DataFrame, codes: Any, count: int) -> Iterator[tuple[int, pd.DataFrame]]:
+    """The rows of ``frame`` with each code in ``range(count)`` that has any, in row order."""
+    import numpy as np
     import pandas as pd
 
-    by_number = {part.number: part for part in parts.values()}
-    for number, frames in pending.items():
-        rows = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-        by_number[number].offsets.append(spill.write(rows))
-    pending.clear()
+    small = codes.astype(np.int16) if count < 2**15 else codes  # numpy radix-sorts 16-bit ints
+    order = np.argsort(small, kind="stable")
+    sizes = np.bincount(codes, minlength=count)
+    bounds = np.concatenate(([0], np.cumsum(sizes))).tolist()
+    ordered = frame.take(order)
+    for code in np.flatnonzero(sizes).tolist():
+        rows = ordered.iloc[bounds[code]:bounds[code + 1]]
+        rows.index = pd.RangeIndex(len(rows))  # a new frame object: sets its own axis, no copy
+        yield code, rows
 
 
 def _partitioned_files(data: DataInput, keys: tuple[str, ...],
@@ -710,16 +966,22 @@ def _partitioned_files(data: DataInput, keys: tuple[str, ...],
 
 def _group_slices(frame: pd.DataFrame,
                   keys: Sequence[str]) -> Iterator[tuple[tuple[Any, ...], pd.DataFrame]]:
-    """Each distinct key combination of ``frame`` with its rows, as :func:`_group_rows` groups them.
+    """Each distinct key combination of ``frame`` with its rows, as :func:`_group_rows` groups them
+    (the same groups, keys and first-seen order; a property test checks it)."""
+    codes, groups = _group_codes(frame, keys)
+    for code, rows in _slices_by_code(frame, codes, len(groups)):
+        yield groups[code], rows
 
-    The same groups, keys and first-seen order as that exact reference (a property test checks
-    it), without a Python step per row and key: values are coded per column
-    (:func:`_column_codes`), codes combined with numpy, combinations whose key tuples are equal
-    as dict keys merged (``True == 1``, every missing value is None), then rows are put in group
-    order once (a stable sort) and each group is a slice of that, not one ``take`` per group.
+
+def _group_codes(frame: pd.DataFrame, keys: Sequence[str]) -> tuple[Any, list[tuple[Any, ...]]]:
+    """Each row's group number and each group's key tuple, groups numbered in first-seen order.
+
+    The groups of :func:`_group_rows` (that exact reference) without a Python step per row and key:
+    values are coded per column (:func:`_column_codes`), codes combined with numpy, and
+    combinations whose key tuples are equal as dict keys merged (``True == 1``, every missing value
+    is None).
     """
     import numpy as np
-    import pandas as pd
 
     codes, values = _combined_codes(frame, keys)
     first = np.full(len(values), len(frame), dtype=np.int64)
@@ -732,15 +994,7 @@ def _group_slices(frame: pd.DataFrame,
             canonical[values[code]] = len(groups)
             groups.append(values[code])
         remap[code] = canonical[values[code]]
-    codes = remap[codes] if len(values) else codes
-    small = codes.astype(np.int16) if len(groups) < 2**15 else codes  # numpy radix-sorts 16-bit ints
-    order = np.argsort(small, kind="stable")
-    bounds = np.concatenate(([0], np.cumsum(np.bincount(codes, minlength=len(groups))))).tolist()
-    ordered = frame.take(order)
-    for group, values_of_group in enumerate(groups):
-        rows = ordered.iloc[bounds[group]:bounds[group + 1]]
-        rows.index = pd.RangeIndex(len(rows))  # a new frame object: sets its own axis, no copy
-        yield values_of_group, rows
+    return (remap[codes] if len(values) else codes), groups
 
 
 def _combined_codes(frame: pd.DataFrame, keys: Sequence[str]) -> tuple[Any, list[tuple[Any, ...]]]:

@@ -448,6 +448,122 @@ def test_each_mini_batch_is_the_partition_azure_ml_reads(tmp_path_factory: pytes
         assert mb.items == len(expected)
 
 
+ELIGIBLE_ROWS = st.lists(st.tuples(st.integers(-10**4, 10**4),
+                                   st.one_of(st.none(), st.floats(-99, 99, allow_nan=False).map(lambda x: round(x, 2))),
+                                   st.one_of(st.none(), st.text(alphabet="ab,x ", max_size=4))),
+                         min_size=8, max_size=40)  # short lines: ranges of 64+ bytes each hold a row start
+
+
+@pytest.mark.slow  # mltable or 100k files
+@settings(max_examples=10, deadline=None, phases=MLTABLE_PHASES,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(files=st.lists(ELIGIBLE_ROWS, min_size=1, max_size=3), data=st.data())
+def test_small_mini_batches_converted_at_once_are_the_partitions_azure_ml_reads(
+        tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch,
+        files: list[list[tuple[int, Any, Any]]], data: st.DataObject) -> None:
+    """Columns whose pandas dtype does not depend on which rows are converted together (integers
+    without a null, floats and strings with missing values) are converted a window at a time and
+    sliced: every mini-batch must still be exactly Azure ML's per-partition read."""
+    root = tmp_path_factory.mktemp("once")
+    folder = delimited_mltable(root / "t")
+    total = 0
+    for i, rows in enumerate(files):
+        path = folder / f"part_{i}.csv"
+        pd.DataFrame(rows, columns=["id", "x", "s"]).to_csv(path, index=False)
+        total += path.stat().st_size
+    size = data.draw(st.integers(64, max(64, total // 3)), label="mini_batch_size")
+    convert_bytes = data.draw(st.sampled_from([1, 64, division._CONVERT_BYTES]), label="convert bytes")
+    monkeypatch.setattr(division, "_CONVERT_BYTES", convert_bytes)
+    batches = divide(mltable_input(folder), root / "spill", str(size))
+    reference = mltable_partition_reads(folder, size, root / "reference")
+    assert len(batches) == len(reference)
+    for mb, expected in zip(batches, reference):
+        pd.testing.assert_frame_equal(load_mini_batch(mb), expected)
+        assert mb.items == len(expected)
+    # about half the examples take the new path (measured); a range where a column is all missing
+    # comes back typed otherwise, and such windows are converted group by group
+
+
+def comparable(batches: list[MiniBatch]) -> list[tuple[Any, ...]]:
+    """What a mini-batch is, without where its rows are stored."""
+    return [(mb.index, mb.kind, mb.items, mb.sources, mb.partition_key_value, mb.label) for mb in batches]
+
+
+@pytest.mark.slow  # mltable or 100k files
+@settings(max_examples=8, deadline=None, phases=MLTABLE_PHASES,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(files=st.lists(NULLABLE_ROWS, min_size=1, max_size=3), data=st.data(),
+       fmt=st.sampled_from(["csv", "jsonl"]))
+def test_the_public_path_divides_as_the_private_one(tmp_path_factory: pytest.TempPathFactory,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    files: list[list[tuple[Any, str, Any]]],
+                                                    data: st.DataObject, fmt: str) -> None:
+    """A mltable whose private API differs is divided through the public one: the same
+    mini-batches (rows, dtypes, boundaries, files, labels), by size and by partition_keys."""
+    root = tmp_path_factory.mktemp("public")
+    if fmt == "csv":
+        folder = delimited_mltable(root / "t")
+    else:
+        folder = write_mltable(root / "t", "paths:\n  - pattern: ./*.jsonl\n"
+                               "transformations:\n  - read_json_lines:\n      encoding: utf8\n")
+    total = 0
+    for i, rows in enumerate(files):
+        frame = pd.DataFrame(rows, columns=["id", "s", "flag"])
+        path = folder / f"part_{i}.{fmt}"
+        if fmt == "csv":
+            frame.to_csv(path, index=False)
+        else:
+            frame.to_json(path, orient="records", lines=True)
+        total += path.stat().st_size
+    size = data.draw(st.integers(16, max(16, total // 2)), label="mini_batch_size")
+    keys = data.draw(st.sampled_from([(), ("flag",)]), label="partition_keys")
+    assume(not keys or all(files))  # a file without rows has no columns (a key check fails on either path)
+    monkeypatch.setattr(division, "_ENGINE_BYTES", 8)  # the private path reads S/m-byte ranges, m > 1
+    results = []
+    for state in ([None], ["forced by the test"]):
+        monkeypatch.setattr(division, "_PRIVATE_API_STATE", state)
+        spill = root / f"spill{len(results)}"
+        batches = divide(mltable_input(folder), spill, str(size), keys)
+        results.append((comparable(batches), [load_mini_batch(mb) for mb in batches]))
+    assert results[1][0] == results[0][0]
+    for public, private in zip(results[1][1], results[0][1]):
+        pd.testing.assert_frame_equal(public, private)
+
+
+def test_the_private_mltable_api_is_as_checked() -> None:
+    assert division._check_private_api() is None  # the installed mltable (1.7): the fast path
+
+
+@pytest.mark.slow  # four divisions through the public path
+def test_a_changed_private_api_falls_back_with_one_log_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    """As if mltable had changed: the check expects what this one does not have."""
+    api = list(division._PRIVATE_API)
+    monkeypatch.setattr(division, "_PRIVATE_API", (*api, ("mltable.MLTable", "_no_such_method", ())))
+    assert division._check_private_api() == "mltable.MLTable._no_such_method is missing"
+    folder = delimited_mltable(tmp_path / "t")
+    pd.DataFrame({"store": [1, 2, 1], "qty": [1.5, 2.5, 3.5]}).to_csv(folder / "f.csv", index=False)
+    changes = [("_PRIVATE_API", (("mltable.MLTable", "_create_from_dict", ("spec", "pairs")), *api),
+                "mltable.MLTable._create_from_dict(mltable_yaml_dict, path_pairs, load_uri) is not (spec, pairs)"),
+               ("_PRIVATE_TABLE_ATTRIBUTES", ("_path_pairs", "_no_such_attribute"),
+                "a loaded MLTable has no _no_such_attribute")]
+    for case, (name, value, problem) in enumerate(changes):
+        monkeypatch.setattr(division, "_PRIVATE_API", tuple(api))
+        monkeypatch.setattr(division, name, value)
+        monkeypatch.setattr(division, "_PRIVATE_API_STATE", [])
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="tenantml.division"):
+            batches = divide(mltable_input(folder), tmp_path / f"spill{case}", "10", ())
+            divide(mltable_input(folder), tmp_path / f"spill{case}k", keys=("store",))
+        assert [r.getMessage() for r in caplog.records] == [
+            f"mltable {division._version('mltable')}: its private API differs from mltable 1.7's ({problem}); "
+            "dividing through mltable's public API instead: the same mini-batches, one mltable call per "
+            "mini-batch (slower)"]
+        pd.testing.assert_frame_equal(concat(batches), mltable_read(folder))
+        assert (tmp_path / f"spill{case}" / "mltable").is_dir()  # its MLTable files: in the division's own folder
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["spill0", "spill0k", "spill1", "spill1k", "t"]
+
+
 GROUP_VALUES = st.one_of(st.none(), st.just(float("nan")), st.booleans(), st.integers(-2, 2),
                          st.sampled_from([0.0, -0.0, 1.0, 2.5]), st.sampled_from(HOSTILE_KEYS))
 
@@ -629,6 +745,33 @@ def test_partitions_held_over_several_flushes_keep_their_rows_in_order(
         pd.testing.assert_frame_equal(load_mini_batch(mb), expected)
 
 
+@pytest.mark.slow  # mltable reads of four files, twice
+def test_partitions_over_files_typed_differently_are_each_files_rows_concatenated(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """mltable infers ``day`` as boolean from the first rows; the file holding 2 and 3 reads as
+    object (None). Held files are cut in runs of one dtype set: every partition must still be
+    ``pandas.concat`` of its rows file by file, dtypes included, whatever is held at once."""
+    folder = delimited_mltable(tmp_path / "t")
+    for i, days in enumerate([[0, 1, 0, 1] * 60, [1, 0, 1, 0] * 60, [2, 3, 2, 3] * 60, [0, 1, 1, 0] * 60]):
+        pd.DataFrame({"store": [k % 3 for k in range(len(days))], "day": days,
+                      "n": range(len(days))}).to_csv(folder / f"f{i}.csv", index=False)
+    data = mltable_input(folder)
+    table = division._load_table(data, "read_delimited", division._KEYED_READ_BYTES, None, tmp_path / "work")
+    files = [division._read(table, s.partitions, s.path, data, None)
+             for s in division._streams(table, data, None, tmp_path / "work")]
+    assert len({tuple(f.dtypes) for f in files}) == 2  # the case under test: files typed differently
+    for hold in (1, 2**40):  # a flush per file; everything held in one flush
+        monkeypatch.setattr(division, "_HOLD_BYTES", hold)
+        batches = divide(data, tmp_path / f"spill{hold}", keys=("store",))
+        assert [mb.partition_key_value for mb in batches] == [{"store": 0}, {"store": 1}, {"store": 2}]
+        for mb in batches:
+            store = mb.partition_key_value["store"]  # type: ignore[index]
+            pieces = [f[f["store"] == store].reset_index(drop=True) for f in files]
+            expected = pd.concat(pieces, ignore_index=True)  # a frame per flush: load_mini_batch concatenates
+            pd.testing.assert_frame_equal(load_mini_batch(mb), expected)
+            assert mb.items == len(expected)
+
+
 HOSTILE = ["/", "..", "../../etc/passwd", "a/b", "\x00", "nul\x00end", "ünïcødé 中文", "", " ",
            "con", "*", "\\", "\n"]
 
@@ -724,17 +867,23 @@ def test_route_mltable_logs_and_exit_now(tmp_path: Path) -> None:
     script = textwrap.dedent(f"""\
         import sys
         from pathlib import Path
-        from tenantml.backends.local.mltable_support import route_mltable_logs, skip_discarded_call_stacks, exit_now
+        from tenantml.backends.local.mltable_support import (route_mltable_logs, skip_discarded_call_stacks,
+                                                             exit_now, defer_mltable_rest_client)
+        deferred = defer_mltable_rest_client()
         route_mltable_logs(Path({str(logs)!r}))
         import mltable
+        heavy = [m for m in ("jwt", "msrest", "azure.mgmt.core", "requests") if m in sys.modules]
         rows = len(mltable.load({str(folder)!r}).to_pandas_dataframe())
+        from mltable._aml_utilities import _aml_rest_client_helper as helper
+        interval = helper.AzureMLTokenAuthentication.REFRESH_INTERVAL_IN_SECONDS  # imports the real module
+        real = type(sys.modules["mltable._aml_utilities._azureml_token_authentication"]).__name__
         route_mltable_logs(Path({str(logs)!r}))  # same folder again: harmless
         try:
             route_mltable_logs(Path({str(tmp_path / "too-late")!r}))
             late = "moved"
         except RuntimeError:
             late = "refused"
-        print(rows, late, flush=True)
+        print(rows, late, deferred, heavy or "-", interval, real, "jwt" in sys.modules, flush=True)
         exit_now(0)
         """)
     env = {**os.environ, "TMPDIR": str(tmpdir), "PYTHONPATH": str(REPO)}
@@ -745,7 +894,8 @@ def test_route_mltable_logs_and_exit_now(tmp_path: Path) -> None:
     _, err = proc.communicate(timeout=60)
     exit_after = time.perf_counter() - printed_at
     assert proc.returncode == 0, err
-    assert first_line.split() == ["2", "refused"]
+    # the REST-client modules are not imported for a local read, and are when first used
+    assert first_line.split() == ["2", "refused", "True", "-", "30", "module", "True"]
     assert list(tmpdir.rglob("*")) == []  # nothing in $TMPDIR, azureml-logs included
     assert [p for p in logs.rglob("*") if p.is_file()], "mltable's logs land in log_dir"
     assert exit_after < 1.5, f"exit took {exit_after:.2f} s (mltable's atexit pause is 3 s)"
