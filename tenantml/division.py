@@ -136,8 +136,12 @@ def is_tabular(data: DataInput) -> bool:
 
 def iter_mini_batches(data: DataInput, *, mini_batch_size: str | int | None,
                       partition_keys: Sequence[str] = (), spill_dir: Path,
-                      source_file: object = None) -> Iterator[MiniBatch]:
+                      source_file: object = None,
+                      should_stop: Callable[[], bool] = lambda: False) -> Iterator[MiniBatch]:
     """Yield the mini-batches of ``data`` in index order (see the module docstring).
+
+    ``should_stop()`` is asked while a folder input is listed (every :data:`LIST_STOP_EVERY`
+    entries); once true, KeyboardInterrupt is raised: a million files take seconds to list.
 
     Configuration errors (missing path, bad ``mini_batch_size``, ``partition_keys`` on input
     that has no columns) raise :class:`UserError` here, before iteration. Errors found while
@@ -166,7 +170,7 @@ def iter_mini_batches(data: DataInput, *, mini_batch_size: str | int | None,
     if tabular:
         spill.mkdir(parents=True, exist_ok=True)
         return _table_mini_batches(data, reader, size, spill, source_file)
-    return _file_mini_batches(_list_files(data, source_file), size)
+    return _file_mini_batches(_list_files(data, source_file, should_stop), size)
 
 
 def load_mini_batch(mb: MiniBatch) -> list[str] | pd.DataFrame:
@@ -298,21 +302,46 @@ def _check_columns(keys: Sequence[str], columns: Iterable[str], data: DataInput,
 # --------------------------------------------------------------------------- file input
 
 
-def _list_files(data: DataInput, source_file: object) -> list[str]:
+def _list_files(data: DataInput, source_file: object,
+                should_stop: Callable[[], bool] = lambda: False) -> list[str]:
     root = os.path.abspath(data.path)
     if data.type == "uri_file":
         return [root]
     if data.type == "uri_folder":
-        return _walk(root)
+        return _walk(root, should_stop)
     frame = _mltable_frame(data, source_file)
     return sorted(_stream_paths(frame["Path"], root))
 
 
-def _walk(root: str) -> list[str]:
+LIST_STOP_EVERY = 8192  # entries listed between two looks at should_stop (~40 ms here)
+
+
+def _walk(root: str, should_stop: Callable[[], bool] = lambda: False) -> list[str]:
+    """Every file under ``root`` as ``os.walk`` finds them (a link to a folder is neither listed nor
+    followed; errors reading a folder are ignored), sorted; interruptible inside one huge folder."""
     found: list[str] = []
-    for folder, _dirs, names in os.walk(root):
+    stack = [root]
+    seen = 0
+    while stack:
+        folder = stack.pop()
         prefix = folder if folder.endswith(os.sep) else folder + os.sep  # os.path.join, without a call per file
-        found.extend([prefix + name for name in names])
+        try:
+            listing = os.scandir(folder)
+        except OSError:
+            continue
+        with listing:
+            for entry in listing:
+                seen += 1
+                if seen % LIST_STOP_EVERY == 0 and should_stop():
+                    raise KeyboardInterrupt
+                try:
+                    is_dir = entry.is_dir()
+                except OSError:
+                    is_dir = False
+                if not is_dir:
+                    found.append(prefix + entry.name)
+                elif not entry.is_symlink():
+                    stack.append(prefix + entry.name)
     found.sort()
     return found
 

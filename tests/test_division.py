@@ -913,3 +913,32 @@ def test_skip_discarded_call_stacks_only_when_telemetry_is_off(
     monkeypatch.setattr(factory, "telemetry_enabled", False)
     assert skip_discarded_call_stacks() is True
     assert factory._LoggerFactory.get_stack() is None
+
+
+def test_the_folder_listing_finds_what_os_walk_finds_and_stops_when_asked(tmp_path: Path):
+    """division._walk replaces os.walk so that Ctrl-C can stop it inside one huge folder: the same files
+    (links to folders neither listed nor followed, links to files and broken links listed), sorted."""
+    from tenantml import division
+
+    root = tmp_path / "in"
+    (root / "a" / "b").mkdir(parents=True)
+    (root / "a" / "b" / "deep.csv").write_text("x")
+    (root / "top.csv").write_text("x")
+    (root / "z").mkdir()
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "hidden.csv").write_text("x")
+    (root / "link_to_folder").symlink_to(tmp_path / "outside")
+    (root / "link_to_file").symlink_to(root / "top.csv")
+    (root / "broken").symlink_to(tmp_path / "nowhere")
+    expected = sorted(os.path.join(folder, name) for folder, _, names in os.walk(root) for name in names)
+    assert division._walk(str(root)) == expected
+    assert not any("hidden.csv" in p for p in expected)
+
+    many = tmp_path / "many"
+    many.mkdir()
+    for i in range(division.LIST_STOP_EVERY + 1):
+        (many / f"f{i}").touch()
+    asked = []
+    with pytest.raises(KeyboardInterrupt):
+        division._walk(str(many), should_stop=lambda: asked.append(1) or True)
+    assert asked == [1]

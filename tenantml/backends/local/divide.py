@@ -66,7 +66,7 @@ def write_plan(request: DivisionRequest, should_stop: Callable[[], bool] = lambd
         with open(temp, "w", encoding="utf-8", errors="surrogateescape") as out:  # non-UTF-8 file names too
             for mb in iter_mini_batches(request.input, mini_batch_size=request.mini_batch_size,
                                         partition_keys=request.partition_keys, spill_dir=request.spill_dir,
-                                        source_file=request.source_file):
+                                        source_file=request.source_file, should_stop=should_stop):
                 out.write(mb.to_json() + "\n")
                 count += 1
                 if count % STOP_CHECK_EVERY == 0 and should_stop():
