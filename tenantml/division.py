@@ -866,6 +866,8 @@ def _partitioned_table(data: DataInput, reader: str | None, keys: tuple[str, ...
             if not stream.count:
                 continue
             frame = _read(table, stream.partitions, stream.path, data, source_file)
+            if frame.empty and not len(frame.columns):
+                continue  # a JSON-lines file of blank lines: no rows, so no columns to look for
             _check_columns(keys, frame.columns, data, source_file)
             held.add(frame, _partition_codes(frame, keys, parts, stream.path), os.path.getsize(stream.path))
             del frame  # held: the only reference, so a flush frees it
