@@ -63,6 +63,12 @@ class Thresholds:
         if self.max_retries < 0:
             raise ValueError("max_retries must be >= 0")
 
+    @property
+    def can_stop(self) -> bool:
+        """Whether failures can stop the job early (some threshold is set)."""
+        return (self.mini_batch_error_threshold >= 0 or self.error_threshold >= 0
+                or self.allowed_failed_percent < 100)
+
 
 def next_step(attempts_made: int, outcome: Outcome, max_retries: int) -> Step:
     """What happens to a mini-batch after its ``attempts_made``-th attempt ended so.

@@ -213,7 +213,8 @@ def test_a_command_runs_in_a_copy_of_its_code_folder_and_never_writes_the_source
     wd = job_dir(run, "train") / "exe" / "wd"
     assert (out / "helper.txt").read_text() == "beside the script\n"  # relative reads of code files work
     assert (out / "pwd.txt").read_text().strip() == str(wd)
-    assert sorted((out / "listing.txt").read_text().split()) == [".amlignore", "helper.txt"]  # ignored: not copied
+    # ignored files are not copied; ./outputs and ./logs are made as Azure ML makes them (test_sdk_defaults)
+    assert sorted((out / "listing.txt").read_text().split()) == [".amlignore", "helper.txt", "logs", "outputs"]
     after = sorted(p.relative_to(project.root / "src").as_posix() for p in (project.root / "src").rglob("*"))
     assert after == before and (project.root / "src" / "helper.txt").read_text() == "beside the script\n"
     assert (wd / "mlruns" / "meta.yaml").exists() and (wd / "outputs" / "model.txt").exists()

@@ -276,7 +276,8 @@ class ParallelStep:
         for w in self.workers:
             if w.state is WorkerState.BUSY and len(w.queued) > _queue_limit(w) // 2:
                 continue  # refilled once half its queue is gone: a worker still busy is not woken per call
-            while w.state is WorkerState.IDLE or (w.state is WorkerState.BUSY and len(w.queued) < _queue_limit(w)):
+            while w.state is WorkerState.IDLE or (w.state is WorkerState.BUSY and len(w.queued) < _queue_limit(w)
+                                                  and self._may_queue()):
                 item = self._next_item()
                 if item is None:
                     return  # nothing queued; the loop ends once every mini-batch is final
@@ -292,6 +293,20 @@ class ParallelStep:
                     w.queued.append((mb, attempt, line))
                 if not self.pool.send(w, Call(line, attempt, self.seq)):
                     self._worker_died(w)
+
+    def _may_queue(self) -> bool:
+        """Whether a call may wait behind a running one. It starts before the coordinator has seen the
+        running call's Result, while on Azure ML a process takes its next mini-batch only after the last
+        one ended, so a failure that stops the job (a threshold) never lets another start there. So
+        calls are queued only while every call out could fail without crossing a threshold: always
+        with the default thresholds (-1, -1, 100 %), and never near a set one (test_fault_model)."""
+        if not self.thresholds.can_stop:
+            return True
+        out = [w.mb for w in self.workers if w.state is WorkerState.BUSY and w.mb is not None]
+        out += [queued[0] for w in self.workers for queued in w.queued]
+        pending = self._pending()
+        worst = Pending(pending.mini_batches + len(out), pending.items + sum(mb.items for mb in out))
+        return breach(self.thresholds, self.tally, worst) is None
 
     def _begin(self, w: Worker, mb: MiniBatch, attempt: int, line: str) -> None:
         """The call the worker runs now: its deadline starts (the worker starts it when it is sent, or
