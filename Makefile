@@ -52,12 +52,16 @@ test-tools:
 	  else echo "not installed:$$missing (the tests that need them will be skipped)"; fi; \
 	fi
 
+# Two test processes (pytest-xdist), one per core of the 2-core machine the suite is sized for; tests
+# that share a session-scoped run are grouped onto one process (xdist_group, --dist loadgroup).
+PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist loadgroup
+
 test: $(VENV)/.installed-test azurite test-tools
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+	$(PYTEST) tests
 
 # The fast loop: no end-to-end examples, no Azurite (tests marked slow); under 60 s on 2 cores.
 test-fast: $(VENV)/.installed-test
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow" tests
+	$(PYTEST) -m "not slow" tests
 
 # Types (mypy --strict, configured in pyproject.toml) and lint (ruff): tenantml/ and the example backend.
 check: $(VENV)/.installed-test

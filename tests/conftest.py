@@ -15,6 +15,10 @@ import pytest
 import yaml
 
 os.environ.setdefault("TENANTML_TEST", "1")
+# The CLI wraps tables to $COLUMNS when it is set; pytest-xdist's workers (make test runs -n 2) inherit
+# one, and the tests read whole rows as a script piping the output does. A test that wants a width sets it.
+os.environ.pop("COLUMNS", None)
+os.environ.pop("LINES", None)
 
 # A tabular MLTable over every CSV beside it, as users write them.
 CSV_MLTABLE = """

@@ -95,6 +95,7 @@ def test_example_is_complete_and_valid(name: str, tmp_path: Path):
     assert f"## examples/{name}" in (EXAMPLES / "README.md").read_text()
 
 
+@pytest.mark.xdist_group("tenants_yaml_run")  # one process makes the shared run (make test: pytest -n 2)
 def test_tenants_trains_evaluates_and_registers_only_models_that_beat_the_champion(tenants_yaml_run):
     example, home, first = tenants_yaml_run.example, tenants_yaml_run.home, tenants_yaml_run.run
     pipeline, small = example / "pipeline.yml", list(tenants_yaml_run.overrides)
@@ -193,6 +194,7 @@ def test_tenants_trains_evaluates_and_registers_only_models_that_beat_the_champi
             assert report.loc[tenant, "challenger_mae"] >= 0.99 * champion_mae
 
 
+@pytest.mark.xdist_group("many_models_yaml_run")  # one process makes the shared run (make test: pytest -n 2)
 def test_many_models_trains_one_model_per_store_and_brand_partition(many_models_yaml_run):
     run_dir = many_models_yaml_run.run.run_dir
     assert many_models_yaml_run.run.status == "Completed", statuses(many_models_yaml_run.run)

@@ -71,6 +71,7 @@ def only_run(home: Path) -> Path:
 
 # ---------------------------------------------------------------------------------- the examples
 @pytest.mark.slow
+@pytest.mark.xdist_group("many_models_yaml_run")  # one process makes the shared run (make test: pytest -n 2)
 def test_many_models_sdk_runs_equal_the_yaml_run_through_run_and_exec(tmp_path: Path, monkeypatch,
                                                                      many_models_yaml_run):
     example = copy_example("many-models", tmp_path)
@@ -108,6 +109,7 @@ def test_many_models_sdk_runs_equal_the_yaml_run_through_run_and_exec(tmp_path: 
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("tenants_yaml_run")  # one process makes the shared run (make test: pytest -n 2)
 def test_tenants_sdk_run_equals_the_yaml_run(tmp_path: Path, monkeypatch, tenants_yaml_run):
     example = copy_example("tenants", tmp_path)
     assert tenants_yaml_run.overrides == ("inputs.tenants=8",)
