@@ -16,6 +16,7 @@ so the file can be attached to a ticket or opened from CI artifacts. Read only t
 from __future__ import annotations
 
 import html
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -111,22 +112,29 @@ def _anchor(job: str, mini_batch: str) -> str:
 
 
 def render(run: RunInfo, steps: list[StepData]) -> str:
+    return "".join(render_parts(run, steps))
+
+
+def render_parts(run: RunInfo, steps: list[StepData]) -> Iterator[str]:
+    """The page in pieces, in order: written one by one, a run of 10,000 mini-batches never holds
+    its whole page (and copies of it) in memory at once."""
     failed_total = sum((s.view.counts or {}).get("failed") or 0 for s in steps)
-    head = (f"<h1>Run <code>{_e(run.run_id)}</code> <span class='status' style='background:"
-            f"{STATUS_COLOURS.get(run.status, '#555')}'>{_e(run.status)}</span></h1>"
-            f"<p class='meta'>pipeline <code>{_e(run.pipeline or '?')}</code> &middot; backend "
-            f"{_e(run.backend or '?')} &middot; started {_e(format_time(run.started))} &middot; took "
-            f"{_e(format_duration(run.duration) or '?')} &middot; <b>{failed_total}</b> failed mini-batch(es)</p>")
-    body = [head, "<h2>Pipeline</h2>", _dag(run, steps), _steps_table(steps)]
+    before, after = PAGE.split("@BODY@", 1)
+    yield before.replace("@TITLE@", _e(f"tenantml run {run.run_id}"), 1).replace("@CSS@", CSS, 1)
+    yield (f"<h1>Run <code>{_e(run.run_id)}</code> <span class='status' style='background:"
+           f"{STATUS_COLOURS.get(run.status, '#555')}'>{_e(run.status)}</span></h1>"
+           f"<p class='meta'>pipeline <code>{_e(run.pipeline or '?')}</code> &middot; backend "
+           f"{_e(run.backend or '?')} &middot; started {_e(format_time(run.started))} &middot; took "
+           f"{_e(format_duration(run.duration) or '?')} &middot; <b>{failed_total}</b> failed mini-batch(es)</p>")
+    yield "\n<h2>Pipeline</h2>\n"
+    yield _dag(run, steps)
+    yield "\n"
+    yield _steps_table(steps)
     for data in steps:
-        if data.view.type != "parallel":
-            continue
-        body.append(_parallel_section(data))
-    page = PAGE
-    for token, value in (("@TITLE@", _e(f"tenantml run {run.run_id}")), ("@CSS@", CSS), ("@JS@", JS),
-                         ("@BODY@", "\n".join(body))):
-        page = page.replace(token, value, 1)
-    return page
+        if data.view.type == "parallel":
+            yield "\n"
+            yield from _parallel_section(data)
+    yield after.replace("@JS@", JS, 1)
 
 
 def _steps_table(steps: list[StepData]) -> str:
@@ -188,7 +196,7 @@ def _dag(run: RunInfo, steps: list[StepData]) -> str:
     return "".join(parts)
 
 
-def _parallel_section(data: StepData) -> str:
+def _parallel_section(data: StepData) -> Iterator[str]:
     view = data.view
     counts = view.counts or {}
     spent: dict[str, float] = {}
@@ -196,35 +204,34 @@ def _parallel_section(data: StepData) -> str:
         spent[a.mini_batch] = spent.get(a.mini_batch, 0.0) + a.duration
     order = {Verdict.FAILED: 0, Verdict.UNFINISHED: 1, Verdict.SUCCEEDED: 2}
     tenants = sorted(view.mini_batches, key=lambda mb: (order[mb.state], mb.sort_key()))
-    rows = "".join(_tenant_row(view.job, mb, spent.get(mb.mini_batch), mb.mini_batch in data.errors)
-                   for mb in tenants)
     summary = (f"{counts.get('succeeded', 0)} succeeded, {counts.get('failed', 0)} failed, "
                f"{counts.get('unfinished', 0)} unfinished"
                + (f" of {counts['scheduled']} scheduled" if counts.get("scheduled") is not None else ""))
-    parts = [f"<section class='step' id='step-{_e(view.job)}'><h2>{_e(view.job)} "
-             f"<span class='pill' style='background:{STATUS_COLOURS.get(view.status, '#555')}'>{_e(view.status)}"
-             f"</span></h2><p class='meta'>{_e(summary)}</p>"]
+    yield (f"<section class='step' id='step-{_e(view.job)}'><h2>{_e(view.job)} "
+           f"<span class='pill' style='background:{STATUS_COLOURS.get(view.status, '#555')}'>{_e(view.status)}"
+           f"</span></h2><p class='meta'>{_e(summary)}</p>")
     if data.loose_errors:
-        parts.append("<details open class='loose'><summary>errors outside any mini-batch (import, init(), "
-                     f"shutdown()): {len(data.loose_errors)}</summary>"
-                     + "".join(_excerpt(e) for e in data.loose_errors[-ENTRIES_PER_TENANT:]) + "</details>")
-    parts.append("<h3>Timeline: one lane per worker process, one bar per attempt</h3>"
-                 + _timeline(view.job, data.attempts))
-    parts.append("<h3>Tenants</h3><label class='filter'><input type='checkbox' class='only-failed'> only what "
-                 "did not succeed</label>"
-                 "<table class='grid'><thead><tr><th>#</th><th>tenant</th><th>state</th><th>attempts</th>"
-                 "<th>time</th><th>last error</th><th>log</th></tr></thead>"
-                 f"<tbody>{rows}</tbody></table>")
+        yield ("<details open class='loose'><summary>errors outside any mini-batch (import, init(), "
+               f"shutdown()): {len(data.loose_errors)}</summary>"
+               + "".join(_excerpt(e) for e in data.loose_errors[-ENTRIES_PER_TENANT:]) + "</details>")
+    yield "<h3>Timeline: one lane per worker process, one bar per attempt</h3>"
+    yield _timeline(view.job, data.attempts)
+    yield ("<h3>Tenants</h3><label class='filter'><input type='checkbox' class='only-failed'> only what "
+           "did not succeed</label>"
+           "<table class='grid'><thead><tr><th>#</th><th>tenant</th><th>state</th><th>attempts</th>"
+           "<th>time</th><th>last error</th><th>log</th></tr></thead><tbody>")
+    for mb in tenants:
+        yield _tenant_row(view.job, mb, spent.get(mb.mini_batch), mb.mini_batch in data.errors)
+    yield "</tbody></table>"
     logged = [mb for mb in tenants if mb.mini_batch in data.errors]
     if logged:
-        parts.append("<h3>Log excerpts</h3>")
+        yield "<h3>Log excerpts</h3>"
         for mb in logged:
             entries = data.errors[mb.mini_batch][-ENTRIES_PER_TENANT:]
-            parts.append(f"<div class='log' id='{_anchor(view.job, mb.mini_batch)}'><h4>mini-batch "
-                         f"{_e(mb.mini_batch)} &middot; {_e(mb.label)}</h4>" + "".join(_excerpt(e) for e in entries)
-                         + "</div>")
-    parts.append("</section>")
-    return "".join(parts)
+            yield (f"<div class='log' id='{_anchor(view.job, mb.mini_batch)}'><h4>mini-batch "
+                   f"{_e(mb.mini_batch)} &middot; {_e(mb.label)}</h4>" + "".join(_excerpt(e) for e in entries)
+                   + "</div>")
+    yield "</section>"
 
 
 def _tenant_row(job: str, mb: MiniBatchState, spent: float | None, has_log: bool) -> str:
@@ -286,10 +293,11 @@ def _timeline(job: str, attempts: list[Attempt]) -> str:
 
 def write_report(run: RunInfo, target: Path, home: Path | None = None) -> Path:
     """Render and write the report (built aside, renamed in place)."""
-    text = render(run, collect(run, home))
+    steps = collect(run, home)
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = target.with_name(target.name + ".tmp")
-    temp.write_text(text, encoding="utf-8")
+    with open(temp, "w", encoding="utf-8") as out:
+        out.writelines(render_parts(run, steps))
     temp.replace(target)
     return target
 
