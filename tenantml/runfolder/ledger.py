@@ -8,14 +8,8 @@ only means its mini-batch runs again: the rows of an attempt are found through t
 journals (:mod:`tenantml.runfolder.rows`), which also number the resumed attempts above the
 lost one, so no (mini-batch, attempt) is ever written twice.
 
-On disk the columns are Azure ML's, in its order ("ParallelRunStep Performance Tuning Guide",
-"Columns of the table": Mini-batch Id, Picked Count, Process, Start Time, Total, Succeeded,
-Failed, Elapsed Seconds, Process Seconds, Run Method Seconds, Status, Error Category, Error
-Message, Mini-batch Detail), with ``Node`` before ``Start Time`` (how-to-debug-parallel-run-step:
-the table "shows ... its execution agent node id and process name"; the tuning guide's own
-example puts Start Time in column E, so one column sits between Process and Start Time), then
-tenantml's own columns (Label, Pid, Outcome, Final). Readers get tenantml's internal names
-(:data:`COLUMNS`) whichever header the file has: :func:`normalize` maps them.
+On disk the columns are Azure ML's, in its order, then tenantml's own; readers get tenantml's
+internal names whichever header the file has (:mod:`tenantml.ledger_columns` says which, and why).
 """
 
 from __future__ import annotations
