@@ -5,7 +5,7 @@ Azure ML mounts a ``ro_mount`` input read-only (reference-yaml-job-parallel / re
 subprocess (``sed -i``, ``rm``). :mod:`input_guard` refuses Python's own writes inside parallel workers
 before they happen; this module is the net under it, for command steps too: the signature of each
 guarded input is one ``lstat`` per entry (relative path, type, size, ``mtime_ns``, inode and
-``ctime_ns``, the last of which no user code can set back), hashed in sorted order. Reads change
+``ctime_ns``, the last of which no user code can set back), each hashed and the hashes summed. Reads change
 none of them. The input itself is only read, never touched.
 
 Where: once before the step and once when it ends, not per attempt: one signature of 100,000 files
@@ -75,20 +75,18 @@ def take(job: Job, never: tuple[Path, ...] = (), note: Callable[[str], None] = l
 
 def signature(root: Path, skip: set[str] | None = None, limit: int | None = None) -> tuple[str, int]:
     """A hash of every entry's (path, type, size, mtime_ns, inode, ctime_ns) under ``root``, and their count
-    (the walk stops once the count passes ``limit``)."""
-    h = hashlib.blake2b(digest_size=16)
+    (the walk stops once the count passes ``limit``). Each entry is hashed alone and the hashes are
+    added modulo 2**128, so the walk needs no sorted listing: a folder of 100,000 files is streamed, not
+    held (a sorted name list of it was ~6 MiB at the end of every step)."""
+    total = 0
     count = 0
-    batch: list[str] = []
     for relative, st in _entries(root, skip or set()):
-        batch.append(f"{relative}\0{st.st_mode}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\0{st.st_ctime_ns}\n")
+        text = f"{relative}\0{st.st_mode}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\0{st.st_ctime_ns}"
+        total += int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogateescape"), digest_size=16).digest())
         count += 1
         if limit is not None and count > limit:
             break
-        if len(batch) >= 4096:
-            h.update("".join(batch).encode("utf-8", "surrogateescape"))
-            batch.clear()
-    h.update("".join(batch).encode("utf-8", "surrogateescape"))
-    return h.hexdigest(), count
+    return f"{total % (1 << 128):032x}", count
 
 
 def _entries(root: Path, skip: set[str]) -> Iterator[tuple[str, os.stat_result]]:
@@ -104,25 +102,21 @@ def _entries(root: Path, skip: set[str]) -> Iterator[tuple[str, os.stat_result]]
     while stack:
         folder, prefix = stack.pop()
         try:
-            # names, not DirEntry objects: a folder of 100,000 files held as sorted DirEntry objects raised
-            # the coordinator's peak by ~70 MiB (the reuse signature learnt the same, benchmarks/RESULTS.md)
-            names = sorted(os.listdir(folder))
+            listing = os.scandir(folder)  # streamed: the signature's sum does not depend on the order
         except OSError:
             continue
-        subfolders = []
-        base = folder + os.sep
-        for name in names:
-            relative = prefix + name
-            try:
-                st = os.lstat(base + name)
-            except OSError:
-                continue
-            if stat.S_ISDIR(st.st_mode):
-                if os.path.realpath(base + name) in skip:
+        with listing:
+            for entry in listing:
+                relative = prefix + entry.name
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError:
                     continue
-                subfolders.append((base + name, relative + "/"))
-            yield relative, st
-        stack.extend(reversed(subfolders))
+                if stat.S_ISDIR(st.st_mode):
+                    if os.path.realpath(entry.path) in skip:
+                        continue
+                    stack.append((entry.path, relative + "/"))
+                yield relative, st
 
 
 def changes(before: list[Watched], never: tuple[Path, ...] = ()) -> list[tuple[Watched, str]]:
@@ -133,8 +127,8 @@ def changes(before: list[Watched], never: tuple[Path, ...] = ()) -> list[tuple[W
         digest, entries = signature(w.path, skip)
         if digest == w.digest:
             continue
-        touched = [w.path.name if rel == "." else rel for rel, st in _entries(w.path, skip)
-                   if st.st_ctime_ns >= w.started_ns and (rel != "." or not w.path.is_dir())]
+        touched = sorted(w.path.name if rel == "." else rel for rel, st in _entries(w.path, skip)
+                         if st.st_ctime_ns >= w.started_ns and (rel != "." or not w.path.is_dir()))
         what = ", ".join(touched[:SHOWN]) + (f" and {len(touched) - SHOWN} more" if len(touched) > SHOWN else "")
         said = f"changed: {what}" if touched else "entries were removed or changed"
         if entries != w.entries:
