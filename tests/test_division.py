@@ -85,6 +85,25 @@ def delimited_mltable(folder: Path, extra: str = "") -> Path:
     return write_mltable(folder, body + extra)
 
 
+def table_files(folder: Path, files: list, fmt: str) -> tuple[Path, int]:
+    """An MLTable over one CSV or JSON-lines file per entry of ``files`` (rows of id, s, flag), and their bytes."""
+    if fmt == "csv":
+        folder = delimited_mltable(folder)
+    else:
+        folder = write_mltable(folder, "paths:\n  - pattern: ./*.jsonl\n"
+                               "transformations:\n  - read_json_lines:\n      encoding: utf8\n")
+    total = 0
+    for i, rows in enumerate(files):
+        frame = pd.DataFrame(rows, columns=["id", "s", "flag"])
+        path = folder / f"part_{i}.{fmt}"
+        if fmt == "csv":
+            frame.to_csv(path, index=False)
+        else:
+            frame.to_json(path, orient="records", lines=True)
+        total += path.stat().st_size
+    return folder, total
+
+
 def divide(data: DataInput, spill: Path, size: str | int | None = None,
            keys: tuple[str, ...] = ()) -> list[MiniBatch]:
     return list(iter_mini_batches(data, mini_batch_size=size, partition_keys=keys,
@@ -419,20 +438,7 @@ def test_each_mini_batch_is_the_partition_azure_ml_reads(tmp_path_factory: pytes
     than the size leave ranges with no row start (empty mini-batches).
     """
     root = tmp_path_factory.mktemp("cut")
-    if fmt == "csv":
-        folder = delimited_mltable(root / "t")
-    else:
-        folder = write_mltable(root / "t", "paths:\n  - pattern: ./*.jsonl\n"
-                               "transformations:\n  - read_json_lines:\n      encoding: utf8\n")
-    total = 0
-    for i, rows in enumerate(files):
-        frame = pd.DataFrame(rows, columns=["id", "s", "flag"])
-        path = folder / f"part_{i}.{fmt}"
-        if fmt == "csv":
-            frame.to_csv(path, index=False)
-        else:
-            frame.to_json(path, orient="records", lines=True)
-        total += path.stat().st_size
+    folder, total = table_files(root / "t", files, fmt)
     size = data.draw(st.integers(16, max(16, total // 2)), label="mini_batch_size")
     # tenantml reads a mini-batch of S bytes as m engine ranges of S/m (>= _ENGINE_BYTES) bytes
     engine_bytes = data.draw(st.sampled_from([division._ENGINE_BYTES, 4, 8, 16]), label="engine bytes")
@@ -501,20 +507,7 @@ def test_the_public_path_divides_as_the_private_one(tmp_path_factory: pytest.Tem
     """A mltable whose private API differs is divided through the public one: the same
     mini-batches (rows, dtypes, boundaries, files, labels), by size and by partition_keys."""
     root = tmp_path_factory.mktemp("public")
-    if fmt == "csv":
-        folder = delimited_mltable(root / "t")
-    else:
-        folder = write_mltable(root / "t", "paths:\n  - pattern: ./*.jsonl\n"
-                               "transformations:\n  - read_json_lines:\n      encoding: utf8\n")
-    total = 0
-    for i, rows in enumerate(files):
-        frame = pd.DataFrame(rows, columns=["id", "s", "flag"])
-        path = folder / f"part_{i}.{fmt}"
-        if fmt == "csv":
-            frame.to_csv(path, index=False)
-        else:
-            frame.to_json(path, orient="records", lines=True)
-        total += path.stat().st_size
+    folder, total = table_files(root / "t", files, fmt)
     size = data.draw(st.integers(16, max(16, total // 2)), label="mini_batch_size")
     keys = data.draw(st.sampled_from([(), ("flag",)]), label="partition_keys")
     monkeypatch.setattr(division, "_ENGINE_BYTES", 8)  # the private path reads S/m-byte ranges, m > 1
