@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -379,6 +380,40 @@ def shutdown():
     run_dir = next((project.home / "runs").iterdir())
     assert _record(run_dir)["status"] == "Interrupted"
     assert "Traceback" not in err
+
+
+def test_ctrl_c_pressed_again_while_the_interrupted_record_is_saved_leaves_it_interrupted(project: Project,
+                                                                                          monkeypatch, capfd):
+    """CI caught the subprocess test above with run.json at Running: under load the second Ctrl-C
+    landed in the save of the Interrupted record. Here one lands in every such save, in this process."""
+    from tenantml.api import submit, wait
+    from tenantml.errors import RunInterrupted
+    from tenantml.runfolder.record import RunRecord
+
+    project.tenants(4)
+    project.parallel_pipeline("import time\ndef run(mini_batch):\n    time.sleep(300)\n    return []\n")
+    save = RunRecord.save
+    pressed: list[str] = []
+
+    def pressing_ctrl_c(self: RunRecord, run_dir: Path) -> None:
+        if self.status == "Interrupted":
+            pressed.append(self.status)
+            signal.raise_signal(signal.SIGINT)
+        save(self, run_dir)
+
+    monkeypatch.setattr(RunRecord, "save", pressing_ctrl_c)
+    handle = submit(project.root / "pipeline.yml", home=project.home)
+    first = threading.Timer(2.0, signal.raise_signal, args=(signal.SIGINT,))
+    first.start()
+    try:
+        with pytest.raises(RunInterrupted):
+            wait(handle)
+    finally:
+        first.cancel()
+    assert pressed  # the record was saved as Interrupted, with a Ctrl-C inside
+    assert _record(handle.run_dir)["status"] == "Interrupted"
+    assert "still stopping" in capfd.readouterr().err
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the run's handler is gone again
 
 
 @pytest.mark.slow  # 25,000 files to make, list and divide

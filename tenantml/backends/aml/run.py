@@ -20,6 +20,7 @@ from tenantml.backends.aml import sdk
 from tenantml.backends.aml.options import MAX_BACKOFF_S, OUTAGE_BUDGET_S
 from tenantml.backends.aml.workspace import Workspace
 from tenantml.backends.base import RunHandle, StepStatus
+from tenantml.backends.stopping import StopGuard
 from tenantml.errors import RunInterrupted, TenantmlError, UserError
 from tenantml.progress import Reporter
 from tenantml.runfolder.atomic import atomic_write
@@ -151,7 +152,8 @@ class AmlRun(RunHandle):
             self.release()
 
     def _interrupted(self) -> str:
-        self.mark_interrupted()
+        with StopGuard().held():  # a second Ctrl-C must not cut the record's save short
+            self.mark_interrupted()
         cancel = self.cancel_on_interrupt
         if cancel is None and sys.stdin.isatty():
             try:

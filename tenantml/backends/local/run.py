@@ -30,6 +30,7 @@ from tenantml.backends.local.local_config import datastores_for, read_local_conf
 from tenantml.backends.local.options import LocalOptions
 from tenantml.backends.local.reuse import ReuseCache
 from tenantml.backends.local.scheduler import ParallelStep, StepReport
+from tenantml.backends.stopping import StopGuard
 from tenantml.errors import RunInterrupted, UserError
 from tenantml.loader import LoadContext, Pipeline, load_pipeline
 from tenantml.progress import Reporter
@@ -70,6 +71,7 @@ class LocalRun(RunHandle):
         self._lock = threading.Lock()
         self._locked_outputs: set[Path] = set()
         self._held: list[PathLock] = []  # the run's lock, and the locks of datastore outputs being written
+        self._stopping = StopGuard("ending the workers and writing the run record")  # engaged by the first Ctrl-C, until the record says Interrupted
 
     @classmethod
     def create(cls, path: Path, options: RunOptions) -> LocalRun:
@@ -181,6 +183,7 @@ class LocalRun(RunHandle):
             self._status = RunStatus.FAILED if failed or self._cancel.is_set() else RunStatus.COMPLETED
             failing = False
         except (RunInterrupted, KeyboardInterrupt):
+            self._stopping.engage()  # a further Ctrl-C must not cut the record's save short
             self._status = RunStatus.INTERRUPTED
             raise
         except UserError as exc:
@@ -211,14 +214,15 @@ class LocalRun(RunHandle):
                 for held in reversed(self._held):
                     held.release()
                 self._held.clear()
+                self._stopping.release()
         return self._status
 
     def interrupted(self) -> str:
         """Every step already ended its processes before ``wait`` raised; the record says Interrupted."""
         self._cancel.set()
-        if self.record.status != RunStatus.INTERRUPTED:
-            self._status = self.record.status = RunStatus.INTERRUPTED
-            self.record.save(self.run_dir)
+        self._status = self.record.status = RunStatus.INTERRUPTED
+        with self._stopping.held():
+            self.record.save(self.run_dir)  # again: whatever cut wait() short may have cut its save
         return (f"run {self.run_id} was interrupted; finish it with: tenantml run {self.pipeline.source} "
                 f"--resume {self.run_id}")
 
@@ -335,6 +339,7 @@ class LocalRun(RunHandle):
                                 not self.pipeline.continue_on_step_failure:
                             self._cancel.set()
             except KeyboardInterrupt:
+                self._stopping.engage()  # further Ctrl-Cs wait for the workers to end and the record
                 self._interrupt.set()
                 for future in running:
                     while True:
