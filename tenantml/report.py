@@ -52,10 +52,20 @@ class Attempt:
 
 @dataclass
 class StepData:
+    """What a step's section shows. The attempts themselves are not held: the timeline reads the
+    ledger again, bar by bar (10,000 mini-batches would hold ~10 MiB of attempts and SVG)."""
+
     view: StepView
-    attempts: list[Attempt] = field(default_factory=list)
-    errors: dict[str, list[ErrorEntry]] = field(default_factory=dict)  # by mini-batch
-    loose_errors: list[ErrorEntry] = field(default_factory=list)  # import, init(), shutdown()
+    ledger: Path | None = None
+    t0: float = float("inf")  # the earliest start and latest end of an attempt (epoch seconds)
+    t1: float = float("-inf")
+    workers: list[str] = field(default_factory=list)  # node/process, sorted: the timeline's lanes
+    errors: dict[str, list[ErrorEntry]] = field(default_factory=dict)  # by mini-batch: the last few
+    loose_errors: list[ErrorEntry] = field(default_factory=list)  # import, init(), shutdown(): the last few
+    loose_error_count: int = 0
+
+    def attempts(self) -> Iterator[Attempt]:
+        return _attempts(self.ledger) if self.ledger is not None else iter(())
 
 
 def _float(value: Any) -> float | None:
@@ -78,26 +88,34 @@ def _start(text: str) -> float | None:
     return stamp.timestamp()
 
 
+def _attempts(ledger: Path) -> Iterator[Attempt]:
+    for row in iter_ledger(ledger):
+        start = _start(row.get("start") or "")
+        if start is None:
+            continue
+        yield Attempt((row.get("mini_batch") or "").strip(), row.get("attempt") or "", row.get("label") or "",
+                      f"{row.get('node') or '?'}/{row.get('process') or '?'}", start,
+                      _float(row.get("duration_s")) or 0.0, (row.get("outcome") or "").strip(),
+                      (row.get("error_message") or "").strip())
+
+
 def collect(run: RunInfo, home: Path | None = None) -> list[StepData]:
     steps = []
     for job in job_names(run):
         view = read_step(run, job, home)
         data = StepData(view)
         if view.type == "parallel" and view.logs is not None:
-            for row in iter_ledger(view.logs / LEDGER):
-                start = _start(row.get("start") or "")
-                if start is None:
-                    continue
-                data.attempts.append(Attempt(
-                    (row.get("mini_batch") or "").strip(), row.get("attempt") or "", row.get("label") or "",
-                    f"{row.get('node') or '?'}/{row.get('process') or '?'}", start,
-                    _float(row.get("duration_s")) or 0.0, (row.get("outcome") or "").strip(),
-                    (row.get("error_message") or "").strip()))
+            data.ledger = view.logs / LEDGER
+            workers: set[str] = set()
+            for a in data.attempts():
+                data.t0, data.t1 = min(data.t0, a.start), max(data.t1, a.start + a.duration)
+                workers.add(a.worker)
+            data.workers = sorted(workers)
             for entry in error_entries(view.logs):
-                if entry.mini_batch is None:
-                    data.loose_errors.append(entry)
-                else:
-                    data.errors.setdefault(entry.mini_batch, []).append(entry)
+                kept = data.loose_errors if entry.mini_batch is None else data.errors.setdefault(entry.mini_batch, [])
+                data.loose_error_count += entry.mini_batch is None
+                kept.append(entry)
+                del kept[:-ENTRIES_PER_TENANT]  # only the last few are shown
         steps.append(data)
     return steps
 
@@ -199,9 +217,6 @@ def _dag(run: RunInfo, steps: list[StepData]) -> str:
 def _parallel_section(data: StepData) -> Iterator[str]:
     view = data.view
     counts = view.counts or {}
-    spent: dict[str, float] = {}
-    for a in data.attempts:
-        spent[a.mini_batch] = spent.get(a.mini_batch, 0.0) + a.duration
     order = {Verdict.FAILED: 0, Verdict.UNFINISHED: 1, Verdict.SUCCEEDED: 2}
     tenants = sorted(view.mini_batches, key=lambda mb: (order[mb.state], mb.sort_key()))
     summary = (f"{counts.get('succeeded', 0)} succeeded, {counts.get('failed', 0)} failed, "
@@ -212,22 +227,22 @@ def _parallel_section(data: StepData) -> Iterator[str]:
            f"</span></h2><p class='meta'>{_e(summary)}</p>")
     if data.loose_errors:
         yield ("<details open class='loose'><summary>errors outside any mini-batch (import, init(), "
-               f"shutdown()): {len(data.loose_errors)}</summary>"
-               + "".join(_excerpt(e) for e in data.loose_errors[-ENTRIES_PER_TENANT:]) + "</details>")
+               f"shutdown()): {data.loose_error_count}</summary>"
+               + "".join(_excerpt(e) for e in data.loose_errors) + "</details>")
     yield "<h3>Timeline: one lane per worker process, one bar per attempt</h3>"
-    yield _timeline(view.job, data.attempts)
+    yield from _timeline(data)
     yield ("<h3>Tenants</h3><label class='filter'><input type='checkbox' class='only-failed'> only what "
            "did not succeed</label>"
            "<table class='grid'><thead><tr><th>#</th><th>tenant</th><th>state</th><th>attempts</th>"
            "<th>time</th><th>last error</th><th>log</th></tr></thead><tbody>")
     for mb in tenants:
-        yield _tenant_row(view.job, mb, spent.get(mb.mini_batch), mb.mini_batch in data.errors)
+        yield _tenant_row(view.job, mb, mb.seconds if mb.attempts else None, mb.mini_batch in data.errors)
     yield "</tbody></table>"
     logged = [mb for mb in tenants if mb.mini_batch in data.errors]
     if logged:
         yield "<h3>Log excerpts</h3>"
         for mb in logged:
-            entries = data.errors[mb.mini_batch][-ENTRIES_PER_TENANT:]
+            entries = data.errors[mb.mini_batch]
             yield (f"<div class='log' id='{_anchor(view.job, mb.mini_batch)}'><h4>mini-batch "
                    f"{_e(mb.mini_batch)} &middot; {_e(mb.label)}</h4>" + "".join(_excerpt(e) for e in entries)
                    + "</div>")
@@ -251,19 +266,20 @@ def _excerpt(entry: ErrorEntry) -> str:
     return f"<p class='file'>{_e(entry.file)}</p><pre>{_e(text)}</pre>"
 
 
-def _timeline(job: str, attempts: list[Attempt]) -> str:
-    if not attempts:
-        return "<p class='meta'>(no attempts recorded)</p>"
-    t0 = min(a.start for a in attempts)
-    t1 = max(a.start + a.duration for a in attempts)
-    span = max(t1 - t0, 1e-3)
-    workers = sorted({a.worker for a in attempts})
+def _timeline(data: StepData) -> Iterator[str]:
+    """One lane per worker, one bar per attempt, read from the ledger as the bars are written. A
+    run still being written may have grown since :func:`collect`: what is new is left out."""
+    job = data.view.job
+    if not data.workers:
+        yield "<p class='meta'>(no attempts recorded)</p>"
+        return
+    t0, span = data.t0, max(data.t1 - data.t0, 1e-3)
     lane_h, left, width = 20, 150, 1000
-    height = 30 + lane_h * len(workers)
+    height = 30 + lane_h * len(data.workers)
     scale = (width - left - 10) / span
     parts = [f"<svg class='timeline' data-step='{_e(job)}' xmlns='http://www.w3.org/2000/svg' width='{width}' "
              f"height='{height}' viewBox='0 0 {width} {height}' role='img' aria-label='timeline of {_e(job)}'>"]
-    for i, worker in enumerate(workers):
+    for i, worker in enumerate(data.workers):
         y = 20 + i * lane_h
         parts.append(f"<text x='4' y='{y + 14}' class='lane'>{_e(worker)}</text>"
                      f"<line x1='{left}' x2='{width - 10}' y1='{y + lane_h - 1}' y2='{y + lane_h - 1}' "
@@ -273,8 +289,11 @@ def _timeline(job: str, attempts: list[Attempt]) -> str:
         anchor = "start" if tick == 0 else ("end" if tick == 5 else "middle")
         parts.append(f"<text x='{x:.1f}' y='12' class='tick' text-anchor='{anchor}'>"
                      f"{_e(format_duration(span * tick / 5) or '0s')}</text>")
-    lane = {w: i for i, w in enumerate(workers)}
-    for a in attempts:
+    yield "".join(parts)
+    lane = {w: i for i, w in enumerate(data.workers)}
+    for a in data.attempts():
+        if a.worker not in lane or a.start + a.duration > data.t1:
+            continue
         x = left + (a.start - t0) * scale
         w = max(1.5, a.duration * scale)
         y = 20 + lane[a.worker] * lane_h + 2
@@ -282,13 +301,12 @@ def _timeline(job: str, attempts: list[Attempt]) -> str:
         tip = f"mini-batch {a.mini_batch} ({a.label}) attempt {a.attempt}: {a.outcome}, {a.duration:.2f}s"
         if a.error:
             tip += f" - {a.error}"
-        parts.append(f"<a href='#{_anchor(job, a.mini_batch)}'><rect class='attempt {_e(a.outcome)}' x='{x:.1f}' "
-                     f"y='{y}' width='{w:.1f}' height='{lane_h - 5}' fill='{colour}'><title>{_e(tip)}</title>"
-                     "</rect></a>")
-    parts.append("</svg>")
+        yield (f"<a href='#{_anchor(job, a.mini_batch)}'><rect class='attempt {_e(a.outcome)}' x='{x:.1f}' "
+               f"y='{y}' width='{w:.1f}' height='{lane_h - 5}' fill='{colour}'><title>{_e(tip)}</title>"
+               "</rect></a>")
     legend = " ".join(f"<span class='key' style='background:{c}'></span>{_e(o)}"
                       for o, c in [*OUTCOME_COLOURS.items(), ("raised / failed", FAILED_COLOUR)])
-    return "".join(parts) + f"<p class='legend'>{legend}</p>"
+    yield f"</svg><p class='legend'>{legend}</p>"
 
 
 def write_report(run: RunInfo, target: Path, home: Path | None = None) -> Path:

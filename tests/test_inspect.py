@@ -374,3 +374,25 @@ def test_show_reads_a_real_local_run_through_the_cli(project: Project):
     logs = project.cli("logs", run.run_id, "score", "--mini-batch", str(failed[0]["mini_batch"]))
     assert logs.returncode == 0, logs.stderr
     assert "Traceback (most recent call last):" in logs.stdout and "no model for tenant_2" in logs.stdout
+
+
+def test_time_spent_on_a_mini_batch_sums_its_attempts_and_skips_what_is_no_duration(tmp_path: Path):
+    """The report's "time" column: every attempt's Elapsed Seconds, as written or as a fetched
+    Azure ML file may hold them (empty, garbage, nan, negative: left out, never a crash)."""
+    import csv
+
+    from tenantml.ledger_columns import HEADER_NAMES, disk_values
+
+    ledger = tmp_path / "processed_mini-batches.csv"
+    rows = [("0", "1", "1.5", "raised", "false"), ("0", "2", "2.25", "succeeded", "true"),
+            ("1", "1", "", "raised", "false"), ("1", "2", "nan", "raised", "false"),
+            ("1", "3", "-4", "raised", "false"), ("1", "4", "soon", "raised", "true")]
+    with ledger.open("w", newline="", encoding="utf-8") as f:
+        out = csv.writer(f)
+        out.writerow(HEADER_NAMES)
+        for mb, attempt, seconds, outcome, final in rows:
+            out.writerow(disk_values({"mini_batch": mb, "attempt": attempt, "duration_s": seconds,
+                                      "outcome": outcome, "final": final, "node": "node_0", "process": "p0"}))
+    first, second = fold_ledger(ledger)
+    assert (first.attempts, first.seconds, first.state) == (2, 3.75, "succeeded")
+    assert (second.attempts, second.seconds, second.state) == (4, 0.0, "failed")

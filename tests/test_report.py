@@ -119,3 +119,25 @@ def test_report_rendered_in_a_browser_shows_the_grid_failures_and_timeline(proje
     shot = tmp_path / "report.png"
     _browser("--window-size=1200,900", f"--screenshot={shot}", report.as_uri(), tmp=tmp_path)
     assert shot.is_file() and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+
+
+def test_a_ledger_that_grows_while_the_page_is_written_adds_no_bar_and_breaks_nothing(project: Project):
+    """The timeline reads the ledger a second time, bar by bar (the attempts of 10,000 mini-batches
+    are not held); ``tenantml report`` of a run still being written sees rows appear in between."""
+    from tenantml.ledger_columns import normalize
+    from tenantml.report import collect, render
+    from tenantml.runfolder.runinfo import read_run
+
+    _failing_run(project)
+    run = read_run(project.home / "runs" / "r1")
+    steps = collect(run)
+    ledger = next(s.ledger for s in steps if s.ledger is not None)
+    rows = ledger.read_text(encoding="utf-8").splitlines()
+    late = rows[-1].split(",")
+    header = normalize(rows[0].split(","))
+    late[header.index("node")], late[header.index("process")] = "node_9", "process_9"  # a lane not seen before
+    with ledger.open("a", encoding="utf-8") as f:
+        f.write(",".join(late) + "\n")
+    page = render(run, steps)
+    assert page.count("<rect class='attempt") == 8  # as when collected: 4 succeeded + 2 tenants x 2 attempts
+    assert "node_9/process_9" not in page  # no lane was drawn for it: its bar is left out, not misplaced
