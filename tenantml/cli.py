@@ -94,11 +94,11 @@ def main(argv: list[str] | None = None) -> int:
         print("tenantml: interrupted", file=sys.stderr)
         code = EXIT_INTERRUPTED
     except OSError as exc:
-        from tenantml.runfolder.storage import StorageError, is_storage_error
+        from tenantml.runfolder.storage import user_os_error
 
-        if debug or not is_storage_error(exc):
+        error = user_os_error(exc)
+        if debug or error is None:
             raise
-        error = StorageError.from_os(exc)
         print(f"error: {error.render()}", file=sys.stderr)
         code = error.exit_code
     finally:

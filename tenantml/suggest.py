@@ -14,9 +14,11 @@ def nearest(word: str, choices: Iterable[str]) -> str | None:
     return lowered.get(word.lower())
 
 
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
+def did_you_mean(word: str, choices: Iterable[str], listing: str = "valid keys") -> str:
     choices = list(choices)
+    if not choices:
+        return f"{listing}: none"
     guess = nearest(word, choices)
     if guess:
         return f"did you mean '{guess}'?"
-    return "valid keys: " + ", ".join(sorted(choices))
+    return f"{listing}: " + ", ".join(sorted(choices))

@@ -3,6 +3,7 @@ and the aml backend costs nothing to --backend local."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -114,3 +115,16 @@ def test_local_backend_never_imports_the_azure_sdk(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "clean" in result.stdout
+
+
+def test_an_unknown_azureml_current_cloud_is_a_clear_error(tmp_path):
+    """azure-ai-ml reads AZUREML_CURRENT_CLOUD when it is imported and raises MlException for a
+    name it does not know (azure/ai/ml/_azure_environments.py: _get_cloud): a fresh process, since
+    this one imported the SDK already."""
+    pipeline = project(tmp_path / "proj")
+    done = subprocess.run([sys.executable, "-m", "tenantml.cli", "run", str(pipeline), "--backend", "aml",
+                           "--dry-run"], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                          env={**os.environ, "AZUREML_CURRENT_CLOUD": "NoSuchCloud",
+                               "TENANTML_HOME": str(tmp_path / "home")})
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "AZUREML_CURRENT_CLOUD" in done.stderr and "NoSuchCloud" in done.stderr and "AzureCloud" in done.stderr

@@ -451,6 +451,17 @@ def test_pipeline_level_bad_input(project: Project, body: str, needle: str):
     assert needle in result.stderr and "Traceback" not in result.stderr
 
 
+def test_an_output_refused_for_its_path_is_reported_once_not_again_by_append_row_to(project: Project):
+    project.tenants(1)
+    project.parallel_pipeline("def run(mini_batch):\n    return []\n", task={"append_row_to": "${{outputs.out}}"},
+                              job={"outputs": {"out": {"type": "uri_folder",
+                                                       "path": "azureml://datastores/lake/paths/.."}}})
+    result = project.cli("run", "pipeline.yml", "--datastore", "lake=./lake")
+    assert result.returncode == 2
+    assert "leaves the root of datastore 'lake'" in result.stderr
+    assert "append_row_to" not in result.stderr, result.stderr  # no second error that only follows from the first
+
+
 def test_mlflow_gets_a_tracking_store_in_the_run_folder_when_installed(project: Project, monkeypatch):
     fake = project.root / "site"
     (fake / "mlflow").mkdir(parents=True)

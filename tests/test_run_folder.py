@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -220,6 +221,54 @@ def test_reuse_never_deletes_data_it_did_not_write_and_runs_the_step_instead(pro
     assert _record(newest)["steps"]["score"]["status"] == "Completed"  # it ran, it was not "reused" onto dsB
     assert "holds data this run did not write" in result.stdout + result.stderr
     assert len((project.root / "dsB" / "models" / "parallel_run_step.txt").read_text().splitlines()) == 3
+
+
+# ---------------------------------------------------------------- a path that is not what the run needs
+def test_a_file_where_a_datastore_output_folder_belongs_is_a_clear_error_and_stays(project: Project):
+    project.tenants(2)
+    project.parallel_pipeline(ROWS_SCRIPT, job={"outputs": {"out": {
+        "type": "uri_folder", "path": "azureml://datastores/ds/paths/models/out"}}})
+    blocker = project.root / "ds" / "models"
+    blocker.parent.mkdir()
+    blocker.write_text("a file, not a folder")
+    result = project.cli("run", "pipeline.yml", "--datastore", "ds=./ds", "--run-id", "r1")
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "ds/models/out" in result.stderr and "a file where a folder is needed" in result.stderr
+    assert "--resume r1" in result.stderr  # how to finish once the path is free
+    assert blocker.read_text() == "a file, not a folder"
+    assert _record(project.home / "runs" / "r1")["status"] == "Failed"
+
+
+def test_a_run_folder_changed_by_hand_stops_a_resume_with_what_to_do(project: Project):
+    project.tenants(3)
+    failing = ROWS_SCRIPT.replace("    return", "    if 'tenant_2' in mini_batch[0]:\n        raise ValueError('no')\n"
+                                  "    return")  # a failed tenant: its step keeps state/rows for --retry-failed
+    project.parallel_pipeline(failing, task={"append_row_to": "${{outputs.out}}"},
+                              job={"mini_batch_error_threshold": -1, "retry_settings": {"max_retries": 0}})
+    assert project.cli("run", "pipeline.yml", "--run-id", "r1").returncode == 0
+    run_dir = project.home / "runs" / "r1"
+    _as_if_killed_before_the_record_said_completed(run_dir)
+    (run_dir / "score" / "state" / "committed.json").unlink()
+    rows = run_dir / "score" / "state" / "rows"
+    shutil.rmtree(rows)
+    rows.write_text("not a folder")
+    result = project.cli("run", "pipeline.yml", "--resume", "r1")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "state/rows" in result.stderr and "changed by hand" in result.stderr and "new run" in result.stderr
+    assert rows.read_text() == "not a folder"
+    assert _record(run_dir)["status"] == "Failed"
+
+
+def test_a_home_that_is_a_file_is_a_clear_error(project: Project):
+    project.tenants(1)
+    project.parallel_pipeline(ROWS_SCRIPT)
+    home = project.root / "home.txt"
+    home.write_text("x")
+    result = project.cli("run", "pipeline.yml", env={"TENANTML_HOME": str(home)})
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "home.txt" in result.stderr and "TENANTML_HOME" in result.stderr
+    assert home.read_text() == "x"
 
 
 # ---------------------------------------------------------------- the lock
@@ -678,3 +727,25 @@ def test_the_division_process_ends_when_the_coordinator_is_killed(project: Proje
     while [p for p in tree if _alive(p)] and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [p for p in tree if _alive(p)]
+
+
+def test_an_aml_run_no_process_follows_any_more_shows_its_status_as_last_seen_and_how_to_read_it(project: Project):
+    """kill -9 of the process waiting on an Azure ML job: the job goes on in the cloud, so the run is
+    not Crashed (a local run would be); its Running is what was last seen, and fetch reads it now."""
+    from tenantml.runfolder.record import RunRecord
+    from tenantml.status import RunStatus
+
+    run_dir = project.home / "runs" / "j1"
+    run_dir.mkdir(parents=True)
+    RunRecord("j1", str(project.root / "pipeline.yml"), "aml", status=RunStatus.RUNNING,
+              steps={"score": {"type": "parallel", "status": "Running"}}).save(run_dir)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    (run_dir / ".lock").write_text(str(gone.pid))  # the waiting process, dead
+    listing = project.cli("runs")
+    assert "Running (last seen)" in listing.stdout and "Crashed" not in listing.stdout, listing.stdout
+    shown = project.cli("show", "j1")
+    assert shown.returncode == 0, shown.stderr
+    assert "(last seen)" in shown.stdout and "tenantml fetch j1" in shown.stdout
+    (run_dir / ".lock").write_text(str(os.getpid()))  # a process follows it: its status is live
+    assert "(last seen)" not in project.cli("runs").stdout

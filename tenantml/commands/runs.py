@@ -51,7 +51,7 @@ def execute(args: argparse.Namespace) -> int:
         print(f"No runs in {display_path(where / 'runs')}. Start one with: tenantml run pipeline.yml "
               "(TENANTML_HOME moves the folder runs are kept in).")
         return 0
-    rows = [[r.run_id, _status_text(r.status, failed[r.run_id]), display_path(r.pipeline) if r.pipeline else "?", format_time(r.started),
+    rows = [[r.run_id, _status_text(r.status, failed[r.run_id]) + (" (last seen)" if r.unfollowed else ""), display_path(r.pipeline) if r.pipeline else "?", format_time(r.started),
              format_duration(r.duration), _steps_text(_step_statuses(r))] for r in found]
     print(render_table(["run id", "status", "pipeline", "started", "duration", "steps"], rows))
     if total > len(found):

@@ -84,7 +84,7 @@ def as_json(run: RunInfo, steps: list[StepView]) -> dict[str, Any]:
         "run_id": run.run_id, "status": run.status, "pipeline": run.pipeline, "backend": run.backend,
         "folder": str(run.folder), "started": iso_time(run.started), "ended": iso_time(run.ended),
         "duration_s": _round(run.duration), "steps": [step_json(s) for s in steps],
-        "next_command": run.resume_command(),
+        "next_command": run.resume_command() or run.follow_command(),
     }
 
 
@@ -100,7 +100,7 @@ def write_csv(run: RunInfo, steps: list[StepView]) -> None:
 
 # --------------------------------------------------------------------------- table
 def render(run: RunInfo, steps: list[StepView], *, failed_only: bool = False) -> str:
-    lines = [f"Run {run.run_id}: {run.status}"]
+    lines = [f"Run {run.run_id}: {run.status}" + (" (last seen)" if run.unfollowed else "")]
     if run.problem:
         lines.append(f"  {run.problem}")
     lines += [f"  pipeline: {display_path(run.pipeline) if run.pipeline else '?'}"
@@ -145,6 +145,9 @@ def render(run: RunInfo, steps: list[StepView], *, failed_only: bool = False) ->
         job, index = first_failure
         hints.append(f"tenantml logs {run.run_id} {job}" + (f" --mini-batch {index}" if index is not None else "")
                      + "   # the traceback")
+    follow = run.follow_command()
+    if follow:
+        hints.append(f"{follow}   # its status now: no tenantml process follows this Azure ML job")
     resume = run.resume_command()
     if resume:
         hints.append(f"{resume}   # re-run only what did not succeed")

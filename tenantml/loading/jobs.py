@@ -405,6 +405,8 @@ class JobBuilder:
                               key=key, line=line, fix="write append_row_to: ${{outputs.<name>}}")
             return None
         name = expr.split(".", 1)[1]
+        if name not in outputs and f"outputs.{name}" in self.resolver.reported(prefix):
+            return None  # its own problem is reported
         if name not in outputs:
             self.problems.add(f"append_row_to names output '{name}', which the job does not have; "
                               f"{did_you_mean(name, outputs)}", key=key, line=line,

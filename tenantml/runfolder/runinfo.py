@@ -32,10 +32,15 @@ class RunInfo:
     ended: float | None = None
     steps: dict[str, dict[str, Any]] = field(default_factory=dict)
     problem: str = ""  # run.json missing or unreadable: what went wrong
+    unfollowed: bool = False  # a cloud run no tenantml process follows: its status is the last one seen
 
     @property
     def duration(self) -> float | None:
-        return elapsed(self.started, self.ended, running=self.status == RunStatus.RUNNING)
+        return elapsed(self.started, self.ended, running=self.status == RunStatus.RUNNING and not self.unfollowed)
+
+    def follow_command(self) -> str | None:
+        """For a cloud run whose status is only the last one seen: the command that reads it now."""
+        return f"tenantml fetch {shlex.quote(self.run_id)}" if self.unfollowed else None
 
     def resume_command(self) -> str | None:
         if self.status not in RESUMABLE or not self.pipeline:
@@ -54,18 +59,23 @@ def read_run(folder: Path) -> RunInfo:
     raw_steps = data.get("steps")
     steps: dict[Any, Any] = raw_steps if isinstance(raw_steps, dict) else {}
     status = str(data.get("status") or "Unknown")
-    if status == RunStatus.RUNNING and data.get("backend") == "local":
+    unfollowed = False
+    if status in (RunStatus.RUNNING, RunStatus.NOT_STARTED):
         from tenantml.runfolder.lock import writer_alive
 
         if writer_alive(folder) is False:
-            status = RunStatus.CRASHED  # the record says Running but no process writes the run any more
-            steps = {k: ({**v, "status": RunStatus.CRASHED} if isinstance(v, dict)
-                         and v.get("status") == RunStatus.RUNNING else v) for k, v in steps.items()}
+            if data.get("backend") == "local":
+                if status == RunStatus.RUNNING:
+                    status = RunStatus.CRASHED  # the record says Running but no process writes the run any more
+                    steps = {k: ({**v, "status": RunStatus.CRASHED} if isinstance(v, dict)
+                                 and v.get("status") == RunStatus.RUNNING else v) for k, v in steps.items()}
+            else:  # the cloud job goes on whatever happened here: what the record says is the last seen
+                unfollowed = True
     return RunInfo(
         run_id=str(data.get("run_id") or folder.name), folder=folder, pipeline=str(data.get("pipeline") or ""),
         backend=str(data.get("backend") or ""), status=status,
         started=number(data.get("started")), ended=number(data.get("ended")),
-        steps={str(k): (v if isinstance(v, dict) else {}) for k, v in steps.items()})
+        steps={str(k): (v if isinstance(v, dict) else {}) for k, v in steps.items()}, unfollowed=unfollowed)
 
 
 def all_runs(home: Path) -> list[RunInfo]:

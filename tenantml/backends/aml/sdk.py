@@ -66,6 +66,13 @@ def import_sdk() -> Any:
     except ImportError as exc:
         raise UserError(f"the aml backend needs the Azure ML SDK, which is not installed ({exc}).",
                         key="--backend aml", fix='pip install "tenantml[aml]" (azure-ai-ml and azure-identity)') from None
+    except Exception as exc:  # noqa: BLE001 - azure-ai-ml reads AZUREML_CURRENT_CLOUD when it is imported
+        if type(exc).__name__ == "MlException" and "cloud" in str(exc).lower():
+            raise UserError(f"the Azure ML SDK refused the cloud named by AZUREML_CURRENT_CLOUD: {exc}",
+                            key="AZUREML_CURRENT_CLOUD",
+                            fix="unset it (the public cloud) or name AzureCloud, AzureChinaCloud or "
+                                "AzureUSGovernment") from None
+        raise
     return aml
 
 

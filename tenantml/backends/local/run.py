@@ -38,7 +38,7 @@ from tenantml.runfolder import RunLock, check_inside, check_run_id, commit
 from tenantml.runfolder.ledger import read_ledgers
 from tenantml.runfolder.lock import PathLock, output_lock
 from tenantml.runfolder.record import RunRecord, propose_run_id
-from tenantml.runfolder.storage import StorageError, is_storage_error
+from tenantml.runfolder.storage import StorageError, is_storage_error, user_os_error
 from tenantml.spec import CommandJob, Job, ParallelJob
 from tenantml.status import DONE as RUN_DONE
 from tenantml.status import RunStatus
@@ -124,9 +124,10 @@ class LocalRun(RunHandle):
             from tenantml.runfolder.record import list_runs
             from tenantml.suggest import did_you_mean
 
-            known = [p.name for p in list_runs(options.home)]
+            known = [p.name for p in list_runs(options.home)][-10:]  # the newest
             raise UserError(f"there is no run '{options.resume}' in {options.home / 'runs'}; "
-                            f"{did_you_mean(str(options.resume), known) if known else 'there are no runs'}",
+                            + (did_you_mean(str(options.resume), known, "the newest runs there") if known
+                               else "there are no runs"),
                             key="--resume", fix="name a run listed by 'tenantml runs'")
         lock = RunLock(run_dir).acquire()  # a second --resume of a live run stops here, naming its pid
         try:
@@ -191,9 +192,9 @@ class LocalRun(RunHandle):
             raise
         except OSError as exc:
             self._status = RunStatus.FAILED
-            if not is_storage_error(exc):
+            error = user_os_error(exc, self.run_dir, self._resume_command())
+            if error is None:
                 raise
-            error = StorageError.from_os(exc, resume=self._resume_command())
             self.record.reason = error.message
             raise error from None
         except BaseException:
@@ -434,9 +435,9 @@ class LocalRun(RunHandle):
             self._cancel.set()
             raise
         except OSError as exc:
-            if not is_storage_error(exc):
+            error = user_os_error(exc, self.run_dir, self._resume_command())
+            if error is None:
                 raise
-            error = StorageError.from_os(exc, resume=self._resume_command())
             self._cancel.set()
             try:
                 self._set(name, job, RunStatus.FAILED, error.message, started=started)
