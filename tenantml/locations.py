@@ -80,7 +80,10 @@ class Datastores:
                         + f"or map it: add '{name}: ./folder' under datastores: in tenantml.yml, "
                           f"or pass --datastore {name}=PATH")
 
-    def resolve(self, uri: str, *, file: object = None, key: str | None = None) -> Path:
+    def resolve(self, uri: str, *, file: object = None, key: str | None = None, writing: bool = False) -> Path:
+        """The local path of a datastore URI, inside the datastore's folder. A path to be written is
+        also checked with its symbolic links followed: a link inside the datastore to elsewhere
+        would have the run write (and, on resume, replace) files outside every root it was given."""
         match = DATASTORE_URI.match(uri)
         if not match:
             raise UserError(f"'{uri}' is not a datastore path.", file=file, key=key,
@@ -91,6 +94,14 @@ class Datastores:
         if target != root and root not in target.parents:
             raise UserError(f"'{uri}' leaves the root of datastore '{match['name']}' ({root}).",
                             file=file, key=key, fix="remove the '..' parts of the path")
+        if writing:
+            real_root, real_target = root.resolve(), target.resolve()
+            if real_target != real_root and real_root not in real_target.parents:
+                raise UserError(f"'{uri}' goes through a symbolic link inside datastore '{match['name']}' to "
+                                f"{real_target}, outside the datastore's folder ({root}); tenantml writes outputs only "
+                                "inside the folders it is given.", file=file, key=key,
+                                fix=f"map the datastore to where the data should go (--datastore "
+                                    f"{match['name']}=PATH), or replace the link with a folder")
         return target
 
 
@@ -102,10 +113,10 @@ def parse_datastore_option(text: str) -> tuple[str, Path]:
 
 
 def local_path(value: str, *, base: Path, datastores: Datastores, file: object = None,
-               key: str | None = None) -> Path:
+               key: str | None = None, writing: bool = False) -> Path:
     """A YAML path (relative, absolute, ``file:``, datastore URI) as an absolute local path."""
     if value.startswith("azureml://"):
-        return datastores.resolve(value, file=file, key=key)
+        return datastores.resolve(value, file=file, key=key, writing=writing)
     if value.startswith("azureml:"):
         raise UserError(f"'{value}' names an Azure ML data asset, which has no local copy.", file=file,
                         key=key, fix="point the input at a local path (data asset mapping comes with tenantml.yml)")

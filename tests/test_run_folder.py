@@ -240,6 +240,29 @@ def test_a_file_where_a_datastore_output_folder_belongs_is_a_clear_error_and_sta
     assert _record(project.home / "runs" / "r1")["status"] == "Failed"
 
 
+def test_a_symlink_inside_a_datastore_never_carries_an_output_outside_it(project: Project):
+    """The '..' check is on the path as written; a link inside the datastore to elsewhere would
+    have the run write (and a resume replace) files outside every folder it was given."""
+    project.tenants(2)
+    project.parallel_pipeline(ROWS_SCRIPT, job={"outputs": {"out": {
+        "type": "uri_folder", "path": "azureml://datastores/ds/paths/models/out"}}})
+    victim = project.root / "victim"
+    victim.mkdir()
+    (victim / "precious.txt").write_text("keep")
+    (project.root / "ds").mkdir()
+    (project.root / "ds" / "models").symlink_to(victim)
+    result = project.cli("run", "pipeline.yml", "--datastore", "ds=./ds")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "symbolic link" in result.stderr and "outputs.out" in result.stderr
+    assert sorted(p.name for p in victim.iterdir()) == ["precious.txt"]
+    linked_store = project.root / "elsewhere"
+    linked_store.mkdir()
+    (project.root / "ds2").symlink_to(linked_store)  # the datastore itself a link: its folder is the target
+    result = project.cli("run", "pipeline.yml", "--datastore", "ds=./ds2")
+    assert result.returncode == 0, result.stderr
+    assert (linked_store / "models" / "out").is_dir()
+
+
 def test_a_run_folder_changed_by_hand_stops_a_resume_with_what_to_do(project: Project):
     project.tenants(3)
     failing = ROWS_SCRIPT.replace("    return", "    if 'tenant_2' in mini_batch[0]:\n        raise ValueError('no')\n"

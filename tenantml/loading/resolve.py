@@ -243,7 +243,8 @@ class Resolver:
                     result[str(name)] = DataOutput(str(name), str(kind), Path(text), mode, Where(self.path, line), text)
                     continue
                 try:
-                    path = local_path(text, base=file_of(value, self.path, "path").parent, datastores=self.datastores)
+                    path = local_path(text, base=file_of(value, self.path, "path").parent, datastores=self.datastores,
+                                      writing=True)
                 except UserError as exc:
                     self.problems.add(bare(exc), key=f"{key}.path", line=value.line_of("path"), fix=exc.fix)
                     continue
