@@ -367,7 +367,7 @@ def _startup(w, r: dict[str, Any]) -> None:
 
 
 def _environments(w, r: dict[str, Any]) -> None:
-    w("## 5. Step environments: `--environments isolated` next to `current`")
+    w("## 7. Step environments: `--environments isolated` next to `current`")
     w("")
     w("A command step and a 2-file parallel step naming one conda file (`packaging==24.1`, `six==1.16.0`); "
       f"`tenantml run --force`, median of {r['repeats']} (cold: one run).")
