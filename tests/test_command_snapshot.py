@@ -3,17 +3,50 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
-from tenantml.backends.local.snapshot import MAX_BYTES, MAX_FILES, Snapshot, copy_code, excluded
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tenantml.backends.local.snapshot import MAX_BYTES, MAX_FILES, IgnoreRules, Snapshot, copy_code
 
 
-def test_gitignore_subset_as_the_sdk_reads_it():
-    patterns = ["big_data/", "*.ckpt", "/top_only.txt", "docs/**/*.png"]
-    assert excluded("big_data", patterns) and excluded("nested/big_data", patterns)
-    assert excluded("a/b/model.ckpt", patterns) and excluded("top_only.txt", patterns)
-    assert not excluded("sub/top_only.txt", patterns) and not excluded("train.py", patterns)
-    assert excluded("docs/img/x.png", patterns)
+def test_ignore_patterns_as_the_sdk_reads_them():
+    rules = IgnoreRules(["big_data/", "*.ckpt", "/top_only.txt", "docs/**/*.png", "# a comment", ""])
+    assert rules.excludes("big_data/x.csv") and rules.excludes("nested/big_data/x")
+    assert rules.excludes("a/b/model.ckpt") and rules.excludes("top_only.txt")
+    assert not rules.excludes("sub/top_only.txt") and not rules.excludes("train.py")
+    assert rules.excludes("docs/img/x.png") and rules.prunes("big_data")
+    back = IgnoreRules(["data/", "!data/keep.csv"])  # the last match decides, file by file
+    assert back.excludes("data/drop.csv") and not back.excludes("data/keep.csv") and not back.prunes("data")
+
+
+FILES = ["a.csv", "x.py", "data/keep.csv", "data/drop.csv", "data/deep/z.csv", "src/x.py", "src/tmp/y.txt",
+         "tmp/deep/y.txt", "docs/img/p.png", "keep.csv"]
+LINES = ["data/", "*.csv", "!keep.csv", "/a.csv", "tmp/**", "**/deep", "!data/keep.csv", "# comment", "",
+         "x.py", "!*.py", "src", "/src/", "!src/tmp/", "docs/**/*.png", "?.py", "data", "!/data/deep/"]
+
+
+@pytest.mark.slow  # ~5 s: the SDK's import and 40 trees
+@settings(max_examples=40, deadline=None)
+@given(lines=st.lists(st.sampled_from(LINES), max_size=6), name=st.sampled_from([".amlignore", ".gitignore"]))
+def test_the_copy_holds_the_files_azure_ml_uploads(lines: list[str], name: str):
+    """Differential: for any ignore file, the snapshot holds exactly the files azure-ai-ml's own
+    upload list (``_asset_utils.get_upload_files_from_folder`` with ``get_ignore_file``) holds."""
+    asset_utils = pytest.importorskip("azure.ai.ml._utils._asset_utils")
+    with tempfile.TemporaryDirectory() as tmp:
+        code = Path(tmp) / "code"
+        for relative in FILES:
+            (code / relative).parent.mkdir(parents=True, exist_ok=True)
+            (code / relative).write_text(relative)
+        (code / name).write_text("\n".join(lines) + "\n")
+        sdk = {Path(local).relative_to(code.resolve()).as_posix() for local, _ in
+               asset_utils.get_upload_files_from_folder(code, ignore_file=asset_utils.get_ignore_file(code))}
+        copy_code(code, Path(tmp) / "wd")
+        ours = {p.relative_to(Path(tmp) / "wd").as_posix() for p in (Path(tmp) / "wd").rglob("*") if p.is_file()}
+        assert ours == sdk
 
 
 def test_links_are_copied_as_content_loops_and_tenantml_home_are_not(tmp_path: Path):

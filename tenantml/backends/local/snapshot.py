@@ -9,9 +9,13 @@ source tree, and relative reads of code files still work.
 Locally each run of the step gets ``<job>/exe/wd/``, a fresh copy of ``code`` (a command without
 ``code`` has no snapshot on Azure ML either: it gets an empty ``wd``). What the SDK leaves out of the
 upload is left out here: the patterns of ``.amlignore``, else ``.gitignore``, at the code folder's root
-(azure-ai-ml ``_asset_utils.get_ignore_file``; a subset of git's syntax: ``name``, ``*.ext``,
-``dir/``, ``/anchored/path``, ``**``; ``!`` re-inclusion is not honoured). tenantml's own run home and
-the copy's target are never copied into themselves.
+(azure-ai-ml ``_asset_utils.get_ignore_file``), read as the SDK reads them: every line a gitignore
+pattern, and for each file the last pattern that matches its path decides (``IgnoreFile.is_file_excluded``),
+so ``!keep.csv`` after ``data/`` brings ``data/keep.csv`` back, file by file (git itself would not look
+inside an excluded folder). The patterns are compiled by ``pathspec`` (``GitIgnoreSpecPattern``, what
+the SDK's vendored ``GitWildMatchPattern`` became in pathspec 1.0); tests/test_command_snapshot.py
+checks the result against the SDK's own file list. tenantml's own run home and the copy's target are
+never copied into themselves.
 
 Cost: one copy per step run (``shutil.copy2``: in-kernel copies, metadata kept). Azure ML caps a
 snapshot at "300 MB and/or 2000 files"; a bigger code folder is copied all the same and the step
@@ -20,7 +24,6 @@ warns with the figures, since the cap is what makes such a folder slow or refuse
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import shutil
 from dataclasses import dataclass
@@ -46,29 +49,44 @@ class Snapshot:
                 "(to an input) or list it in .amlignore")
 
 
-def ignore_patterns(code: Path) -> list[str]:
+class IgnoreRules:
+    """The patterns of one ignore file, compiled; a file's path (``/``-separated, relative to the
+    code folder) is excluded when the last pattern that matches it is not a ``!`` pattern."""
+
+    def __init__(self, lines: list[str]) -> None:
+        from pathspec.patterns.gitignore.spec import GitIgnoreSpecPattern
+
+        compiled = []
+        for line in lines:
+            try:
+                pattern = GitIgnoreSpecPattern(line)
+            except ValueError:  # a line pathspec cannot compile (e.g. a lone '!'): the SDK fails on it too
+                continue
+            if pattern.include is not None:  # comments and blank lines are None
+                compiled.append(pattern)
+        self.patterns = compiled
+        self.reinclude = any(not p.include for p in compiled)
+
+    def excludes(self, relative: str) -> bool:
+        verdict = False
+        for pattern in self.patterns:
+            if pattern.match_file(relative) is not None:
+                verdict = bool(pattern.include)
+        return verdict
+
+    def prunes(self, relative_dir: str) -> bool:
+        """Whether nothing below this folder can be copied (so it need not be walked): it matches a
+        pattern as a folder and no ``!`` pattern could bring a file below it back."""
+        return not self.reinclude and self.excludes(relative_dir + "/")
+
+
+def ignore_rules(code: Path) -> IgnoreRules:
     for name in IGNORE_FILES:
         path = code / name
         if path.is_file():
-            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-            return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith(("#", "!"))]
-    return []
-
-
-def excluded(relative: str, patterns: list[str]) -> bool:
-    """Whether the path (``/``-separated, relative to the code folder) matches an ignore pattern."""
-    name = relative.rsplit("/", 1)[-1]
-    for raw in patterns:
-        pattern = raw.rstrip("/")
-        if not pattern:
-            continue
-        if "/" in pattern:  # anchored at the code folder's root
-            anchored = pattern.lstrip("/").replace("**/", "*").replace("/**", "/*")
-            if fnmatch.fnmatchcase(relative, anchored):
-                return True
-        elif fnmatch.fnmatchcase(name, pattern.replace("**", "*")):
-            return True
-    return False
+            return IgnoreRules([line.rstrip() for line in
+                                path.read_text(encoding="utf-8", errors="replace").splitlines()])
+    return IgnoreRules([])
 
 
 def copy_code(code: Path | None, target: Path, never: tuple[Path, ...] = ()) -> Snapshot:
@@ -82,7 +100,7 @@ def copy_code(code: Path | None, target: Path, never: tuple[Path, ...] = ()) -> 
     target.mkdir(parents=True)
     if code is None:
         return Snapshot(target, 0, 0)
-    patterns = ignore_patterns(code)
+    rules = ignore_rules(code)
     skip = {os.path.realpath(p) for p in (*never, target)}
     seen = {os.path.realpath(code)}
     files = size = 0
@@ -95,18 +113,18 @@ def copy_code(code: Path | None, target: Path, never: tuple[Path, ...] = ()) -> 
         keep = []
         for d in sorted(dirs):
             real = os.path.realpath(here / d)
-            if real in skip or real in seen or excluded(prefix + d, patterns):
+            if real in skip or real in seen or rules.prunes(prefix + d):
                 continue
             seen.add(real)
-            (target / (prefix + d)).mkdir()
             keep.append(d)
         dirs[:] = keep
         for n in names:
             relative = prefix + n
             source = here / n
-            if excluded(relative, patterns) or not source.is_file():  # ignored, a dangling link, a fifo or socket
+            if rules.excludes(relative) or not source.is_file():  # ignored, a dangling link, a fifo or socket
                 continue
             destination = target / relative
+            destination.parent.mkdir(parents=True, exist_ok=True)  # files only, as an upload holds them
             shutil.copy2(source, destination)
             files += 1
             size += destination.stat().st_size
