@@ -177,3 +177,17 @@ def test_an_sdk_job_object_is_judged_on_its_own_rest_body(tmp_path):
     assert any(line.startswith(f"datastore 'datalake' (inputs.data.path): --backend local reads and writes the folder "
                                f"{tmp_path / 'lake'}") for line in lines), lines
     assert any(line.startswith("environment azureml:sklearn-env@latest") for line in lines), lines
+
+
+def test_an_automl_node_whose_task_is_its_task_type_is_read():
+    """An automl node's ``task`` is its task type, a string (``type: automl`` + ``task: forecasting`` in
+    cli/jobs/pipelines/automl/demand-forecast-pipeline of Azure/azureml-examples): its references are
+    still read, and ``--backend aml --dry-run`` no longer stops with an AttributeError on it."""
+    from tenantml.backends.aml.mappings import references
+
+    automl = {"type": "automl", "task": "forecasting", "computeId": "azureml:cpu-cluster",
+              "inputs": {"training_data": {"uri": "azureml://datastores/datalake/paths/train/",
+                                           "job_input_type": "mltable"}}}
+    found = {(r.kind, r.name, r.key) for r in references({"properties": {"jobs": {"forecasting_node": automl}}})}
+    assert found == {("compute", "cpu-cluster", "jobs.forecasting_node.compute"),
+                     ("datastore", "datalake", "jobs.forecasting_node.inputs.training_data.path")}

@@ -77,7 +77,8 @@ def references(body: dict[str, Any]) -> list[Reference]:
             ref = _asset(component, "components")
             if ref is not None:
                 found.append(Reference("component", ref[0], ref[1], where + ".component"))
-        environment = (node.get("task") or {}).get("environment") or node.get("environment")
+        task = node.get("task")  # a parallel node's task is a dict; an automl node's is its task type, a string
+        environment = (task.get("environment") if isinstance(task, dict) else None) or node.get("environment")
         if isinstance(environment, str) and environment:
             found.append(Reference("environment", _environment_name(environment), environment,
                                    where + ".task.environment"))
