@@ -19,9 +19,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tenantml.bindings import BINDING
-from tenantml.errors import UserError, ValidationErrors
+from tenantml.errors import LocalOnlyProblem, UserError, ValidationErrors
 from tenantml.loading.entry_script import entry_script_problem
-from tenantml.loading.graph import SWEEP_FIX, SWEEP_ONLY_ON_AZURE, Graph, as_one_step_pipeline
+from tenantml.loading.graph import (
+    AZURE_ML_NODE_TYPES,
+    SWEEP_FIX,
+    SWEEP_ONLY_ON_AZURE,
+    Graph,
+    as_one_step_pipeline,
+)
 from tenantml.loading.resolve import Resolver
 from tenantml.loading.schema import PIPELINE_KEYS, SETTINGS_KEYS, Problems, truthy
 from tenantml.locations import DEFAULT_DATASTORE, Datastores
@@ -84,7 +90,13 @@ def load_pipeline(path: Path, ctx: LoadContext) -> Pipeline:
     if kind == "command":
         raw = as_one_step_pipeline(raw, path)
     elif kind == "sweep":
-        raise UserError(SWEEP_ONLY_ON_AZURE, file=path, key="type", line=raw.line_of("type"), fix=SWEEP_FIX)
+        # about this machine only: `az ml job create -f` submits a sweep job, so --backend aml waives it
+        raise ValidationErrors([LocalOnlyProblem(SWEEP_ONLY_ON_AZURE, file=path, key="type",
+                                                 line=raw.line_of("type"), fix=SWEEP_FIX)])
+    elif kind in AZURE_ML_NODE_TYPES:
+        raise ValidationErrors([LocalOnlyProblem(
+            f"a standalone {kind} job runs on Azure ML only; tenantml runs pipeline jobs and command jobs locally.",
+            file=path, key="type", line=raw.line_of("type"), fix="run it with --backend aml")])
     elif kind != "pipeline":
         raise UserError(f"type is '{kind}'; tenantml runs pipeline jobs and command jobs (Azure ML runs parallel "
                         "steps only inside pipelines).", file=path, key="type", line=raw.line_of("type"),

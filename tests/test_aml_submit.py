@@ -331,3 +331,25 @@ def test_a_run_id_taken_by_a_local_run_is_refused_before_the_job_is_created(azur
     handle = AmlBackend().submit(pipeline, run_options(home, aml_options(ws), run_id="free_name"))
     assert handle.run_id == "free_name" and handle.run_dir == home / "runs" / "free_name"
     assert handle.wait() == "Completed"
+
+
+def test_a_standalone_command_job_is_submitted_as_az_ml_job_create_submits_it(azure, tmp_path):
+    """``az ml job create -f job.yml`` submits a standalone command job (cli/jobs/basics/hello-code.yml of
+    Azure/azureml-examples): --backend aml sends it as it is, not as a pipeline (it refused it before)."""
+    from tenantml.backends.aml import AmlBackend
+
+    ws, _ = azure
+    root = tmp_path / "cmd"
+    (root / "src").mkdir(parents=True)
+    (root / "src" / "hello.py").write_text("print('hello')\n", encoding="utf-8")
+    doc = {"$schema": "https://azuremlschemas.azureedge.net/latest/commandJob.schema.json",
+           "command": "python hello.py", "code": "src", "experiment_name": "basics",
+           "environment": "azureml:AzureML-sklearn-1.0-ubuntu20.04-py38-cpu@latest", "compute": "azureml:cpu-cluster"}
+    path = root / "hello-code.yml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    handle = AmlBackend().submit(path, run_options(tmp_path / "home", aml_options(ws)))
+    assert handle.wait() == "Completed"
+    body = _job_put(ws)["properties"]
+    assert body["jobType"] == "Command" and body["experimentName"] == "basics"
+    assert body["command"] == "python hello.py" and body["computeId"] == f"{ARM}/computes/cpu-cluster"
+    assert json.loads((handle.run_dir / "run.json").read_text())["status"] == "Completed"

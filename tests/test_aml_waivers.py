@@ -77,3 +77,58 @@ def test_force_becomes_settings_force_rerun(no_network, tmp_path):
     assert any("force_rerun" in line for line in plan.lines())
     plain = AmlBackend().plan(COMPONENT_NODE, RunOptions(home=tmp_path, backend=AmlOptions()))
     assert not rest_body(plain.job)["properties"]["settings"].get("force_rerun")
+
+
+STANDALONE = {
+    # the shapes of cli/jobs/basics/hello-sweep.yml and hello-automl/hello-automl-job-basic.yml of
+    # Azure/azureml-examples, which `az ml job create -f` submits as they are
+    "sweep": """$schema: https://azuremlschemas.azureedge.net/latest/sweepJob.schema.json
+type: sweep
+trial:
+  command: python train.py --lr ${{search_space.lr}}
+  code: src
+  environment: azureml:AzureML-sklearn-1.0-ubuntu20.04-py38-cpu@latest
+sampling_algorithm: random
+search_space:
+  lr:
+    type: uniform
+    min_value: 0.01
+    max_value: 0.9
+objective:
+  goal: minimize
+  primary_metric: loss
+limits:
+  max_total_trials: 4
+  max_concurrent_trials: 2
+compute: azureml:cpu-cluster
+experiment_name: tune
+""",
+    "automl": """$schema: https://azuremlsdk2.blob.core.windows.net/preview/0.0.1/autoMLJob.schema.json
+type: automl
+experiment_name: classify
+compute: azureml:cpu-cluster
+task: classification
+primary_metric: accuracy
+target_column_name: y
+training_data:
+  path: azureml://datastores/workspaceblobstore/paths/train/
+  type: mltable
+limits:
+  timeout_minutes: 60
+""",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(STANDALONE))
+def test_a_standalone_azure_only_job_is_submittable_and_refused_locally_with_the_way_out(kind, no_network, tmp_path):
+    folder = tmp_path / "job"
+    (folder / "src").mkdir(parents=True)
+    (folder / "src" / "train.py").write_text("print('trial')\n", encoding="utf-8")
+    yml = folder / f"{kind}.yml"
+    yml.write_text(STANDALONE[kind], encoding="utf-8")
+    code, out, err = tenantml("run", str(yml), "--backend", "aml", "--dry-run", env_home=tmp_path)
+    assert code == 0, out + err
+    assert "submittable to Azure ML" in out and f"{kind}.yml:2: type: " in out  # waived, and said so
+    code, out, err = tenantml("run", str(yml), "--dry-run", env_home=tmp_path)
+    assert code == 2 and "Traceback" not in err
+    assert f"{kind}.yml:2: type: " in err and "runs on Azure ML only" in err and "--backend aml" in err

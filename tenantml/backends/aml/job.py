@@ -169,12 +169,15 @@ def sdk_load(path: Path, overrides: tuple[str, ...]) -> Any:
     aml = sdk.import_sdk()
     with sdk.quiet_sdk(), sdk.translating(None, what=f"loading {path.name} with azure.ai.ml.load_job"):
         job = aml.load_job(str(path), params_override=as_sdk_params(overrides))
-        result = job._validate()
+        # as jobs.create_or_update validates: a job without the SDK's schema validation (a sweep or automl
+        # job) is not validated locally (azure/ai/ml/operations/_job_operations.py, JobOperations._validate)
+        validate = getattr(job, "_validate", None)
+        result = validate() if callable(validate) else None
     if not getattr(result, "passed", True):
         messages = "; ".join(f"{k}: {v}" for k, v in (getattr(result, "error_messages", {}) or {}).items())
         raise UserError(f"Azure ML's SDK refused the job: {messages}", file=path, key="azure-ai-ml")
-    if getattr(job, "type", "pipeline") != "pipeline":
-        raise UserError(f"type is '{job.type}'; tenantml submits pipeline jobs.", file=path, key="type")
+    # any job `az ml job create -f` submits: a pipeline, or a standalone command, sweep, automl or spark job
+    # (cli/jobs/basics of Azure/azureml-examples), which --backend local runs as a one-step pipeline or refuses
     return job
 
 
@@ -230,8 +233,20 @@ def _comparable(body: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------- step 3: the report
 def rest_body(job: Any) -> dict[str, Any]:
     with sdk.quiet_sdk():
-        body: dict[str, Any] = job._to_rest_object().as_dict()
+        rest = job._to_rest_object()
+    if isinstance(rest, dict):
+        # a standalone command job loads as a Command node, whose REST form is a pipeline node's: read it
+        # as the one node of a pipeline (as --backend local runs it), named as that step is
+        return {"properties": {"jobs": {_node_name(job): rest}}}
+    body: dict[str, Any] = rest.as_dict()
     return body
+
+
+def _node_name(job: Any) -> str:
+    source = getattr(job, "_source_path", None)
+    stem = Path(str(source)).stem if source else str(getattr(job, "name", None) or "job")
+    name = re.sub(r"[^a-z0-9_]", "_", stem.lower())
+    return name if re.match(r"^[a-z_]", name) else f"job_{name}"
 
 
 def describe(job: Any, source: Path) -> list[StepReport]:
