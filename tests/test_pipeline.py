@@ -480,6 +480,30 @@ def test_mlflow_gets_a_tracking_store_in_the_run_folder_when_installed(project: 
     assert f"uri={(run.run_dir / 'mlruns').as_uri()}" in log
 
 
+@pytest.mark.slow  # imports MLflow in the step (~2 s)
+def test_a_step_logs_to_mlflow_without_setting_an_experiment(project: Project, monkeypatch):
+    """As on Azure ML, where a job's MLflow needs no set-up: cli/jobs/basics/hello-mlflow.yml of
+    Azure/azureml-examples calls ``mlflow.log_param`` straight away. The run's store must hold MLflow's
+    Default experiment (id 0), which MLflow creates only when it creates the store's folder itself."""
+    pytest.importorskip("mlflow")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    project.write("pipeline.yml", """
+        type: pipeline
+        jobs:
+          a:
+            type: command
+            command: python -c "import mlflow; mlflow.log_param('hello_param', 'world')"
+          b:
+            type: command
+            command: python -c "import mlflow; mlflow.log_metric('hello_metric', 1.0)"
+        """)
+    run = project.run()
+    assert run.status == "Completed"
+    params = list((run.run_dir / "mlruns" / "0").glob("*/params/hello_param"))
+    assert [p.read_text() for p in params] == ["world"]
+    assert list((run.run_dir / "mlruns" / "0").glob("*/metrics/hello_metric"))
+
+
 def test_a_component_input_that_the_component_does_not_declare_is_named(project: Project):
     """A warning, not a refusal: azure-ai-ml drops such an input and validates the pipeline
     (tests/conformance/test_sdk_defaults.py holds the evidence)."""

@@ -514,7 +514,7 @@ class LocalRun(RunHandle):
         env = {"PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
         if "MLFLOW_TRACKING_URI" not in os.environ and importlib.util.find_spec("mlflow") is not None:
             store = self.run_dir / "mlruns"
-            store.mkdir(exist_ok=True)
+            _mlflow_store(store)
             env["MLFLOW_TRACKING_URI"] = store.as_uri()
             env.setdefault("MLFLOW_ALLOW_FILE_STORE", os.environ.get("MLFLOW_ALLOW_FILE_STORE", "true"))  # MLflow 3
         return env
@@ -614,3 +614,25 @@ def _clear_run_outputs(job: Job, run_dir: Path) -> None:
                 shutil.rmtree(out.path)
             else:
                 out.path.unlink()  # a file, or a link (never what it points to)
+
+
+def _mlflow_store(store: Path) -> None:
+    """The run's MLflow file store with MLflow's Default experiment (id 0), as MLflow creates it
+    (``FileStore._create_default_experiment``: ``<store>/0/meta.yaml``, ``<store>/.trash``), built aside
+    and renamed in place. MLflow creates that experiment only when it creates the folder itself: an
+    empty folder failed every ``mlflow.log_param`` with "Could not find experiment with ID 0"
+    (cli/jobs/basics/hello-mlflow.yml of Azure/azureml-examples), and letting each process create it
+    would race between the workers of a parallel step. A store that exists (a resumed run) is kept."""
+    if store.exists():
+        return
+    aside = store.with_name(f".{store.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    (aside / "0").mkdir(parents=True)
+    (aside / ".trash").mkdir()
+    now = int(time.time() * 1000)
+    (aside / "0" / "meta.yaml").write_text(
+        f"artifact_location: {(store / '0').as_uri()}\ncreation_time: {now}\nexperiment_id: '0'\n"
+        f"last_update_time: {now}\nlifecycle_stage: active\nname: Default\n", encoding="utf-8")
+    try:
+        aside.rename(store)
+    except OSError:  # another step made it first: ours, built aside, goes
+        shutil.rmtree(aside, ignore_errors=True)
