@@ -289,6 +289,31 @@ def test_a_prompt_flow_component_is_one_clear_error(project: Project):
     assert "prompt flow components are not supported locally" in problems[0]
 
 
+def test_an_inline_prompt_flow_component_is_the_same_clear_error(project: Project):
+    """What azure-ai-ml's dump holds for a flow node built in Python (``load_component("flow.dag.yaml")``
+    in sdk/python/jobs/pipelines/1l_flow_in_pipeline of Azure/azureml-examples): an inline component of
+    type ``promptflow_parallel``, with no task. It was refused as "a parallel job needs a 'task:'"."""
+    project.write("pipeline.yml", """
+        type: pipeline
+        jobs:
+          flow_node:
+            type: parallel
+            component:
+              name: basic
+              version: '1'
+              type: promptflow_parallel
+            inputs:
+              data: {type: uri_file, path: ./nothing.jsonl}
+              text: "${data.text}"
+        """)
+    done = project.cli("validate", "pipeline.yml")
+    assert done.returncode == 2
+    problems = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(problems) == 1, done.stderr
+    assert "jobs.flow_node.component: component 'basic' is a prompt flow (type promptflow_parallel)" in problems[0]
+    assert "--backend aml" in problems[0] and "task" not in problems[0]
+
+
 def test_a_sweep_node_is_named_alone_as_azure_only(project: Project):
     project.write("trial.yml", "type: command\ncommand: echo hi\n")
     project.write("pipeline.yml", """

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from tenantml.assets import Assets
 
 PROMPT_FLOW_FILES = ("flow.dag.yaml", "flow.dag.yml", "flow.flex.yaml", "flow.flex.yml")
+# azure.ai.ml.constants._common.NodeType.FLOW_PARALLEL: a flow component's type (load_component of a flow.dag.yaml)
+PROMPT_FLOW_TYPES = ("promptflow_parallel",)
 
 
 def expand_component(name: str, node: YamlMap, path: Path, problems: Problems,
@@ -89,6 +91,13 @@ def expand_component(name: str, node: YamlMap, path: Path, problems: Problems,
                          line=line, fix="run this pipeline with --backend aml", local_only=True)
             return None
         component = loaded
+    if str(component.get("type")) in PROMPT_FLOW_TYPES:  # an inline one: what azure-ai-ml's dump of a flow node holds
+        problems.add(f"component '{component.get('name') or name}' is a prompt flow (type {component.get('type')}); "
+                     "prompt flow components are not supported locally (tenantml runs command, parallel and "
+                     "pipeline components).", key=key, line=line,
+                     fix="run this pipeline with --backend aml, or test the flow with the promptflow tools",
+                     local_only=True)
+        return None
     merged = YamlMap()
     merged.line = node.line
     base = comp_file.parent
