@@ -82,3 +82,52 @@ def test_a_code_folder_over_azure_mls_snapshot_cap_is_named(tmp_path: Path):
     assert "301.0 MB" in Snapshot(tmp_path, 3, MAX_BYTES + 2**20).over_cap()
     assert copy_code(None, tmp_path / "wd").files == 0 and not any((tmp_path / "wd").iterdir())
 
+
+
+def test_one_file_as_a_command_jobs_code_runs_in_a_snapshot_of_that_file(tmp_path: Path):
+    """``command(code="./preprocess.py", command="python preprocess.py ...")`` in azureml-examples'
+    sdk/python/jobs/pipelines/1h_automl_in_pipeline notebooks: azure-ai-ml uploads one file as the code
+    asset (``is_file`` in azure/ai/ml/_artifacts/_artifact_utilities.py). It was refused as "the code
+    folder .../preprocess.py does not exist"; a parallel job's code is still a folder."""
+    import subprocess
+    import sys
+    import textwrap
+
+    (tmp_path / "preprocess.py").write_text(
+        "import os, sys\nopen(os.path.join(sys.argv[1], 'seen.txt'), 'w').write(' '.join(sorted(os.listdir('.'))))\n")
+    (tmp_path / "other.txt").write_text("not part of the code\n")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "score.py").write_text("def run(mini_batch):\n    return mini_batch\n")
+    (tmp_path / "pipeline.yml").write_text(textwrap.dedent("""
+        type: pipeline
+        jobs:
+          prep:
+            type: command
+            code: ./preprocess.py
+            command: python preprocess.py ${{outputs.out}}
+            outputs:
+              out: {type: uri_folder}
+        """))
+    env = {**os.environ, "TENANTML_HOME": str(tmp_path / "home")}
+    done = subprocess.run([sys.executable, "-m", "tenantml.cli", "run", "--quiet", "pipeline.yml"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    seen = list((tmp_path / "home" / "runs").glob("*/prep/outputs/out/seen.txt"))
+    assert len(seen) == 1
+    listed = seen[0].read_text().split()
+    assert "preprocess.py" in listed and "other.txt" not in listed and "src" not in listed  # that file only
+    (tmp_path / "parallel.yml").write_text(textwrap.dedent("""
+        type: pipeline
+        jobs:
+          score:
+            type: parallel
+            inputs:
+              data: {type: uri_folder, path: ./src}
+            input_data: ${{inputs.data}}
+            task: {type: run_function, code: ./src/score.py, entry_script: score.py}
+        """))
+    done = subprocess.run([sys.executable, "-m", "tenantml.cli", "validate", "parallel.yml"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "jobs.score.task.code: the code folder" in done.stderr and "is a file; a parallel job's code is a folder" \
+        in done.stderr and "Traceback" not in done.stderr

@@ -87,7 +87,7 @@ class JobBuilder:
             p.add("a command job needs a command.", key=f"{prefix}command", line=raw.line_of("command") or raw.line,
                   fix="add command: python run.py --data ${{inputs.data}}")
             return None
-        code = r.code_folder(raw, prefix, default=file_of(raw, self.path).parent)
+        code = r.code_folder(raw, prefix, default=file_of(raw, self.path).parent, allow_file=True)
         resolve = bindings.job_resolver(name, inputs, outputs, r.run_id, p, quote=True,
                                         declared=bindings.declared_names(raw), reported=r.reported(prefix))
         text = bindings.optional_blocks(command, inputs)

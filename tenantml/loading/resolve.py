@@ -264,7 +264,11 @@ class Resolver:
         return "${{" + expr + "}}"
 
     # ----------------------------------------------------------------- code
-    def code_folder(self, holder: YamlMap, prefix: str, default: Path) -> Path | None:
+    def code_folder(self, holder: YamlMap, prefix: str, default: Path, *, allow_file: bool = False) -> Path | None:
+        """The job's ``code``: a folder; for a command job also one file (azureml-examples'
+        sdk/python/jobs/pipelines/1h_automl_in_pipeline notebooks pass ``command(code="./preprocess.py")``:
+        azure-ai-ml uploads a single file as the code asset, ``is_file`` in
+        azure/ai/ml/_artifacts/_artifact_utilities.py, and the job runs in a snapshot holding that file)."""
         if "code" not in holder:
             return default
         try:
@@ -273,8 +277,11 @@ class Resolver:
         except UserError as exc:
             self.problems.add(bare(exc), key=f"{prefix}code", line=holder.line_of("code"), fix=exc.fix)
             return None
+        if allow_file and code.is_file():
+            return code
         if not code.is_dir():
-            self.problems.add(f"the code folder {code} does not exist.", key=f"{prefix}code",
+            what = "is a file; a parallel job's code is a folder" if code.is_file() else "does not exist"
+            self.problems.add(f"the code folder {code} {what}.", key=f"{prefix}code",
                               line=holder.line_of("code"),
                               fix="correct code (relative paths start at the folder of the YAML that names it)")
             return None

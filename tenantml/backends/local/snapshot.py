@@ -100,6 +100,10 @@ def copy_code(code: Path | None, target: Path, never: tuple[Path, ...] = ()) -> 
     target.mkdir(parents=True)
     if code is None:
         return Snapshot(target, 0, 0)
+    if code.is_file():  # a single file as code (a command job's): the snapshot holds that one file
+        destination = target / code.name
+        shutil.copy2(code, destination)
+        return Snapshot(target, 1, destination.stat().st_size)
     rules = ignore_rules(code)
     skip = {os.path.realpath(p) for p in (*never, target)}
     seen = {os.path.realpath(code)}

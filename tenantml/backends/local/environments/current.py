@@ -69,7 +69,8 @@ def unlisted_imports(job: Job, definition: EnvDefinition) -> list[tuple[str, str
 def _imports(code: Path) -> set[str]:
     names: set[str] = set()
     count = 0
-    for folder, dirs, files in os.walk(code):
+    walked = [(str(code.parent), [], [code.name])] if code.is_file() else os.walk(code)  # code: one file
+    for folder, dirs, files in walked:
         dirs[:] = [d for d in dirs if d not in _SKIP_DIRS]
         for file in files:
             if not file.endswith(".py"):
