@@ -191,6 +191,21 @@ def test_conda_specs_translate_to_pip_and_curated_environments_resolve():
     assert lookup("AzureML-sklearn-1.0") is not None and lookup("AzureML-sklearn-1.0").python == "3.9"
 
 
+def test_mlflow_is_in_every_curated_environment_as_azureml_mlflow_brings_it(project: Project):
+    """Each curated conda file lists azureml-mlflow, which requires mlflow-skinny: Microsoft's own
+    nyc_taxi_data_regression pipeline imports mlflow on sklearn-1.5. tenantml warned that such a step
+    "fails on Azure ML with ModuleNotFoundError"."""
+    sklearn = lookup("sklearn-1.5")
+    assert sklearn is not None and "mlflow-skinny" in sklearn.requirements
+    project.write("src/train.py", "import mlflow\n")
+    jobs = {"train": {"type": "command", "code": "./src", "command": "python train.py",
+                      "environment": "azureml://registries/azureml/environments/sklearn-1.5/labels/latest"}}
+    project.pipeline.write_text(yaml.safe_dump({"type": "pipeline", "jobs": jobs}), encoding="utf-8")
+    done = project.cli("validate", "pipeline.yml")
+    assert done.returncode == 0, _out(done)
+    assert "imports 'mlflow'" not in _out(done)
+
+
 def _out(done: object) -> str:
     return str(getattr(done, "stdout", "")) + str(getattr(done, "stderr", ""))
 
