@@ -191,6 +191,7 @@ def test_conda_specs_translate_to_pip_and_curated_environments_resolve():
     assert lookup("AzureML-sklearn-1.0") is not None and lookup("AzureML-sklearn-1.0").python == "3.9"
 
 
+@pytest.mark.slow  # three validations in a subprocess
 def test_mlflow_is_in_every_curated_environment_as_azureml_mlflow_brings_it(project: Project):
     """Each curated conda file lists azureml-mlflow, which requires mlflow-skinny: Microsoft's own
     nyc_taxi_data_regression pipeline imports mlflow on sklearn-1.5. tenantml warned that such a step
@@ -204,6 +205,12 @@ def test_mlflow_is_in_every_curated_environment_as_azureml_mlflow_brings_it(proj
     done = project.cli("validate", "pipeline.yml")
     assert done.returncode == 0, _out(done)
     assert "imports 'mlflow'" not in _out(done)
+    # a conda file listing mlflow or azureml-mlflow brings mlflow-skinny too (not installed here to be read)
+    for listed in ("mlflow", "azureml-mlflow>=1.41.0"):
+        jobs["train"]["environment"] = {"image": "x", "conda_file": _conda(project, "m", [listed])}
+        project.pipeline.write_text(yaml.safe_dump({"type": "pipeline", "jobs": jobs}), encoding="utf-8")
+        done = project.cli("validate", "pipeline.yml")
+        assert done.returncode == 0 and "imports 'mlflow'" not in _out(done), _out(done)
 
 
 def _out(done: object) -> str:

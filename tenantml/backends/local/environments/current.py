@@ -25,6 +25,11 @@ _SKIP_DIRS = {"__pycache__", ".git", ".venv", ".tenantml", "node_modules", ".ipy
 _MAX_FILES = 2000
 #: what the step's environment on Azure ML has without listing it (the parallel runtime's shim)
 _PROVIDED = {"azureml_user"}
+# what a listed package brings that is not installed here to be read from its metadata: `mlflow` requires
+# mlflow-skinny (the `mlflow` module's distribution here) and so does azureml-mlflow; azureml-examples'
+# 1a_oj_sales_prediction (pip: mlflow) and image_classification_with_densenet (pip: azureml-mlflow)
+# import mlflow on Azure ML
+_BRINGS = {"mlflow": ("mlflow-skinny",), "azureml-mlflow": ("mlflow-skinny",)}
 
 
 def warnings_for(job: Job, definition: EnvDefinition) -> list[str]:
@@ -52,7 +57,8 @@ def unlisted_imports(job: Job, definition: EnvDefinition) -> list[tuple[str, str
         return []  # a command without `code:` uploads nothing: the YAML's folder is not the step's code
     code = job.code
     local = {p.stem for p in code.iterdir()} if code.is_dir() else set()
-    available = _closure(definition.names)
+    listed = definition.names
+    available = _closure(listed | {brought for name in listed for brought in _BRINGS.get(name, ())})
     mapping = metadata.packages_distributions()
     found = []
     for module in sorted(_imports(code)):
