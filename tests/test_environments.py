@@ -197,7 +197,7 @@ def test_mlflow_is_in_every_curated_environment_as_azureml_mlflow_brings_it(proj
     nyc_taxi_data_regression pipeline imports mlflow on sklearn-1.5. tenantml warned that such a step
     "fails on Azure ML with ModuleNotFoundError"."""
     sklearn = lookup("sklearn-1.5")
-    assert sklearn is not None and "mlflow-skinny" in sklearn.requirements
+    assert sklearn is not None and {"mlflow-skinny", "typing-extensions"} <= set(sklearn.requirements)
     project.write("src/train.py", "import mlflow\n")
     jobs = {"train": {"type": "command", "code": "./src", "command": "python train.py",
                       "environment": "azureml://registries/azureml/environments/sklearn-1.5/labels/latest"}}

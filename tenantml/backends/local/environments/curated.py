@@ -33,10 +33,12 @@ TABLE: dict[str, tuple[str, tuple[str, ...]]] = {
                               "tqdm~=4.66.3", "pyarrow>=23.0.1")),
 }
 
-# `import mlflow` works in every one of them: each conda file lists azureml-mlflow (left out above, its pin is a
-# template), which requires mlflow-skinny; Microsoft's own pipelines import mlflow in these environments
-# (azureml-examples cli/jobs/pipelines-with-components/nyc_taxi_data_regression, train.py on sklearn-1.5)
-BROUGHT_BY_AZUREML_MLFLOW = ("mlflow-skinny",)
+# What the Azure ML SDK packages left out above bring, which user code imports: each conda file lists
+# azureml-mlflow (requires mlflow-skinny) and azureml-core (its azure-* dependencies require
+# typing-extensions). Microsoft's own pipelines import both on sklearn-1.5 (azureml-examples
+# cli/jobs/pipelines-with-components/nyc_taxi_data_regression: train_src/train.py `import mlflow`,
+# prep_src/prep.py `from typing_extensions import Concatenate`)
+BROUGHT_BY_AZUREML_SDK = ("mlflow-skinny", "typing-extensions")
 
 _OLD_NAME = re.compile(r"^AzureML-(?P<short>.+?)(?:-ubuntu\d+\.\d+-py(?P<major>\d)(?P<minor>\d+)-cpu)?$", re.IGNORECASE)
 
@@ -52,6 +54,6 @@ def lookup(name: str) -> _definition.EnvDefinition | None:
         return None
     version, requirements = entry
     source = SOURCE.format(name=name)
-    requirements = requirements + BROUGHT_BY_AZUREML_MLFLOW
+    requirements = requirements + BROUGHT_BY_AZUREML_SDK
     return _definition.EnvDefinition(label=f"curated {name}", python=python or version, requirements=requirements,
                                      conda_text=source, source=source)
