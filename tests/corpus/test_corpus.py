@@ -54,7 +54,7 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
         "score_src/score.py", "eval_src/eval.py")),
     "basics": ("cli/jobs/basics", (
         "hello-world-output-data.yml", "hello-world-input.yml", "hello-iris-datastore-folder.yml",
-        "hello-sweep.yml", "src/hello-iris.py")),
+        "hello-sweep.yml", "src/hello-iris.py", "hello-mlflow.yml", "src/hello-mlflow.py", "hello-code.yml")),
     "hello_pipelines": ("cli/jobs/basics", (
         "hello-pipeline.yml", "hello-pipeline-abc.yml", "hello-pipeline-io.yml", "hello-pipeline-settings.yml",
         "hello-pipeline-customize-output-file.yml", "hello-pipeline-customize-output-folder.yml",
@@ -250,6 +250,24 @@ def test_a_sweep_job_is_azure_only_and_says_so(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "hello-sweep.yml:2: type: a sweep job (hyperparameter search) runs on Azure ML only" in done.stderr
     assert "--backend aml" in done.stderr and "Traceback" not in done.stderr
+    # and --backend aml takes it, as `az ml job create -f hello-sweep.yml` does (it refused every
+    # standalone job: "tenantml submits pipeline jobs"); so does a standalone command job
+    for job in ("hello-sweep.yml", "hello-code.yml"):
+        planned = tenantml(case, "run", job, "--backend", "aml", "--dry-run", home=tmp_path / "home")
+        assert planned.returncode == 0, planned.stdout + planned.stderr
+        assert "submittable to Azure ML" in planned.stdout and "Nothing was sent" in planned.stdout
+
+
+def test_hello_mlflow_logs_to_the_runs_tracking_store(tmp_path: Path) -> None:
+    """`mlflow.log_param` with no set-up, as Azure ML's MLflow takes it: it failed with "Could not find
+    experiment with ID 0" (the run's store was created empty)."""
+    case = copy_case("basics", tmp_path)
+    home = tmp_path / "home"
+    run_dir, record = run_case(case, home, "hello-mlflow.yml")
+    assert record["status"] == "Completed"
+    (param,) = (run_dir / "mlruns" / "0").glob("*/params/hello_param")
+    assert param.read_text() == "world"
+    assert list((run_dir / "mlruns" / "0").glob("*/artifacts/helloworld.txt"))
 
 
 def test_hello_pipelines_run_as_az_ml_runs_them(tmp_path: Path) -> None:
