@@ -14,6 +14,7 @@ A standalone ``type: command`` job is loaded as a pipeline of one step.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -84,6 +85,14 @@ def load_pipeline(path: Path, ctx: LoadContext) -> Pipeline:
         from tenantml.overrides import apply_overrides
 
         apply_overrides(raw, list(ctx.overrides))
+    schema = str(raw.get("$schema") or "")
+    if re.search(r"component\.schema\.json$", schema, re.IGNORECASE):
+        # a component file (20 of the YAML files under azureml-examples' cli/jobs/pipelines-with-components):
+        # `az ml job create -f` refuses it too (load_job reads its input declarations as job inputs)
+        raise UserError(f"this is a component, not a job ($schema {schema.rsplit('/', 1)[-1]}); a component runs "
+                        "as a step of a pipeline.", file=path, key="$schema", line=raw.line_of("$schema"),
+                        fix=f"run the pipeline that uses it (a job with component: ./{path.name}), or wrap it in a "
+                            "pipeline YAML with type: pipeline and a job naming it under component:")
     problems = Problems(path)
     # no type: a pipeline when it has jobs, else a command job (azure-ai-ml's load_job defaults to command)
     kind = raw.get("type", "pipeline" if "jobs" in raw or "command" not in raw else "command")

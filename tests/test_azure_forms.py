@@ -472,3 +472,24 @@ def test_a_mini_batch_size_wrong_for_any_input_is_refused_before_the_upstream_st
     problems = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(problems) == 1, done.stderr
     assert "pipeline.yml:14: jobs.score.mini_batch_size: 'lots' is not a positive number of files" in problems[0]
+
+
+def test_a_component_file_given_as_a_job_names_what_it_is(project: Project):
+    """`tenantml validate train.yml` on a component (70 YAML files of azureml-examples' cli/jobs carry a
+    component $schema) said "a data input needs a path", or ran it as a job. `az ml job create -f` refuses
+    it too: azure-ai-ml 1.35.2's load_job reports "version: Unknown field" for
+    pipelines-with-components/basics/2a_basic_component/component.yml."""
+    project.write("train.yml", """
+        $schema: https://azuremlschemas.azureedge.net/latest/commandComponent.schema.json
+        type: command
+        name: train
+        version: 1
+        inputs:
+          training_data: {type: uri_folder}
+        command: python train.py --data ${{inputs.training_data}}
+        """)
+    done = project.cli("validate", "train.yml")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "train.yml:2: $schema: this is a component, not a job ($schema commandComponent.schema.json)" \
+        in done.stderr
+    assert "component: ./train.yml" in done.stderr and "needs a path" not in done.stderr
