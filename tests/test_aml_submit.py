@@ -353,3 +353,23 @@ def test_a_standalone_command_job_is_submitted_as_az_ml_job_create_submits_it(az
     assert body["jobType"] == "Command" and body["experimentName"] == "basics"
     assert body["command"] == "python hello.py" and body["computeId"] == f"{ARM}/computes/cpu-cluster"
     assert json.loads((handle.run_dir / "run.json").read_text())["status"] == "Completed"
+
+
+def test_a_standalone_sweep_job_is_submitted_as_it_is(azure, tmp_path):
+    """`az ml job create -f hello-sweep.yml` (cli/jobs/basics): a sweep job goes to Azure ML as a sweep job;
+    locally it is refused with this way out (tests/test_aml_waivers.py)."""
+    from test_aml_waivers import STANDALONE
+
+    from tenantml.backends.aml import AmlBackend
+
+    ws, _ = azure
+    root = tmp_path / "sweep"
+    (root / "src").mkdir(parents=True)
+    (root / "src" / "train.py").write_text("print('trial')\n", encoding="utf-8")
+    path = root / "hello-sweep.yml"
+    path.write_text(STANDALONE["sweep"], encoding="utf-8")
+    handle = AmlBackend().submit(path, run_options(tmp_path / "home", aml_options(ws)))
+    assert handle.wait() == "Completed"
+    body = _job_put(ws)["properties"]
+    assert body["jobType"] == "Sweep" and body["experimentName"] == "tune"
+    assert body["limits"]["maxTotalTrials"] == 4 and body["trial"]["command"].startswith("python train.py")
