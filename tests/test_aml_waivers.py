@@ -129,6 +129,7 @@ def test_a_standalone_azure_only_job_is_submittable_and_refused_locally_with_the
     code, out, err = tenantml("run", str(yml), "--backend", "aml", "--dry-run", env_home=tmp_path)
     assert code == 0, out + err
     assert "submittable to Azure ML" in out and f"{kind}.yml:2: type: " in out  # waived, and said so
+    assert f"a standalone {kind} job. Nothing was sent" in out
     code, out, err = tenantml("run", str(yml), "--dry-run", env_home=tmp_path)
     assert code == 2 and "Traceback" not in err
     assert f"{kind}.yml:2: type: " in err and "runs on Azure ML only" in err and "--backend aml" in err

@@ -51,9 +51,11 @@ class Prepared(Plan):
 
     def lines(self) -> list[str]:
         """What ``--dry-run`` prints."""
+        kind = str(getattr(self.job, "type", None) or "pipeline")
+        what = f"{len(self.steps)} parallel step(s)" if kind == "pipeline" else f"a standalone {kind} job"
         lines = [*self.resume_notes,
                  f"{self.source}: submittable to Azure ML (experiment {self.experiment}); "
-                 f"{len(self.steps)} parallel step(s). Nothing was sent (--dry-run)."]
+                 f"{what}. Nothing was sent (--dry-run)."]
         lines += self.notes
         lines += [f"differs from --backend local: {d}" for d in self.divergences]
         lines += [f"not checked on this machine (Azure ML judges it): {w}" for w in self.waived]
