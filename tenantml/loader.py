@@ -112,7 +112,12 @@ def load_pipeline(path: Path, ctx: LoadContext) -> Pipeline:
                         fix="wrap the step under 'jobs:' of a file with 'type: pipeline'")
     problems.unknown_keys(raw, PIPELINE_KEYS, "", "the pipeline")
     settings = raw.get("settings") or YamlMap()
-    if isinstance(settings, YamlMap):
+    if not isinstance(settings, YamlMap):
+        problems.add(f"settings is {type(settings).__name__} {str(settings)[:60]!r}; it must be a mapping.",
+                     key="settings", line=raw.line_of("settings"),
+                     fix="write settings: with keys such as default_compute: indented under it")
+        settings = YamlMap()
+    else:
         # azure-ai-ml's PipelineJobSettingsSchema has `unknown = INCLUDE`: an unknown setting is sent to
         # Azure ML unchecked and the job runs (azureml-examples' own 3a_basic_pipeline says
         # `default_datestore:`), so it is a warning here, not a refusal
@@ -131,6 +136,7 @@ def load_pipeline(path: Path, ctx: LoadContext) -> Pipeline:
                                       parent={})
     graph = Graph(run_dir, ctx.assets)
     graph.load(raw, path, resolver, parent_inputs, parent_outputs, scope="", outer_deps=())
+    graph.shared_outputs(problems)
     if problems.items:
         raise ValidationErrors(problems.items)
     name = str(raw.get("display_name") or raw.get("name") or path.stem)

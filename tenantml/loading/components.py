@@ -134,10 +134,30 @@ def expand_component(name: str, node: YamlMap, path: Path, problems: Problems,
     return merged
 
 
+def _section(holder: YamlMap, key: str, file: Path, problems: Problems, where: str) -> YamlMap:
+    """``inputs:``/``outputs:`` of a node or a component: a mapping (absent or empty reads as none).
+
+    Anything else is a problem, as azure-ai-ml's schema refuses it (its ``inputs``/``outputs`` are
+    ``fields.Dict``), and reads as no section so loading goes on to report the rest.
+    """
+    value = holder.get(key)
+    if value is None or isinstance(value, YamlMap):
+        return value if value is not None else YamlMap()
+    problems.add(f"{key} is {type(value).__name__} {str(value)[:60]!r}; it must be a mapping of name -> {key[:-1]}.",
+                 key=where, line=holder.line_of(key), file=file_of(holder, file, key),
+                 fix=f"write {key}: as 'name:' lines indented under it, or remove it")
+    return YamlMap()
+
+
+def _declared_key(name: str, node: YamlMap, key: str) -> str:
+    """Where a component declares ``key``: top level of its own file, or under an inline ``component:``."""
+    return f"jobs.{name}.component.{key}" if isinstance(node.get("component"), YamlMap) else key
+
+
 def _component_inputs(name: str, component: YamlMap, node: YamlMap, comp_file: Path,
                       problems: Problems) -> YamlMap:
-    declared = component.get("inputs") or YamlMap()
-    given = node.get("inputs") or YamlMap()
+    declared = _section(component, "inputs", comp_file, problems, _declared_key(name, node, "inputs"))
+    given = _section(node, "inputs", comp_file, problems, f"jobs.{name}.inputs")
     result = YamlMap()
     result.line = getattr(given, "line", None)
     for k in given:
@@ -185,8 +205,8 @@ def _with_declared_type(decl: YamlMap, value: YamlMap) -> YamlMap:
 
 def _component_outputs(name: str, component: YamlMap, node: YamlMap, comp_file: Path,
                        problems: Problems) -> YamlMap:
-    declared = component.get("outputs") or YamlMap()
-    given = node.get("outputs") or YamlMap()
+    declared = _section(component, "outputs", comp_file, problems, _declared_key(name, node, "outputs"))
+    given = _section(node, "outputs", comp_file, problems, f"jobs.{name}.outputs")
     result = YamlMap()
     result.line = getattr(given, "line", None)
     _undeclared(given, declared, f"jobs.{name}.outputs.", f"component {comp_file.name} has no output", problems)

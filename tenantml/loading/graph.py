@@ -11,7 +11,7 @@ from tenantml.loading.components import expand_component
 from tenantml.loading.dag import dependency_order
 from tenantml.loading.jobs import JobBuilder
 from tenantml.loading.resolve import Resolver
-from tenantml.loading.schema import file_of
+from tenantml.loading.schema import Problems, file_of
 from tenantml.runfolder.names import node_name_problem
 from tenantml.spec import DataOutput, Input, Job
 from tenantml.yamlio import YamlMap
@@ -85,7 +85,7 @@ class Graph:
                              "'pipeline' (pipeline component) jobs.", key=f"jobs.{name}.type",
                              line=node.line_of("type"),
                              fix="use type: command or type: parallel, or run this pipeline with --backend aml",
-                             local_only=job_type in AZURE_ML_NODE_TYPES)
+                             local_only=isinstance(job_type, str) and job_type in AZURE_ML_NODE_TYPES)
                 continue
             if job is not None:
                 self.jobs[full] = job
@@ -114,6 +114,32 @@ class Graph:
         names = self.load(node, file, inner, inputs, outputs, scope=full + "/", outer_deps=waits)
         self.groups[full] = names
         return names
+
+    def shared_outputs(self, problems: Problems) -> None:
+        """Two steps writing one folder (two nodes bound to one ``${{parent.outputs.x}}``, or one
+        datastore path, or one inside the other): locally each step builds its output aside and
+        renames it in place, so one would replace or break the other's. Azure ML lets both write the
+        same storage folder (files of one overwrite the other's); here it is refused before any step
+        runs, and waived for a backend that runs elsewhere."""
+        seen: list[tuple[Path, str]] = []
+        for full, job in self.jobs.items():
+            for output in job.outputs.values():
+                if output.remote is not None:
+                    continue
+                path = output.path.absolute()
+                here = f"{full}.outputs.{output.name}"
+                for other_path, other in seen:
+                    if path == other_path or path.is_relative_to(other_path) or other_path.is_relative_to(path):
+                        where = output.where
+                        problems.add(f"output of job '{full}' writes {path}, which output {other} also writes"
+                                     f"{'' if path == other_path else ' (one folder inside the other)'}; each "
+                                     "step's output must be its own folder.", key=f"jobs.{here}",
+                                     line=where.line if where else None, file=where.file if where else None,
+                                     fix="bind each pipeline output to one job's output, or give each output its "
+                                         "own path", local_only=True)
+                        break
+                else:
+                    seen.append((path, f"{full}.outputs.{output.name}"))
 
     def finish(self) -> dict[str, Job]:
         """The jobs with ``depends_on`` in full names: waiting on a pipeline node is waiting on its jobs."""

@@ -189,6 +189,12 @@ class JobBuilder:
         # division, with the same messages: its MLTable file may not exist yet
 
         integer = self._integer
+        for section in ("resources", "retry_settings"):  # azure-ai-ml: NestedField, 'Invalid input type.'
+            if raw.get(section) is not None and not isinstance(raw[section], YamlMap):
+                p.add(f"{section} is {raw[section]!r}; it must be a mapping (azure-ai-ml refuses it: 'Invalid input "
+                      "type.').", key=f"{prefix}{section}", line=raw.line_of(section),
+                      fix=f"write the settings indented under {section}:, e.g. "
+                          + ("instance_count: 1" if section == "resources" else "max_retries: 2"))
         instance_count = integer(raw.get("resources") or YamlMap(), "instance_count", f"{prefix}resources.", 1, 1)
         if isinstance(raw.get("resources"), YamlMap):
             p.unknown_keys(raw["resources"], RESOURCES_KEYS, f"{prefix}resources.", "resources")
@@ -353,7 +359,12 @@ class JobBuilder:
             # An input an upstream step has not produced yet: whether it is tabular is not known,
             # but a value that is neither a count nor a size is wrong either way (and must fail in
             # validate, not after the upstream steps ran).
-            parse_mini_batch_size(value, tabular=is_tabular(data) if data.path.exists() else True)
+            tabular = is_tabular(data) if data.path.exists() else True
+        except UserError as exc:  # the MLTable file itself is wrong: its own file names the problem
+            self.problems.items.append(exc)
+            return
+        try:
+            parse_mini_batch_size(value, tabular=tabular)
         except UserError as exc:
             self.problems.add(bare(exc), key=f"{prefix}mini_batch_size", line=raw.line_of("mini_batch_size"),
                               fix=exc.fix)

@@ -67,7 +67,11 @@ def read_local_config(pipeline: Path) -> LocalConfig:
                         line=raw.line_of("registered_environments"))
     base = path.parent
     stores = {}
-    for name, value in (raw.get("datastores") or {}).items():
+    datastores = raw.get("datastores") or {}
+    if not isinstance(datastores, dict):
+        raise UserError("datastores maps each datastore name to a folder path.", file=path, key="datastores",
+                        line=raw.line_of("datastores"), fix="write e.g. 'datastores:' then '  datalake: ./datalake'")
+    for name, value in datastores.items():
         if not isinstance(value, str):
             raise UserError("a datastore maps to a folder path.", file=path, key=f"datastores.{name}")
         stores[str(name)] = _abs(value, base)
