@@ -107,9 +107,18 @@ def _user_traceback(exc: BaseException) -> str:
 def _error(exc: BaseException, where: str = "run()", before: dict[str, tuple[str, int]] | None = None) -> ErrorInfo:
     if isinstance(exc, SystemExit):
         said = _last_stderr_line(before) if before is not None else ""
-        message = f"{where} called sys.exit({exc.code!r})" + (f": {said}" if said else "")
+        message = f"{where} called sys.exit({_shown(exc.code, repr)})" + (f": {said}" if said else "")
         return ErrorInfo("SystemExit", message, _user_traceback(exc))
-    return ErrorInfo(type(exc).__name__, str(exc), _user_traceback(exc))
+    return ErrorInfo(type(exc).__name__, _shown(exc, str), _user_traceback(exc))
+
+
+def _shown(value: object, how: Callable[[object], str]) -> str:
+    """``str()``/``repr()`` of the user's object, which may itself raise: the attempt's error is
+    reported either way (the worker must not die describing it), as ``traceback`` does."""
+    try:
+        return how(value)
+    except BaseException as exc:  # noqa: BLE001 - the user's __str__ failed: say so, go on
+        return f"<{how.__name__}() of {type(value).__name__} failed: {type(exc).__name__}>"
 
 
 def _last_stderr_line(before: dict[str, tuple[str, int]]) -> str:
@@ -192,7 +201,7 @@ class Worker:
             sys.modules[name] = module
             spec.loader.exec_module(module)
         except BaseException as exc:  # noqa: BLE001 - the user's import failed: report, don't die
-            return StartupFailed("import", _error(exc))
+            return StartupFailed("import", _error(exc, where="the entry script's import"))
         run = getattr(module, "run", None)
         if not callable(run):
             return StartupFailed("no_run", ErrorInfo("AttributeError", f"{script.name} defines no run() function", ""))
