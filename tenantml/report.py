@@ -16,12 +16,15 @@ so the file can be attached to a ticket or opened from CI artifacts. Read only t
 from __future__ import annotations
 
 import html
+import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from tenantml.errors import UserError
 from tenantml.inspect_runs import format_duration, format_time
 from tenantml.runfolder.errorlogs import ErrorEntry, error_entries
 from tenantml.runfolder.layout import LEDGER
@@ -311,12 +314,22 @@ def _timeline(data: StepData) -> Iterator[str]:
 
 def write_report(run: RunInfo, target: Path, home: Path | None = None) -> Path:
     """Render and write the report (built aside, renamed in place)."""
+    if target.is_dir():
+        raise UserError("is a folder; the report is one HTML file.", file=target, key="-o/--output",
+                        fix=f"name a file, e.g. -o {target / 'report.html'}")
     steps = collect(run, home)
     target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.with_name(target.name + ".tmp")
-    with open(temp, "w", encoding="utf-8") as out:
-        out.writelines(render_parts(run, steps))
-    temp.replace(target)
+    # a name of its own beside the target: never a user's "<target>.tmp", and removed if writing fails
+    fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    temp = Path(temp_name)
+    try:
+        with open(fd, "w", encoding="utf-8") as out:
+            out.writelines(render_parts(run, steps))
+        os.chmod(temp, 0o644)  # as atomic_write makes run files (mkstemp's 0600 would hide the page)
+        temp.replace(target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
     return target
 
 

@@ -48,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser, argv: Sequence[str] = ()) -> 
 
 
 def execute(args: argparse.Namespace) -> int:
+    if args.tail < 0:
+        raise UserError(f"--tail is {args.tail}; it must be 0 (all lines) or more.", key="--tail",
+                        fix="give the number of last lines to print, e.g. --tail 20, or --tail 0 for all")
     where = home()
     run = resolve_run(where, args.run_id)
     step = read_step(run, pick_job(run, args.job), where)

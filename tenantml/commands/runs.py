@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from tenantml.errors import UserError
 from tenantml.inspect_runs import format_duration, format_time, iso_time, render_table
 from tenantml.locations import home
 from tenantml.runfolder.runinfo import RunInfo, all_runs, display_path
@@ -29,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser, argv: Sequence[str] = ()) -> 
 
 
 def execute(args: argparse.Namespace) -> int:
+    if args.limit < 0:
+        raise UserError(f"--limit is {args.limit}; it must be 0 (all runs) or more.", key="--limit",
+                        fix="give the number of newest runs to list, e.g. --limit 5, or --limit 0 for all")
     where = home()
     found = list(reversed(all_runs(where)))
     total = len(found)
