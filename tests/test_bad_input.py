@@ -158,3 +158,130 @@ def test_a_parallel_task_without_environment_is_refused_as_azure_ml_refuses_it(p
     project.parallel_pipeline(OK, task={"environment": None})
     assert_user_error(project.cli("validate", "pipeline.yml"), "pipeline.yml:", "jobs.score.task.environment",
                       "Missing data for required field", "add it under task:")
+
+
+# ------------------------------------------------------------------ hostile input (in process: cheap)
+def _cli_in_process(project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                    *args: str) -> tuple[int, str]:
+    """``tenantml ARGS`` in this process: the exit code and stderr; any exception escaping is a bug."""
+    from tenantml.cli import main
+
+    monkeypatch.setenv("TENANTML_HOME", str(project.home))
+    monkeypatch.chdir(project.root)
+    code = main(list(args))
+    return code, capsys.readouterr().err
+
+
+COMPONENT = """\
+type: parallel
+inputs:
+  data: {type: uri_folder}
+outputs:
+  out: {type: uri_folder}
+input_data: ${{inputs.data}}
+mini_batch_size: "1"
+task:
+  type: run_function
+  code: ./src
+  entry_script: entry.py
+  environment: {image: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04}
+  append_row_to: ${{outputs.out}}
+"""
+
+
+def _component_pipeline(project: Project, *, pipeline_extra: str = "", node_extra: str = "",
+                        component: str = COMPONENT) -> None:
+    project.tenants(1)
+    project.write("src/entry.py", OK)
+    project.write("component.yml", component)
+    project.write("pipeline.yml", "type: pipeline\n" + pipeline_extra + "jobs:\n  score:\n    component: ./component.yml\n"
+                  "    inputs:\n      data: {type: uri_folder, path: ./data}\n" + node_extra)
+
+
+@pytest.mark.parametrize(("pipeline_extra", "node_extra", "component", "needles"), [
+    ("settings: 5\n", "", COMPONENT, ("pipeline.yml:2", "settings", "must be a mapping")),
+    ("", "", COMPONENT.replace("type: parallel", "type: [parallel]"), ("jobs.score.type", "cannot run locally")),
+    ("", "    outputs: 5\n", COMPONENT, ("pipeline.yml:7", "jobs.score.outputs", "must be a mapping")),
+    ("", "", COMPONENT.replace("inputs:\n  data: {type: uri_folder}", "inputs: [1, 2]"),
+     ("component.yml:2", "inputs is list", "must be a mapping")),
+    ("", "", COMPONENT.replace("outputs:\n  out: {type: uri_folder}", "outputs: text"),
+     ("component.yml:4", "outputs is str", "must be a mapping")),
+    ("", "    retry_settings: 5\n", COMPONENT, ("jobs.score.retry_settings", "Invalid input type")),
+    ("", "    resources: [1]\n", COMPONENT, ("jobs.score.resources", "Invalid input type")),
+])
+def test_a_section_of_the_wrong_type_is_refused_by_name(project: Project, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str], pipeline_extra: str,
+                                                        node_extra: str, component: str, needles: tuple[str, ...]):
+    """A list, number or text where a mapping goes: azure-ai-ml refuses it (fields.Dict / NestedField:
+    'Invalid input type.'); tenantml said AttributeError/TypeError with a traceback, or nothing at all."""
+    _component_pipeline(project, pipeline_extra=pipeline_extra, node_extra=node_extra, component=component)
+    code, err = _cli_in_process(project, monkeypatch, capsys, "validate", "pipeline.yml")
+    assert code == 2, err
+    for needle in needles:
+        assert needle in err, f"{needle!r} not in:\n{err}"
+
+
+def test_datastores_that_are_not_a_mapping_name_tenantml_yml(project: Project, monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]):
+    project.tenants(1)
+    project.parallel_pipeline(OK)
+    project.write("tenantml.yml", "datastores: [./lake]\n")
+    code, err = _cli_in_process(project, monkeypatch, capsys, "validate", "pipeline.yml")
+    assert code == 2 and "tenantml.yml:1: datastores:" in err and "folder path" in err, err
+
+
+@pytest.mark.parametrize("binding", ["${{parent.outputs.final}}",
+                                     "{type: uri_folder, path: 'azureml://datastores/lake/paths/same'}"])
+def test_two_steps_writing_one_output_folder_are_refused_before_any_runs(
+        project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], binding: str):
+    """Both bound to one pipeline output (or one datastore path), the second step's commit crashed
+    with a FileNotFoundError traceback after the first had written the folder."""
+    node = ("    component: ./component.yml\n    inputs:\n      data: {type: uri_folder, path: ./data}\n"
+            f"    outputs:\n      out: {binding}\n")
+    project.tenants(1)
+    project.write("src/entry.py", OK)
+    project.write("component.yml", COMPONENT)
+    project.write("pipeline.yml", "type: pipeline\noutputs:\n  final: {type: uri_folder}\njobs:\n"
+                  f"  a:\n{node}  b:\n{node}")
+    code, err = _cli_in_process(project, monkeypatch, capsys, "run", "pipeline.yml")
+    assert code == 2, err
+    assert "pipeline.yml:16: jobs.b.outputs.out" in err and "which output a.outputs.out also writes" in err, err
+    assert not (project.home / "runs").exists() or not any((project.home / "runs").iterdir())
+
+
+def test_an_mltable_file_that_is_not_yaml_is_named_not_mini_batch_size(
+        project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    project.write("table/a.csv", "x,y\n1,2\n")
+    project.write("table/MLTable", "paths: [\n")
+    project.parallel_pipeline(OK, data="table", data_type="mltable")
+    code, err = _cli_in_process(project, monkeypatch, capsys, "validate", "pipeline.yml")
+    assert code == 2 and "table/MLTable: not valid YAML" in err and "mini_batch_size" not in err, err
+
+
+@pytest.mark.parametrize("args", [("runs", "--limit", "-1"), ("logs", "r1", "score", "--tail", "-3")])
+def test_negative_counts_are_refused(project: Project, monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture[str], args: tuple[str, ...]):
+    code, err = _cli_in_process(project, monkeypatch, capsys, *args)
+    assert code == 2 and f"{args[-2]} is {args[-1]}; it must be 0" in err, err
+
+
+def test_report_onto_a_folder_is_refused_and_leaves_nothing_beside_it(
+        project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    """``-o FOLDER`` wrote FOLDER.tmp beside it (a user's file of that name was overwritten) and left it there."""
+    project.tenants(1)
+    project.parallel_pipeline(OK)
+    assert project.run(run_id="r1").status == "Completed"
+    (project.root / "reports").mkdir()
+    code, err = _cli_in_process(project, monkeypatch, capsys, "report", "r1", "-o", "reports")
+    assert code == 2 and "reports: -o/--output: is a folder" in err, err
+    assert sorted(p.name for p in project.root.iterdir()) == ["data", "home", "pipeline.yml", "reports", "src"]
+    assert not any((project.root / "reports").iterdir())
+
+
+def test_sys_exit_while_the_entry_script_is_imported_is_not_called_a_run_call(
+        project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    project.tenants(1)
+    project.parallel_pipeline("import sys\nsys.exit(1)\n\ndef run(mini_batch):\n    return mini_batch\n")
+    code, err = _cli_in_process(project, monkeypatch, capsys, "run", "pipeline.yml")
+    assert code == 2 and "failed to import" in err and "the entry script's import called sys.exit(1)" in err, err
+    assert "run() called" not in err

@@ -346,3 +346,21 @@ def run(mini_batch):
     lines = perf[0].read_text().splitlines()
     assert lines[0] == "time,pid,rss_mib,cpu_user_s,cpu_system_s" and len(lines) >= 3
     assert float(lines[-1].split(",")[2]) > 1  # a Python worker uses more than 1 MiB
+
+
+def test_an_exception_whose_str_raises_fails_the_attempt_not_the_worker(project: Project):
+    """The worker described the error with str(exc); a user's __str__ that raises killed it (exit 3,
+    "crashed") and the attempt lost its exception type."""
+    project.tenants(1)
+    project.parallel_pipeline("""
+class TenantError(Exception):
+    def __str__(self):
+        raise ValueError("no text")
+
+def run(mini_batch):
+    raise TenantError()
+""", job={"retry_settings": {"max_retries": 0, "timeout": 30}})
+    run = project.run()
+    final = run.ledger[run.ledger["final"]].iloc[0]
+    assert (final["outcome"], final["error_type"]) == ("raised", "TenantError")
+    assert final["error_message"].endswith("<str() of TenantError failed: ValueError>")
