@@ -285,3 +285,17 @@ def test_sys_exit_while_the_entry_script_is_imported_is_not_called_a_run_call(
     code, err = _cli_in_process(project, monkeypatch, capsys, "run", "pipeline.yml")
     assert code == 2 and "failed to import" in err and "the entry script's import called sys.exit(1)" in err, err
     assert "run() called" not in err
+
+
+def test_report_to_dash_is_stdout_not_a_file_named_dash(project: Project, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]):
+    project.tenants(1)
+    project.parallel_pipeline(OK)
+    assert project.run(run_id="r1").status == "Completed"
+    from tenantml.cli import main
+
+    monkeypatch.setenv("TENANTML_HOME", str(project.home))
+    monkeypatch.chdir(project.root)
+    assert main(["report", "r1", "-o", "-"]) == 0
+    assert capsys.readouterr().out.startswith("<!DOCTYPE html>")
+    assert not (project.root / "-").exists()
