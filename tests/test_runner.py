@@ -364,3 +364,13 @@ def run(mini_batch):
     final = run.ledger[run.ledger["final"]].iloc[0]
     assert (final["outcome"], final["error_type"]) == ("raised", "TenantError")
     assert final["error_message"].endswith("<str() of TenantError failed: ValueError>")
+
+
+def test_an_entry_script_named_like_a_module_the_worker_uses_runs(project: Project):
+    """``entry_script: json.py`` replaced the worker's own json module: it died (exit 3) at its first mini-batch."""
+    project.tenants(2)
+    project.parallel_pipeline("def run(mini_batch):\n    return mini_batch\n", task={"entry_script": "json.py"})
+    (project.root / "src" / "entry.py").rename(project.root / "src" / "json.py")
+    run = project.run()
+    assert run.status == "Completed"
+    assert set(run.ledger["outcome"]) == {"succeeded"}

@@ -198,7 +198,11 @@ class Worker:
             spec = importlib.util.spec_from_file_location(name, script)
             assert spec is not None and spec.loader is not None
             module = importlib.util.module_from_spec(spec)
-            sys.modules[name] = module
+            # an entry script named like a module this process already holds (json.py, tenantml.py,
+            # azureml_user.py) must not replace it: the worker's own later imports would get the script
+            # and the worker died (exit 3) at its first mini-batch
+            if name not in sys.modules:
+                sys.modules[name] = module
             spec.loader.exec_module(module)
         except BaseException as exc:  # noqa: BLE001 - the user's import failed: report, don't die
             return StartupFailed("import", _error(exc, where="the entry script's import"))
