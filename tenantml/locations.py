@@ -34,7 +34,12 @@ def home() -> Path:
     ``./.tenantml`` (created by the first run)."""
     env = os.environ.get("TENANTML_HOME")
     if env:
-        return Path(env).expanduser().absolute()
+        chosen = Path(env).expanduser().absolute()
+        if chosen.exists() and not chosen.is_dir():  # `runs` said "No runs in FILE/runs", exit 0
+            raise UserError("TENANTML_HOME names a file; it must be the folder that holds (or will hold) "
+                            "tenantml's runs/.", file=chosen,
+                            fix="point TENANTML_HOME at a folder, or unset it to use ./.tenantml")
+        return chosen
     here = Path.cwd()
     for folder in (here, *here.parents):
         candidate = folder / ".tenantml"

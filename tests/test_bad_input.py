@@ -299,3 +299,13 @@ def test_report_to_dash_is_stdout_not_a_file_named_dash(project: Project, monkey
     assert main(["report", "r1", "-o", "-"]) == 0
     assert capsys.readouterr().out.startswith("<!DOCTYPE html>")
     assert not (project.root / "-").exists()
+
+
+@pytest.mark.parametrize("command", [("runs",), ("show",), ("logs", "r1", "score")])
+def test_a_home_that_is_a_file_is_named_by_every_command(project: Project, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str], command: tuple[str, ...]):
+    """``runs`` said "No runs in FILE/runs" and exited 0; only ``run`` named the file."""
+    (project.root / "home").write_text("x")
+    code, err = _cli_in_process(project, monkeypatch, capsys, *command)
+    assert code == 2 and "TENANTML_HOME names a file" in err, err
+    assert (project.root / "home").read_text() == "x"
