@@ -309,3 +309,21 @@ def test_a_home_that_is_a_file_is_named_by_every_command(project: Project, monke
     code, err = _cli_in_process(project, monkeypatch, capsys, *command)
     assert code == 2 and "TENANTML_HOME names a file" in err, err
     assert (project.root / "home").read_text() == "x"
+
+
+@pytest.mark.parametrize(("command", "env", "needles"), [
+    ('"echo \\0 hi"', "{}", ("jobs.a.command", "NUL character")),
+    ("echo " + "x" * 200_000, "{}", ("jobs.a.command", "200,005 bytes", "MAX_ARG_STRLEN")),
+    ("echo $X", '{X: "a\\0b"}', ("jobs.a.environment_variables.X", "cannot be set")),
+    ("echo $X", '{"A=B": "1"}', ("jobs.a.environment_variables.A=B", "cannot be set")),
+])
+def test_a_command_no_process_can_take_is_refused_before_it_runs(
+        project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: str, env: str,
+        needles: tuple[str, ...]):
+    """Each was a ValueError ('embedded null byte') or OSError ('Argument list too long') traceback from Popen."""
+    project.write("pipeline.yml", f"type: pipeline\njobs:\n  a:\n    type: command\n    command: {command}\n"
+                  f"    environment_variables: {env}\n    environment: {{image: x}}\n")
+    code, err = _cli_in_process(project, monkeypatch, capsys, "run", "pipeline.yml")
+    assert code == 2, err
+    for needle in needles:
+        assert needle in err, f"{needle!r} not in:\n{err}"

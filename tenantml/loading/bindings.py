@@ -108,7 +108,14 @@ def environment_variables(holder: YamlMap, prefix: str, resolve: Resolve, proble
     for name, value in raw.items():
         def one(expr: str, name: Any = name) -> str:
             return resolve(expr, f"{key}.{name}", raw.line_of(name)) or ""
-        env[str(name)] = substitute(literal_text(value), one)
+        text = substitute(literal_text(value), one)
+        # what no process environment can hold: subprocess refused it with a ValueError traceback
+        if not str(name) or "=" in str(name) or "\0" in str(name) or "\0" in text:
+            problems.add(f"environment variable {str(name)!r} cannot be set: a name must be non-empty without "
+                         "'=' or NUL, and a value without NUL (\\0).", key=f"{key}.{name}", line=raw.line_of(name),
+                         fix="rename the variable or remove the \\0 from its value")
+            continue
+        env[str(name)] = text
     return env
 
 

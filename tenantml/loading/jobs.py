@@ -50,6 +50,8 @@ from tenantml.yamlio import YamlMap
 # azure-ai-ml 1.35.2 _schema/job/input_output_entry.py: DataInputSchema (uri_file/uri_folder) takes these modes;
 # MLTableInputSchema adds eval_mount and eval_download (azureml-examples' mnist parallel pipeline uses eval_mount).
 PARALLEL_INPUT_MODES = ("ro_mount", "download", "direct")
+# Linux's MAX_ARG_STRLEN (32 pages of 4 KiB) less room for the mount wrapper command.py puts around it
+MAX_COMMAND_BYTES = 32 * 4096 - 8192
 MLTABLE_EXTRA_MODES = ("eval_mount", "eval_download")
 
 
@@ -99,6 +101,15 @@ class JobBuilder:
             p.unknown_keys(limits, LIMITS_KEYS, f"{prefix}limits.", "limits")
             if "timeout" in limits:
                 timeout = p.number(limits, "timeout", f"{prefix}limits.", 0.0, 0.0) or None
+        if "\0" in text:  # subprocess refused it with a ValueError traceback: no program can take one
+            p.add("the command holds a NUL character (\\0), which no shell command can hold.", key=f"{prefix}command",
+                  line=raw.line_of("command"), fix="remove the \\0 from the command")
+        elif len(text.encode("utf-8", "surrogateescape")) > MAX_COMMAND_BYTES:
+            p.add(f"the command is {len(text.encode('utf-8', 'surrogateescape')):,} bytes; locally it runs as "
+                  f"bash -c COMMAND, and Linux takes at most {MAX_COMMAND_BYTES:,} bytes in one argument "
+                  "(MAX_ARG_STRLEN; it failed with 'Argument list too long').", key=f"{prefix}command",
+                  line=raw.line_of("command"), local_only=True,
+                  fix="put the long part in a script in the code folder and call it from the command")
         if len(p.items) > before or code is None:
             return None
         return CommandJob(name=self.scope + name, source=self.path, code=code, command=text, inputs=inputs, outputs=outputs,
