@@ -327,3 +327,14 @@ def test_a_command_no_process_can_take_is_refused_before_it_runs(
     assert code == 2, err
     for needle in needles:
         assert needle in err, f"{needle!r} not in:\n{err}"
+
+
+@pytest.mark.parametrize("where", ["../elsewhere/entry.py", "ABSOLUTE"])
+def test_an_entry_script_outside_the_code_folder_is_refused(project: Project, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str], where: str):
+    """It ran locally; Azure ML uploads only task.code, so there the script is not on the node."""
+    project.tenants(1)
+    script = project.write("elsewhere/entry.py", OK)
+    project.parallel_pipeline(OK, task={"entry_script": str(script) if where == "ABSOLUTE" else where})
+    code, err = _cli_in_process(project, monkeypatch, capsys, "validate", "pipeline.yml")
+    assert code == 2 and "jobs.score.task.entry_script" in err and "outside the code folder" in err, err

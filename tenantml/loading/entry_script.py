@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import traceback
 from pathlib import Path
 
@@ -20,6 +21,14 @@ def check_entry_script(task: YamlMap, prefix: str, code: Path, problems: Problem
                      fix="add entry_script: <file>.py")
         return None
     script = code / str(entry)
+    if not Path(os.path.normpath(script)).is_relative_to(os.path.normpath(code)):
+        # Azure ML uploads task.code as the job's snapshot and runs the script from it: a file outside
+        # that folder is not on the node, so the job fails there (it ran here)
+        problems.add(f"entry script {entry} is outside the code folder {code}; Azure ML uploads only the code "
+                     "folder, so the script would not be there.", key=key, line=line,
+                     fix="move the script into task.code (or point code at a folder that holds it) and name it "
+                         "relative to that folder")
+        return None
     if not script.is_file():
         near = did_you_mean(Path(str(entry)).name, [f.name for f in code.glob("*.py")])
         problems.add(f"entry script {script} does not exist; {near}", key=key, line=line,
