@@ -114,7 +114,11 @@ def load_yaml(path: Path, *, what: str = "YAML file") -> Any:
     if size > MAX_BYTES:
         raise UserError(f"{what} is {size} bytes; tenantml reads at most {MAX_BYTES}.", file=path,
                         fix="a pipeline definition should be small: move data out of the YAML")
-    data = path.read_bytes()
+    with open(path, "rb") as handle:  # bounded: a device or pipe (/dev/zero) has no size to check first
+        data = handle.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise UserError(f"{what} is more than {MAX_BYTES} bytes; tenantml reads at most {MAX_BYTES}.", file=path,
+                        fix="a pipeline definition should be small: move data out of the YAML")
     try:
         text = data.decode("utf-8")  # strictly: a replaced byte would silently change a value
     except UnicodeDecodeError as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from conftest import CSV_MLTABLE, Project
@@ -338,3 +340,11 @@ def test_an_entry_script_outside_the_code_folder_is_refused(project: Project, mo
     project.parallel_pipeline(OK, task={"entry_script": str(script) if where == "ABSOLUTE" else where})
     code, err = _cli_in_process(project, monkeypatch, capsys, "validate", "pipeline.yml")
     assert code == 2 and "jobs.score.task.entry_script" in err and "outside the code folder" in err, err
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_a_pipeline_path_that_never_ends_is_refused_not_read_forever(
+        project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    """The size check read stat(), 0 for a device: validate /dev/zero read until memory ran out."""
+    code, err = _cli_in_process(project, monkeypatch, capsys, "validate", "/dev/zero")
+    assert code == 2 and "/dev/zero: pipeline YAML is more than" in err, err
