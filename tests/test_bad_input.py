@@ -348,3 +348,19 @@ def test_a_pipeline_path_that_never_ends_is_refused_not_read_forever(
     """The size check read stat(), 0 for a device: validate /dev/zero read until memory ran out."""
     code, err = _cli_in_process(project, monkeypatch, capsys, "validate", "/dev/zero")
     assert code == 2 and "/dev/zero: pipeline YAML is more than" in err, err
+
+
+def test_a_wrong_expression_written_twice_is_said_once(project: Project, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]):
+    project.write("pipeline.yml", "type: pipeline\njobs:\n  a:\n    type: command\n"
+                  "    command: cp x ${{outputs.out}} && ls ${{outputs.out}}\n    environment: {image: x}\n")
+    code, err = _cli_in_process(project, monkeypatch, capsys, "validate", "pipeline.yml")
+    assert code == 2 and err.count("names output 'out'") == 1, err
+
+
+def test_a_code_folder_that_is_a_file_says_so(project: Project, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]):
+    project.tenants(1)
+    project.parallel_pipeline(OK, task={"code": "./pipeline.yml"})
+    code, err = _cli_in_process(project, monkeypatch, capsys, "validate", "pipeline.yml")
+    assert code == 2 and "jobs.score.task.code: the code folder" in err and "pipeline.yml is a file" in err, err

@@ -31,7 +31,8 @@ def check_entry_script(task: YamlMap, prefix: str, code: Path, problems: Problem
         return None
     if not script.is_file():
         near = did_you_mean(Path(str(entry)).name, [f.name for f in code.glob("*.py")])
-        problems.add(f"entry script {script} does not exist; {near}", key=key, line=line,
+        problems.add(f"entry script {script} {'is a folder' if script.is_dir() else 'does not exist'}; {near}",
+                     key=key, line=line,
                      fix="correct entry_script; it is relative to task.code")
         return None
     problem = entry_script_problem(script)

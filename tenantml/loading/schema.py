@@ -63,7 +63,10 @@ class Problems:
         """``local_only``: the problem is about running on this machine (see LocalOnlyProblem)."""
         file = file or getattr(line, "file", None) or self.file
         kind = LocalOnlyProblem if local_only else UserError
-        self.items.append(kind(message, file=file, key=key, line=line, fix=fix, details=details))
+        problem = kind(message, file=file, key=key, line=line, fix=fix, details=details)
+        if any(type(p) is kind and p.render() == problem.render() for p in self.items):
+            return  # one expression written twice in a command is one problem, said once
+        self.items.append(problem)
 
     def unknown_keys(self, raw: YamlMap, valid: frozenset[str], prefix: str, what: str) -> None:
         for key in raw:
