@@ -34,7 +34,7 @@ from tenantml.loading.schema import PIPELINE_KEYS, SETTINGS_KEYS, Problems, trut
 from tenantml.locations import DEFAULT_DATASTORE, Datastores
 from tenantml.spec import Job
 from tenantml.suggest import did_you_mean
-from tenantml.yamlio import YamlMap, load_yaml
+from tenantml.yamlio import YamlMap, duplicate_keys, load_yaml
 
 if TYPE_CHECKING:
     from tenantml.assets import Assets
@@ -94,6 +94,8 @@ def load_pipeline(path: Path, ctx: LoadContext) -> Pipeline:
                         fix=f"run the pipeline that uses it (a job with component: ./{path.name}), or wrap it in a "
                             "pipeline YAML with type: pipeline and a job naming it under component:")
     problems = Problems(path)
+    for warning in duplicate_keys(raw, path):
+        problems.warn_once(warning)
     # no type: a pipeline when it has jobs, else a command job (azure-ai-ml's load_job defaults to command)
     kind = raw.get("type", "pipeline" if "jobs" in raw or "command" not in raw else "command")
     if kind == "command":

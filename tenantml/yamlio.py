@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +37,13 @@ class YamlMap(dict[Any, Any]):
 
     lines: dict[Any, int | None]  # None: a key added by tenantml (no line of its own)
     line: int | None
+    duplicates: list[tuple[Any, int, int]]  # (key, line it was first written, line that won)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.lines = {}
         self.line = None
+        self.duplicates = []
 
     def line_of(self, key: Any) -> int | None:
         return self.lines.get(key, self.line)
@@ -77,10 +80,31 @@ class _Loader(yaml.SafeLoader):
         for key_node, _value in node.value:
             key = self.construct_object(key_node, deep=True)
             try:
-                data.lines[key] = Line(key_node.start_mark.line + 1, self._path)
+                here = Line(key_node.start_mark.line + 1, self._path)
+                first = data.lines.get(key)
+                if first is not None:
+                    data.duplicates.append((key, first, here))
+                data.lines[key] = here
             except TypeError:  # unhashable key: the constructor below reports it
                 pass
         data.update(self.construct_mapping(node, deep=True))
+
+
+def duplicate_keys(value: Any, file: Path) -> Iterator[str]:
+    """A warning for each key written twice in one mapping. azure-ai-ml reads YAML with
+    ``yaml.safe_load`` (``azure.ai.ml._utils.utils.load_yaml``), which keeps the last one silently, and
+    so does tenantml; two jobs of one name usually mean a copy-paste that forgot to rename one."""
+    if isinstance(value, YamlMap):
+        for key, first, last in value.duplicates:
+            yield (f"{file}:{last}: key '{key}' is written twice in one mapping (lines {first} and {last}); "
+                   "Azure ML (yaml.safe_load in azure-ai-ml) keeps the last one silently, and so does tenantml.")
+        children: Iterable[Any] = value.values()
+    elif isinstance(value, list):
+        children = value
+    else:
+        return
+    for child in children:
+        yield from duplicate_keys(child, file)
 
 
 def _weight(node: Any) -> int:

@@ -364,3 +364,20 @@ def test_a_code_folder_that_is_a_file_says_so(project: Project, monkeypatch: pyt
     project.parallel_pipeline(OK, task={"code": "./pipeline.yml"})
     code, err = _cli_in_process(project, monkeypatch, capsys, "validate", "pipeline.yml")
     assert code == 2 and "jobs.score.task.code: the code folder" in err and "pipeline.yml is a file" in err, err
+
+
+def test_a_key_written_twice_is_warned_about_and_the_last_wins_as_on_azure_ml(
+        project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    """azure-ai-ml's load_yaml is yaml.safe_load: the second 'score' silently replaces the first there."""
+    project.tenants(1)
+    project.parallel_pipeline(OK)
+    text = project.pipeline.read_text(encoding="utf-8")
+    jobs = text.split("jobs:\n", 1)[1]
+    project.pipeline.write_text(text + jobs.replace("mini_batch_size: '1'", "mini_batch_size: '2'"), encoding="utf-8")
+    from tenantml.cli import main
+
+    monkeypatch.setenv("TENANTML_HOME", str(project.home))
+    monkeypatch.chdir(project.root)
+    assert main(["validate", "pipeline.yml"]) == 0
+    said = capsys.readouterr()
+    assert "key 'score' is written twice in one mapping (lines 4 and" in said.out, said

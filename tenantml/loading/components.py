@@ -22,7 +22,7 @@ from tenantml.loading.schema import (
 )
 from tenantml.spec import DATA_TYPES, LITERAL_TYPES, MODEL_TYPES
 from tenantml.suggest import did_you_mean
-from tenantml.yamlio import YamlMap, load_yaml
+from tenantml.yamlio import YamlMap, duplicate_keys, load_yaml
 
 if TYPE_CHECKING:
     from tenantml.assets import Assets
@@ -85,6 +85,8 @@ def expand_component(name: str, node: YamlMap, path: Path, problems: Problems,
         if not isinstance(loaded, YamlMap):
             problems.add("a component file must be a mapping.", key=key, line=line, file=comp_file)
             return None
+        for warning in duplicate_keys(loaded, comp_file):
+            problems.warn_once(warning)
         if "flow" in loaded or "nodes" in loaded and "type" not in loaded:
             problems.add(f"component {text} is a prompt flow (or a flow run); prompt flow components are not "
                          "supported locally (tenantml runs command, parallel and pipeline components).", key=key,
