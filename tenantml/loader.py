@@ -120,6 +120,7 @@ def load_pipeline(path: Path, ctx: LoadContext) -> Pipeline:
                      fix="write settings: with keys such as default_compute: indented under it")
         settings = YamlMap()
     else:
+        _check_settings(settings, problems)
         # azure-ai-ml's PipelineJobSettingsSchema has `unknown = INCLUDE`: an unknown setting is sent to
         # Azure ML unchecked and the job runs (azureml-examples' own 3a_basic_pipeline says
         # `default_datestore:`), so it is a warning here, not a refusal
@@ -147,6 +148,31 @@ def load_pipeline(path: Path, ctx: LoadContext) -> Pipeline:
                     warnings=tuple(dict.fromkeys([*problems.warnings, *graph.warnings])),
                     notes=tuple(dict.fromkeys(graph.notes)), force_rerun=truthy(settings.get("force_rerun")),
                     continue_on_step_failure=truthy(settings.get("continue_on_step_failure")))
+
+
+# marshmallow's fields.Boolean: the values azure-ai-ml's PipelineJobSettingsSchema accepts as a bool
+BOOL_TEXT = {"t": True, "true": True, "on": True, "y": True, "yes": True, "1": True,
+             "f": False, "false": False, "off": False, "n": False, "no": False, "0": False}
+
+
+def _check_settings(settings: YamlMap, problems: Problems) -> None:
+    """The types azure-ai-ml's PipelineJobSettingsSchema (_schema/pipeline/settings.py) refuses:
+    ``default_datastore``/``default_compute`` are ArmStr ("Not a valid string."), ``force_rerun``/
+    ``continue_on_step_failure`` fields.Bool ("Not a valid boolean.")."""
+    for key in ("default_datastore", "default_compute"):
+        value = settings.get(key)
+        if value is not None and not isinstance(value, str):
+            problems.add(f"{key} is {value!r}; azure-ai-ml wants a string ('Not a valid string.').",
+                         key=f"settings.{key}", line=settings.line_of(key), fix=f"write e.g. {key}: azureml:name")
+    for key in ("force_rerun", "continue_on_step_failure"):
+        value = settings.get(key)
+        if value is None or isinstance(value, bool):
+            continue
+        if isinstance(value, (str, int)) and str(value).strip().lower() in BOOL_TEXT:
+            settings[key] = BOOL_TEXT[str(value).strip().lower()]
+            continue
+        problems.add(f"{key} is {value!r}; azure-ai-ml wants a boolean ('Not a valid boolean.').",
+                     key=f"settings.{key}", line=settings.line_of(key), fix=f"write {key}: true (or false)")
 
 
 __all__ = ["Pipeline", "LoadContext", "load_pipeline", "entry_script_problem", "BINDING"]

@@ -381,3 +381,16 @@ def test_a_key_written_twice_is_warned_about_and_the_last_wins_as_on_azure_ml(
     assert main(["validate", "pipeline.yml"]) == 0
     said = capsys.readouterr()
     assert "key 'score' is written twice in one mapping (lines 4 and" in said.out, said
+
+
+@pytest.mark.parametrize(("setting", "needle"), [("force_rerun: maybe", "Not a valid boolean"),
+                                                 ("continue_on_step_failure: 2", "Not a valid boolean"),
+                                                 ("default_datastore: [1]", "Not a valid string")])
+def test_settings_of_the_wrong_type_are_refused_as_azure_ml_refuses_them(
+        project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], setting: str,
+        needle: str):
+    """azure-ai-ml 1.35.2 load_job: 'Not a valid boolean.' / ArmStr; tenantml read 'maybe' as false and
+    [1] as the datastore named '[1]'."""
+    _component_pipeline(project, pipeline_extra=f"settings:\n  {setting}\n")
+    code, err = _cli_in_process(project, monkeypatch, capsys, "validate", "pipeline.yml")
+    assert code == 2 and f"settings.{setting.split(':')[0]}" in err and needle in err, err
