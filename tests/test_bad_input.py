@@ -394,3 +394,13 @@ def test_settings_of_the_wrong_type_are_refused_as_azure_ml_refuses_them(
     _component_pipeline(project, pipeline_extra=f"settings:\n  {setting}\n")
     code, err = _cli_in_process(project, monkeypatch, capsys, "validate", "pipeline.yml")
     assert code == 2 and f"settings.{setting.split(':')[0]}" in err and needle in err, err
+
+
+def test_a_component_that_is_a_plain_folder_is_not_called_a_prompt_flow(
+        project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    _component_pipeline(project)
+    (project.root / "components").mkdir()
+    project.pipeline.write_text(project.pipeline.read_text().replace("./component.yml", "./components"))
+    code, err = _cli_in_process(project, monkeypatch, capsys, "validate", "pipeline.yml")
+    assert code == 2 and "component ./components is a folder, not a component YAML file" in err, err
+    assert "prompt flow" not in err

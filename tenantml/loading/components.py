@@ -67,6 +67,10 @@ def expand_component(name: str, node: YamlMap, path: Path, problems: Problems,
         else:
             comp_file = Path(strip_file_prefix(text))
             comp_file = comp_file if comp_file.is_absolute() else (file_of(node, path).parent / comp_file)
+        if comp_file.is_dir() and not any((comp_file / flow).is_file() for flow in PROMPT_FLOW_FILES):
+            problems.add(f"component {text} is a folder, not a component YAML file.", key=key, line=line,
+                         fix="name the component's .yml file, e.g. component: ./components/score.yml")
+            return None
         if comp_file.is_dir() or comp_file.name in PROMPT_FLOW_FILES:
             problems.add(f"component {text} is a prompt flow; prompt flow components are not supported locally "
                          "(tenantml runs command, parallel and pipeline components).", key=key, line=line,
@@ -83,7 +87,8 @@ def expand_component(name: str, node: YamlMap, path: Path, problems: Problems,
             problems.items.append(exc)
             return None
         if not isinstance(loaded, YamlMap):
-            problems.add("a component file must be a mapping.", key=key, line=line, file=comp_file)
+            problems.add(f"component file {comp_file} must be a YAML mapping (type:, inputs:, ...).", key=key,
+                         line=line, fix="name the component's YAML file")
             return None
         for warning in duplicate_keys(loaded, comp_file):
             problems.warn_once(warning)
