@@ -152,6 +152,9 @@ class CommandJob:
     definition: dict[str, Any] = field(default_factory=dict)
     is_deterministic: bool = True
     has_code: bool = True  # False: no ``code`` snapshot (as on Azure ML); reuse ignores the folder
+    # ``mode: upload`` folder outputs on a path of their own (a datastore): the empty folder the command
+    # writes, copied onto the output when the step completes (Azure ML uploads a local folder at job end)
+    staged: dict[str, Path] = field(default_factory=dict)
 
     type: ClassVar[str] = "command"
 

@@ -583,3 +583,34 @@ def test_the_ledger_of_a_reused_parallel_step_comes_from_the_run_that_produced_i
     second = project.run()
     assert second.steps[0].status == "Reused"
     assert len(second.ledger) == 3 and list(second.ledger["label"]) == list(first.ledger["label"])
+
+
+@pytest.mark.parametrize("exit_code", [0, 1])
+def test_an_upload_output_never_sees_nor_removes_what_its_datastore_path_holds(project: Project, exit_code: int):
+    """``mode: upload`` is a fresh local folder on Azure ML, uploaded at job end: ``rm -rf`` in it removed
+    the user's files at the datastore path here. Now the command writes an empty folder of the run's own,
+    copied onto the path when the step completes (a failed step leaves the path as it was)."""
+    lake = project.root / "lake"
+    (lake / "keep").mkdir(parents=True)
+    (lake / "keep" / "user.txt").write_text("precious")
+    (lake / "old.txt").write_text("old")
+    project.write("pipeline.yml", f"""\
+        type: pipeline
+        jobs:
+          a:
+            type: command
+            command: ls -A ${{{{outputs.o}}}} > seen.txt; rm -rf ${{{{outputs.o}}}}/*;
+              echo new > ${{{{outputs.o}}}}/old.txt; exit {exit_code}
+            outputs:
+              o: {{type: uri_folder, mode: upload, path: "azureml://datastores/ds/paths/"}}
+            environment: {{image: x}}
+        """)
+    run = project.run(datastores={"ds": lake})
+    assert (lake / "keep" / "user.txt").read_text() == "precious"
+    assert (run.run_dir / "a" / "exe" / "wd" / "seen.txt").read_text() == ""  # the command saw an empty folder
+    if exit_code == 0:
+        assert run.status == "Completed"
+        assert (lake / "old.txt").read_text() == "new\n"  # the same name is replaced, as an upload replaces it
+    else:
+        assert run.status == "Failed"
+        assert (lake / "old.txt").read_text() == "old" and sorted(p.name for p in lake.iterdir()) == ["keep", "old.txt"]

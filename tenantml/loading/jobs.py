@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +90,14 @@ class JobBuilder:
                   fix="add command: python run.py --data ${{inputs.data}}")
             return None
         code = r.code_folder(raw, prefix, default=file_of(raw, self.path).parent, allow_file=True)
-        resolve = bindings.job_resolver(name, inputs, outputs, r.run_id, p, quote=True,
+        # an upload output is a fresh local folder on Azure ML, uploaded at job end: the command never sees
+        # (nor can remove) what the datastore path already holds, so it gets an empty folder of the run's own
+        run_dir = self.run_dir.absolute()
+        staged = {n: run_dir / (self.scope + name) / "state" / "upload" / n for n, o in outputs.items()
+                  if o.mode == "upload" and o.type != "uri_file" and o.remote is None
+                  and not o.path.absolute().is_relative_to(run_dir)}
+        seen = {n: replace(o, path=staged[n]) if n in staged else o for n, o in outputs.items()}
+        resolve = bindings.job_resolver(name, inputs, seen, r.run_id, p, quote=True,
                                         declared=bindings.declared_names(raw), reported=r.reported(prefix))
         text = bindings.optional_blocks(command, inputs)
         text = substitute(text, lambda e: resolve(e, f"{prefix}command", raw.line_of("command")) or "")
@@ -115,7 +122,8 @@ class JobBuilder:
         return CommandJob(name=self.scope + name, source=self.path, code=code, command=text, inputs=inputs, outputs=outputs,
                           environment_variables=env, timeout=timeout, where=Where(self.path, raw.line),
                           depends_on=self._depends_on(name), definition=plain(raw),
-                          is_deterministic=truthy(raw.get("is_deterministic", True)), has_code="code" in raw)
+                          is_deterministic=truthy(raw.get("is_deterministic", True)), has_code="code" in raw,
+                          staged=staged)
 
     # ----------------------------------------------------------------- parallel job
     def parallel_job(self, name: str, raw: YamlMap, parent_inputs: dict[str, Input],

@@ -78,6 +78,10 @@ class CommandStep:
             return CommandReport(job.name, RunStatus.FAILED, "input not found: " + ", ".join(missing), outputs=outputs)
         for out in job.outputs.values():
             (out.path.parent if out.type == "uri_file" else out.path).mkdir(parents=True, exist_ok=True)
+        for staging in job.staged.values():  # the run's own state folder: empty for every session
+            if staging.exists():
+                shutil.rmtree(staging)
+            staging.mkdir(parents=True)
         self.log.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **self.env, **job.environment_variables}
         try:
@@ -108,6 +112,8 @@ class CommandStep:
             procs.end_all([proc], grace=1.0)  # the command's background children too
         recreated = mounts.restore(folders, marker)
         self._collect_artifacts(copy.path)
+        if status == RunStatus.COMPLETED and job.staged:
+            status, reason = self._upload(status, reason)
         if recreated:
             self.reporter.event(job.name, "the command removed rw_mount output folder(s) " + ", ".join(recreated)
                                 + "; on Azure ML a mount point cannot be removed (rm -rf only empties it), "
@@ -117,6 +123,20 @@ class CommandStep:
         if status == RunStatus.INTERRUPTED:
             raise RunInterrupted(f"interrupted during command step '{job.name}'")
         return report
+
+    def _upload(self, status: RunStatus, reason: str) -> tuple[RunStatus, str]:
+        """What the command wrote into its ``mode: upload`` folders, copied onto the outputs: files of
+        the same name are replaced, nothing else there is touched, as an upload at job end does. Only
+        for a completed step: a failed one leaves the datastore as it was (no partial output)."""
+        for name, folder in self.job.staged.items():
+            try:
+                shutil.copytree(folder, self.job.outputs[name].path, dirs_exist_ok=True)
+            except (OSError, shutil.Error) as exc:
+                if isinstance(exc, OSError) and is_storage_error(exc):
+                    raise
+                return RunStatus.FAILED, f"output '{name}' (mode: upload) could not be copied to " \
+                                         f"{self.job.outputs[name].path}: {exc}"
+        return status, reason
 
     def _collect_artifacts(self, wd: Path) -> None:
         """The job's ``artifacts`` output, when the pipeline binds it, holds what Azure ML keeps as the
