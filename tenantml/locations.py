@@ -14,7 +14,11 @@ from pathlib import Path
 
 from tenantml.errors import UserError
 
-DATASTORE_URI = re.compile(r"^azureml://datastores/(?P<name>[^/]+)/paths/(?P<path>.*)$")
+# The short form and the long one that names the workspace too (azure-ai-ml constants/_common.py:
+# SHORT_URI_REGEX_FORMAT, LONG_URI_REGEX_FORMAT "azureml://subscriptions/([^/]+)/resource[gG]roups/([^/]+)/
+# workspaces/([^/]+)/datastores/([^/]+)/paths/(.+)"); locally both name a datastore mapped to a folder.
+DATASTORE_URI = re.compile(r"^azureml://(?:subscriptions/[^/]+/resource[gG]roups/[^/]+/workspaces/[^/]+/)?"
+                           r"datastores/(?P<name>[^/]+)/paths/(?P<path>.*)$")
 DEFAULT_DATASTORE = "workspaceblobstore"
 # The datastores a workspace creates itself: workspaceblobstore and workspacefilestore (a user's
 # listing in Azure/MachineLearningNotebooks#517), workspaceworkingdirectory (the prompt flow FAQ

@@ -384,6 +384,22 @@ def test_is_deterministic_false_and_force_rerun_disable_reuse(project: Project):
     assert {s.status for s in project.run().steps} == {"Completed"}
 
 
+@pytest.mark.slow  # a real run, ~2 s
+def test_the_long_datastore_uri_that_names_the_workspace_maps_like_the_short_one(project: Project):
+    """azure-ai-ml takes azureml://subscriptions/<s>/resourcegroups/<rg>/workspaces/<ws>/datastores/<d>/paths/<p>
+    (constants/_common.py LONG_URI_REGEX_FORMAT) wherever it takes the short form."""
+    project.tenants(2, folder="lake/tenants")
+    project.parallel_pipeline("import os\ndef run(mb):\n    return [os.path.basename(f) for f in mb]\n",
+                              task={"append_row_to": "${{outputs.out}}"})
+    long = "azureml://subscriptions/0000/resourceGroups/rg/workspaces/ws/datastores/lake/paths"
+    text = project.pipeline.read_text().replace("path: ./data", f"path: {long}/tenants")
+    project.pipeline.write_text(text.replace("        type: uri_folder\n    input_data",
+                                             f"        type: uri_folder\n        path: {long}/scores\n    input_data"))
+    done = project.cli("run", "pipeline.yml", "--datastore", "lake=./lake")
+    assert done.returncode == 0, done.stderr
+    assert len((project.root / "lake" / "scores" / "parallel_run_step.txt").read_text().splitlines()) == 2
+
+
 def test_data_assets_map_through_tenantml_yml(project: Project):
     project.tenants(2)
     project.write("tenantml.yml", 'assets:\n  tenants:\n    "1": ./data\n')
