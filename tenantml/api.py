@@ -115,6 +115,13 @@ def run_options_for(backend_cls: type[Backend], backend: str, *, home: str | os.
     if (retry_failed or allow_changes) and not resume:
         raise UserError("--retry-failed and --allow-changes go with --resume RUN_ID.", key="--retry-failed",
                         fix="add --resume RUN_ID (the run to finish)")
+    if run_id is not None or resume is not None:  # '' too: an empty id must not quietly become a new one
+        from tenantml.runfolder.names import check_run_id
+
+        if run_id is not None:
+            check_run_id(run_id)
+        if resume is not None:
+            check_run_id(resume, "--resume")
     if resume and not backend_cls.supports_resume:
         raise UserError(f"backend '{backend}' cannot resume a run.", key="--resume",
                         fix="run the pipeline again without --resume")

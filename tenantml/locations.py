@@ -85,8 +85,8 @@ class Datastores:
         mapped = ", ".join(sorted(self.roots)) or "none"
         raise UserError(f"'{uri}' names datastore '{name}', which nothing maps (mapped: {mapped}).",
                         file=file, key=key,
-                        fix=(f"did you mean '{guess}'? " if guess else "")
-                        + f"or map it: add '{name}: ./folder' under datastores: in tenantml.yml, "
+                        fix=(f"correct it to '{guess}', or map it: " if guess else "map it: ")
+                        + f"add '{name}: ./folder' under datastores: in tenantml.yml, "
                           f"or pass --datastore {name}=PATH")
 
     def resolve(self, uri: str, *, file: object = None, key: str | None = None, writing: bool = False) -> Path:

@@ -89,7 +89,7 @@ def test_a_datastore_nothing_maps_is_an_error_with_the_nearest_name(project: Pro
     done = project.cli("validate", "pipeline.yml",
                        "--set", "jobs.score.outputs.out.path=azureml://datastores/data_lake/paths/out")
     assert done.returncode == 2
-    assert "datastore 'data_lake', which nothing maps" in done.stderr and "did you mean 'datalake'?" in done.stderr
+    assert "datastore 'data_lake', which nothing maps" in done.stderr and "correct it to 'datalake'" in done.stderr
     assert "Traceback" not in done.stderr
     ok = project.cli("validate", "pipeline.yml",
                      "--set", "jobs.score.outputs.out.path=azureml://datastores/datalake/paths/out")
@@ -121,3 +121,11 @@ def test_show_and_runs_do_not_import_rich_or_pandas(failed_run: Path):  # noqa: 
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=failed_run.parent.parent.parent).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_a_datastore_mapped_to_an_empty_path_is_refused_not_read_as_this_folder(project: Project):
+    _two_step(project)
+    project.write("tenantml.yml", "datastores:\n  datalake: ''\n")
+    done = project.cli("validate", "pipeline.yml")
+    assert done.returncode == 2 and "tenantml.yml" in done.stderr and "datastores.datalake" in done.stderr
+    assert "Traceback" not in done.stderr

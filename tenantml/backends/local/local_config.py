@@ -72,8 +72,10 @@ def read_local_config(pipeline: Path) -> LocalConfig:
         raise UserError("datastores maps each datastore name to a folder path.", file=path, key="datastores",
                         line=raw.line_of("datastores"), fix="write e.g. 'datastores:' then '  datalake: ./datalake'")
     for name, value in datastores.items():
-        if not isinstance(value, str):
-            raise UserError("a datastore maps to a folder path.", file=path, key=f"datastores.{name}")
+        if not isinstance(value, str) or not value.strip():  # '' would quietly be tenantml.yml's own folder
+            raise UserError("a datastore maps to a folder path.", file=path, key=f"datastores.{name}",
+                            line=datastores.line_of(name) if hasattr(datastores, "line_of") else None,
+                            fix=f"write e.g. '{name}: ./{name}' (relative to tenantml.yml)")
         stores[str(name)] = _abs(value, base)
     tables = {kind: _versions(raw, kind, path) for kind in ("assets", "models", "components")}
     return LocalConfig(stores, Assets(tables["assets"], path, tables["models"], tables["components"]), mode,
