@@ -294,6 +294,34 @@ def test_a_home_that_is_a_file_is_a_clear_error(project: Project):
     assert home.read_text() == "x"
 
 
+@pytest.mark.slow  # six runs
+def test_an_append_row_to_file_no_tenantml_run_wrote_is_never_overwritten(project: Project):
+    """Azure ML overwrites parallel_run_step.txt whoever wrote it; tenantml replaces only the file a
+    tenantml run put there (runfolder/written.py), so a user's file of that name fails the run first."""
+    project.tenants(3)
+    project.parallel_pipeline(ROWS_SCRIPT, job={"outputs": {"out": {
+        "type": "uri_folder", "path": "azureml://datastores/ds/paths/scores"}}})
+    theirs = project.root / "dsB" / "scores" / "parallel_run_step.txt"
+    theirs.parent.mkdir(parents=True)
+    theirs.write_text("rows from an Azure ML run, downloaded\n")
+    refused = project.cli("run", "pipeline.yml", "--datastore", "ds=./dsB")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr
+    assert "no tenantml run wrote" in refused.stderr and "move that file aside" in refused.stderr
+    assert theirs.read_text() == "rows from an Azure ML run, downloaded\n"
+    ours = project.root / "dsA" / "scores" / "parallel_run_step.txt"
+    assert project.cli("run", "pipeline.yml", "--datastore", "ds=./dsA").returncode == 0
+    assert project.cli("run", "pipeline.yml", "--datastore", "ds=./dsA", "--force").returncode == 0  # its own file
+    assert len(ours.read_text().splitlines()) == 3
+    theirs.unlink()
+    linked = project.cli("run", "pipeline.yml", "--datastore", "ds=./dsB")  # reused: dsA's file linked in
+    assert linked.returncode == 0 and "reused" in linked.stdout + linked.stderr, linked.stderr
+    again = project.cli("run", "pipeline.yml", "--datastore", "ds=./dsB", "--force")
+    assert again.returncode == 0, again.stderr  # the link this run put there is the run's to replace
+    theirs.write_text(theirs.read_text() + "a line added by hand\n")
+    changed = project.cli("run", "pipeline.yml", "--datastore", "ds=./dsB", "--force")
+    assert changed.returncode == 2 and theirs.read_text().endswith("a line added by hand\n")
+
+
 # ---------------------------------------------------------------- the lock
 @pytest.mark.slow  # over ~1 s: kept out of make test-fast (measured with --durations)
 def test_a_second_writer_of_a_run_is_refused_naming_the_holder_and_a_dead_holders_lock_is_taken_over(

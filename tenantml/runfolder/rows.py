@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import IO
 
 from tenantml.runfolder.atomic import fsync_dir
+from tenantml.runfolder.written import WrittenFiles
 
 JOURNAL_SUFFIX = ".rows"
 _HEADER = re.compile(rb"(\d+) (\d+) (\d+) (\d+)\n")  # index, attempt, length, seq
@@ -139,8 +140,9 @@ def scan_journals(rows_dir: Path, wanted: Iterable[tuple[int, int]] | None = Non
 
 
 class RowAppender:
-    def __init__(self, target: Path | None, rows_dir: Path, start: int = 0):
+    def __init__(self, target: Path | None, rows_dir: Path, start: int = 0, written: WrittenFiles | None = None):
         self.target = target
+        self.written = written  # a target outside the run folder: stamped as this run's before the rename
         self.rows_dir = rows_dir
         self.next = start
         self.ready: dict[int, Spill | None] = {}  # index -> rows of its final attempt (None: failed, or no rows)
@@ -212,6 +214,8 @@ class RowAppender:
 
             raise UserError(f"the append_row_to output {self.target} is a folder; tenantml replaces only a file "
                             "there.", file=self.target, fix="remove it, or point the output at another path")
+        if self.written is not None:
+            self.written.stamp(self.aside, self.target)
         os.replace(self.aside, self.target)
         fsync_dir(self.target.parent)
 

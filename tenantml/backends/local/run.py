@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tenantml.backends.base import RunHandle, RunOptions, StepStatus
-from tenantml.backends.local import input_watch, reaper
+from tenantml.backends.local import input_watch, launch, reaper
 from tenantml.backends.local.command import CommandReport, CommandStep
 from tenantml.backends.local.environments import steps as environments
 from tenantml.backends.local.local_config import datastores_for, read_local_config
@@ -39,6 +39,7 @@ from tenantml.runfolder.ledger import read_ledgers
 from tenantml.runfolder.lock import PathLock, output_lock
 from tenantml.runfolder.record import RunRecord, propose_run_id
 from tenantml.runfolder.storage import StorageError, is_storage_error, user_os_error
+from tenantml.runfolder.written import WrittenFiles
 from tenantml.spec import CommandJob, Job, ParallelJob
 from tenantml.status import DONE as RUN_DONE
 from tenantml.status import RunStatus
@@ -391,6 +392,16 @@ class LocalRun(RunHandle):
             (job_dir / commit.STATE / commit.COMMITTED).unlink(missing_ok=True)
         elif self.resuming and self._committed_earlier(job, job_dir, signature, cache, started):
             return
+        written, target = self._written(job)
+        if written is not None and target is not None and written.foreign(target):
+            self._set(name, job, RunStatus.FAILED, f"its append_row_to output {target} holds a file no tenantml "
+                      "run wrote", started=started)
+            self._cancel.set()
+            raise UserError(f"step '{name}': its append_row_to output holds a file no tenantml run wrote there (or "
+                            "one changed since a run wrote it); Azure ML would overwrite it, tenantml never overwrites "
+                            "what it did not write.", file=target,
+                            fix="move that file aside (or delete it), or point the output at another path, then run "
+                                "again")
         # a step with failed mini-batches resumes (keeping what succeeded); a step after one runs whole
         partial = self._resumable(job, job_dir, signature) and (name not in self.retry or name in self.retry_failed)
         fingerprint = signature if job.is_deterministic else None
@@ -403,6 +414,8 @@ class LocalRun(RunHandle):
                                         "not write (it is left alone); the step runs instead")
                 else:
                     _link_outputs(hit.outputs, {o: out.path for o, out in job.outputs.items()})
+                    if written is not None and target is not None and target.is_file():
+                        written.stamp(target, target)  # a link of the earlier run's file: this run put it there
                     self._set(name, job, RunStatus.REUSED, f"unchanged since run {hit.run_id}",
                               reused_from=hit.run_id, started=started, fingerprint=fingerprint)
                     self.reporter.event(name, f"reused: unchanged since run {hit.run_id}")
@@ -425,7 +438,8 @@ class LocalRun(RunHandle):
                 local = dataclasses.replace(self.local, env={**self.local.env, **env}, python=python)
                 report = ParallelStep(job, job_dir, local, self.reporter, cancelled=self._cancel.is_set,
                                       interrupted=self._interrupt.is_set, resume=partial, signature=signature,
-                                      transport=local.transport() if local.transport else None).run()
+                                      transport=local.transport() if local.transport else None,
+                                      written=written).run()
                 status, reason = report.status.value, report.reason
         except RunInterrupted:
             self._set(name, job, RunStatus.INTERRUPTED, "interrupted", started=started)
@@ -458,6 +472,14 @@ class LocalRun(RunHandle):
             except OSError:
                 fingerprint = None
         self._set(name, job, status, reason, started=started, fingerprint=fingerprint if status == RunStatus.COMPLETED else None)
+
+    def _written(self, job: Job) -> tuple[WrittenFiles | None, Path | None]:
+        """For a parallel step whose append_row_to file lies outside the run folder (a datastore):
+        the record of what tenantml wrote there, and that file."""
+        target = launch.append_target(job) if isinstance(job, ParallelJob) else None
+        if target is None or self.run_dir in target.parents:
+            return None, None
+        return WrittenFiles(self.options.home, self.run_id), target
 
     def _resume_command(self) -> str:
         return f"tenantml run {self.pipeline.source} --resume {self.run_id}"

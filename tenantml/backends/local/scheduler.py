@@ -61,6 +61,7 @@ from tenantml.runfolder.ledger import AttemptRow, LedgerWriter, iso
 from tenantml.runfolder.logtree import LogTree
 from tenantml.runfolder.rows import RowAppender, Spill, journal_name, scan_journals
 from tenantml.runfolder.storage import StorageError
+from tenantml.runfolder.written import WrittenFiles
 from tenantml.spec import ParallelJob
 from tenantml.status import RunStatus
 
@@ -123,8 +124,10 @@ def group_failures(failed: list[tuple[int, str, str]], show: int = 10) -> list[s
 class ParallelStep:
     def __init__(self, job: ParallelJob, job_dir: Path, options: LocalOptions, reporter: Reporter,
                  cancelled: Callable[[], bool] = lambda: False, interrupted: Callable[[], bool] = lambda: False,
-                 resume: bool = False, transport: Transport | None = None, signature: str | None = None):
+                 resume: bool = False, transport: Transport | None = None, signature: str | None = None,
+                 written: WrittenFiles | None = None):
         self.job = job
+        self.written = written  # the append_row_to file is outside the run: stamped when it is put in place
         self.pool: Transport = transport or ProcessPool(options.python)
         self.signature = signature  # of definition, code and inputs: recorded when the step commits
         self.cancelled = cancelled
@@ -174,7 +177,7 @@ class ParallelStep:
             (output.path.parent if output.type == "uri_file" else output.path).mkdir(parents=True, exist_ok=True)
         self.to_csv_options = launch.append_row_settings(self.job)
         self.ledger = LedgerWriter(self.logs.ledger)
-        self.appender = RowAppender(launch.append_target(self.job), self.rows_dir)
+        self.appender = RowAppender(launch.append_target(self.job), self.rows_dir, written=self.written)
         # the workers' working directories: in the step's state folder, not $TMPDIR, so that a session
         # killed with SIGKILL leaves nothing behind that the next session of this run does not clear
         self.temp_root = self.state_dir / "work"
