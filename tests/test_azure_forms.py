@@ -23,6 +23,15 @@ def run(mini_batch):
 """
 
 
+def _the_one_problem(project: Project) -> list[str]:
+    """``tenantml validate``: exit 2 with exactly one problem (its line, alone in a one-item list)."""
+    done = project.cli("validate", "pipeline.yml")
+    assert done.returncode == 2
+    problems = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(problems) == 1, done.stderr
+    return problems
+
+
 @pytest.mark.slow  # over ~1 s: kept out of make test-fast (measured with --durations)
 def test_an_mltable_an_upstream_step_writes_on_a_datastore_is_checked_when_that_step_has_run(project: Project):
     # the datastore folder exists from an earlier run, without its MLTable file yet
@@ -201,10 +210,7 @@ def test_an_unmapped_datastore_is_one_error_that_says_how_to_map_it(project: Pro
               raw: {type: uri_folder, path: azureml://datastores/lake/paths/raw}
             command: ls ${{inputs.raw}}
         """)
-    done = project.cli("validate", "pipeline.yml")
-    assert done.returncode == 2
-    problems = [line for line in done.stderr.splitlines() if line.strip()]
-    assert len(problems) == 1, done.stderr
+    problems = _the_one_problem(project)
     assert "datastore 'lake' is not mapped" in problems[0]
     assert "--datastore lake=PATH" in problems[0] and "tenantml.yml" in problems[0]
 
@@ -282,10 +288,7 @@ def test_a_prompt_flow_component_is_one_clear_error(project: Project):
               data: {type: uri_file, path: ./nothing.jsonl}
               text: "${data.text}"
         """)
-    done = project.cli("validate", "pipeline.yml")
-    assert done.returncode == 2
-    problems = [line for line in done.stderr.splitlines() if line.strip()]
-    assert len(problems) == 1, done.stderr
+    problems = _the_one_problem(project)
     assert "prompt flow components are not supported locally" in problems[0]
 
 
@@ -306,10 +309,7 @@ def test_an_inline_prompt_flow_component_is_the_same_clear_error(project: Projec
               data: {type: uri_file, path: ./nothing.jsonl}
               text: "${data.text}"
         """)
-    done = project.cli("validate", "pipeline.yml")
-    assert done.returncode == 2
-    problems = [line for line in done.stderr.splitlines() if line.strip()]
-    assert len(problems) == 1, done.stderr
+    problems = _the_one_problem(project)
     assert "jobs.flow_node.component: component 'basic' is a prompt flow (type promptflow_parallel)" in problems[0]
     assert "--backend aml" in problems[0] and "task" not in problems[0]
 
@@ -330,10 +330,7 @@ def test_a_sweep_node_is_named_alone_as_azure_only(project: Project):
             objective: {goal: maximize, primary_metric: acc}
             limits: {max_total_trials: 2}
         """)
-    done = project.cli("validate", "pipeline.yml")
-    assert done.returncode == 2
-    problems = [line for line in done.stderr.splitlines() if line.strip()]
-    assert len(problems) == 1, done.stderr
+    problems = _the_one_problem(project)
     assert "pipeline.yml:8: jobs.tune.type: job 'tune': a sweep job (hyperparameter search) runs on Azure ML only" \
         in problems[0]
 
@@ -400,10 +397,7 @@ def test_an_unmapped_registered_component_is_one_error_without_follow_on_errors(
             inputs: {model: "${{parent.jobs.train.outputs.model}}"}
             command: ls ${{inputs.model}}
         """)
-    done = project.cli("validate", "pipeline.yml")
-    assert done.returncode == 2
-    problems = [line for line in done.stderr.splitlines() if line.strip()]
-    assert len(problems) == 1, done.stderr
+    problems = _the_one_problem(project)
     assert "pipeline.yml:6: jobs.train.component: component 'azureml:my_train:3' has no local copy" in problems[0]
     assert 'components: {my_train: {"3": <local path>}}' in problems[0]
 
@@ -467,10 +461,7 @@ def test_a_mini_batch_size_wrong_for_any_input_is_refused_before_the_upstream_st
             mini_batch_size: "lots"
             task: {type: run_function, code: ./src, entry_script: entry.py, environment: {image: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04}}
         """)
-    done = project.cli("validate", "pipeline.yml")
-    assert done.returncode == 2
-    problems = [line for line in done.stderr.splitlines() if line.strip()]
-    assert len(problems) == 1, done.stderr
+    problems = _the_one_problem(project)
     assert "pipeline.yml:14: jobs.score.mini_batch_size: 'lots' is not a positive number of files" in problems[0]
 
 
