@@ -398,8 +398,9 @@ class LocalRun(RunHandle):
                       "run wrote", started=started)
             self._cancel.set()
             raise UserError(f"step '{name}': its append_row_to output holds a file no tenantml run wrote there (or "
-                            "one changed since a run wrote it); Azure ML would overwrite it, tenantml never overwrites "
-                            "what it did not write.", file=target,
+                            "one changed since a run wrote it; runs kept under another TENANTML_HOME are not known "
+                            "here); Azure ML would overwrite it, tenantml never overwrites what it did not write.",
+                            file=target,
                             fix="move that file aside (or delete it), or point the output at another path, then run "
                                 "again")
         # a step with failed mini-batches resumes (keeping what succeeded); a step after one runs whole
