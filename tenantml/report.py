@@ -22,7 +22,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from tenantml.errors import UserError
 from tenantml.inspect_runs import format_duration, format_time
@@ -31,6 +30,7 @@ from tenantml.runfolder.layout import LEDGER
 from tenantml.runfolder.ledgerfold import MiniBatchState, Verdict, iter_ledger
 from tenantml.runfolder.runinfo import RunInfo
 from tenantml.runfolder.stepview import StepView, job_names, read_step
+from tenantml.runfolder.values import number
 
 STATUS_COLOURS = {"Completed": "#2e7d32", "Reused": "#558b2f", "Failed": "#c62828", "Running": "#1565c0",
                   "Interrupted": "#ef6c00", "Skipped": "#757575", "NotStarted": "#9e9e9e", "Crashed": "#6a1b9a"}
@@ -71,19 +71,12 @@ class StepData:
         return _attempts(self.ledger) if self.ledger is not None else iter(())
 
 
-def _float(value: Any) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def _start(text: str) -> float | None:
     if not text:
         return None
-    number = _float(text)
-    if number is not None:
-        return number
+    seconds = number(text)
+    if seconds is not None:
+        return seconds
     try:
         stamp = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
@@ -98,7 +91,7 @@ def _attempts(ledger: Path) -> Iterator[Attempt]:
             continue
         yield Attempt((row.get("mini_batch") or "").strip(), row.get("attempt") or "", row.get("label") or "",
                       f"{row.get('node') or '?'}/{row.get('process') or '?'}", start,
-                      _float(row.get("duration_s")) or 0.0, (row.get("outcome") or "").strip(),
+                      number(row.get("duration_s")) or 0.0, (row.get("outcome") or "").strip(),
                       (row.get("error_message") or "").strip())
 
 
